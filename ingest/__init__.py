@@ -1,0 +1,1 @@
+"""Files → clean text + metadata → chunks. Knows nothing of indexes or HTTP."""

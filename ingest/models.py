@@ -1,0 +1,81 @@
+"""Plain data objects that cross the floors: what ingest hands to the index."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+DocType = Literal["law", "policy", "case", "report", "other"]
+DOC_TYPES: tuple[str, ...] = ("law", "policy", "case", "report", "other")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One logical document: a file, or one record of a .jsonl file.
+
+    ``doc_id`` is content-independent (the path relative to the ingested root, plus ``#record-id`` for
+    .jsonl records) so that editing a file updates the same document instead of adding a new one.
+    """
+
+    doc_id: str
+    title: str
+    text: str  # the clean text every chunk offset points into
+    doc_type: DocType
+    date: str | None  # ISO 8601 date, YYYY-MM-DD
+    source: str | None  # issuing body or 来源
+    content_hash: str  # sha256 of the clean text and metadata: changes when anything indexed changes
+    source_hash: str  # sha256 of the raw file bytes: lets a re-ingest skip an unchanged file unread
+    root: str  # absolute path of the folder (or file) the user ingested; scopes removals
+    extra: dict[str, object] = field(default_factory=dict)  # e.g. jsonl record id, case facts
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document with its place in it: ``doc.text[start:end] == text``."""
+
+    doc_id: str
+    position: int  # 0-based order within the document
+    text: str
+    start: int
+    end: int
+    heading: tuple[str, ...]  # heading path, e.g. ("工会法", "第五章 工会的经费和财产", "第四十三条")
+
+    @property
+    def chunk_id(self) -> str:
+        return f"{self.doc_id}::{self.position}"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not ingested, and why (shown to the user; never a crash)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """One document-level change for the index to apply."""
+
+    kind: Literal["add", "update", "remove"]
+    doc_id: str
+    document: Document | None = None  # None for "remove"
+    chunks: tuple[Chunk, ...] = ()
+
+
+@dataclass(frozen=True)
+class KnownDoc:
+    """What the index already holds of a document: enough for a scan to decide add/update/skip/remove."""
+
+    doc_id: str
+    root: str
+    source_hash: str
+    content_hash: str
+
+
+@dataclass
+class IngestPlan:
+    """What a scan of some paths found, compared with what the index already holds."""
+
+    changes: list[Change] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # doc_ids
+    skipped: list[Skipped] = field(default_factory=list)
