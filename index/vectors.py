@@ -1,0 +1,218 @@
+"""The chunk vectors in chroma: embedded in the KB directory, or on a ``chroma run`` server.
+
+Both modes run the same code; only the client differs. Things chromadb 1.5.9 does that this module
+guards against:
+
+* Its default embedding function downloads an ONNX model: every collection call passes
+  ``embedding_function=None`` and we always hand over our own vectors.
+* Cosine space is set with ``configuration={"hnsw": {"space": "cosine"}}`` (the 1.x way; the old
+  ``"hnsw:space"`` metadata key is only a legacy alias). Query distances are then ``1 - cosine``.
+* ``HttpClient`` builds its ``httpx.Client`` with ``timeout=None`` and has no setting for it, so a hung
+  server would hang every call forever. We probe the server with a short timeout before connecting and
+  then set the timeout on the client's session (a private attribute, checked against 1.5.9).
+* ``delete(ids=[])`` and ``upsert`` with no rows raise; batches above ``get_max_batch_size()`` raise.
+
+``where`` syntax that works (each operator dict holds exactly one operator, ``$and``/``$or`` need at
+least two clauses, ``$in`` needs a non-empty list, numbers compare as numbers)::
+
+    {"$and": [{"doc_type": {"$in": ["law", "policy"]}}, {"date": {"$gte": 20200101}}]}
+    {"doc_type": {"$in": ["case"]}}                   # one clause: no "$and" around it
+    {"$and": [{"date": {"$gte": 20200101}}, {"date": {"$lte": 20221231}}]}   # a range is two clauses
+
+Metadata per chunk: ``doc_id`` (str), ``doc_type`` (str), ``date`` (int yyyymmdd, 0 = unknown) and
+``hash`` (str, the embedded text's hash, so a reconcile can tell current vectors from stale ones).
+
+The embedded store is for one process at a time; several processes need the server mode.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import chromadb
+import httpx
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.config import Settings as ChromaSettings
+
+from index.embedders import settings_hint
+from index.errors import EmbedderMismatch, VectorStoreUnavailable
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 2.0  # seconds to open a connection to a chroma server: a live one answers in ms
+PAGE_SIZE = 5000  # ids per page when listing the whole collection
+
+
+def _chroma_settings() -> ChromaSettings:
+    # Identical settings on every open: chroma refuses a second client for the same path with others.
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+class VectorStore:
+    """One chroma collection of unit vectors, with the model that made them recorded in its metadata."""
+
+    def __init__(self, client: ClientAPI, collection: Collection, *, dim: int, where: str) -> None:
+        self._client = client
+        self._collection = collection
+        self.dim = dim
+        self.where = where  # the chroma path or URL, for messages
+        self._max_batch = client.get_max_batch_size()
+
+    @classmethod
+    def open(cls, kb_dir: Path, *, embedder_name: str, dim: int, chroma_url: str | None = None,
+             collection: str = "zhiku_chunks", timeout: float = 30.0) -> VectorStore:
+        """Open or create the collection; refuse one built with another model (:class:`EmbedderMismatch`).
+
+        ``timeout`` bounds every request to a chroma server (it is not used by the embedded store);
+        a server that is down or does not answer raises :class:`VectorStoreUnavailable`.
+        """
+        if chroma_url:
+            where = chroma_url
+            with _unavailable_as_error(chroma_url):
+                client = _http_client(chroma_url, timeout)
+        else:
+            path = Path(kb_dir) / "chroma"
+            where = str(path)
+            client = chromadb.PersistentClient(path=where, settings=_chroma_settings())
+        try:
+            with _unavailable_as_error(where):
+                col = client.get_or_create_collection(
+                    collection,
+                    configuration={"hnsw": {"space": "cosine"}},
+                    metadata={"model": embedder_name, "dim": dim},
+                    embedding_function=None,
+                )
+                _check_model(col, where, embedder_name, dim)
+                return cls(client, col, dim=dim, where=where)
+        except BaseException:
+            client.close()  # an embedded client left open keeps the path's files locked
+            raise
+
+    # --- writes ------------------------------------------------------------------------------------
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[Mapping[str, Any]]) -> None:
+        """Insert or replace vectors, in batches under chroma's limit."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if not len(ids) == len(vectors) == len(metadatas):
+            raise ValueError(f"{len(ids)} ids, {len(vectors)} vectors and {len(metadatas)} metadatas")
+        if len(ids) == 0:
+            return
+        self._check_dim(vectors.shape[1:])
+        with _unavailable_as_error(self.where):
+            for start in range(0, len(ids), self._max_batch):
+                stop = start + self._max_batch
+                self._collection.upsert(ids=list(ids[start:stop]), embeddings=vectors[start:stop],
+                                        metadatas=[dict(m) for m in metadatas[start:stop]])
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Delete these ids; unknown ids are ignored."""
+        with _unavailable_as_error(self.where):
+            for start in range(0, len(ids), self._max_batch):
+                self._collection.delete(ids=list(ids[start:start + self._max_batch]))
+
+    # --- reads -------------------------------------------------------------------------------------
+    def query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        """The ``n`` nearest chunks as (id, cosine similarity), best first; see the module doc for ``where``."""
+        vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        self._check_dim(vector.shape)
+        with _unavailable_as_error(self.where):
+            n = min(n, self._collection.count())
+            if n <= 0:
+                return []
+            result = self._collection.query(query_embeddings=vector[None, :], n_results=n, where=where,
+                                            include=["distances"])
+        distances = result["distances"]
+        assert distances is not None  # requested via include
+        return [(cid, 1.0 - float(d)) for cid, d in zip(result["ids"][0], distances[0])]
+
+    def ids(self) -> set[str]:
+        return {cid for page in self._pages(include_metadata=False) for cid, _ in page}
+
+    def hashes(self) -> dict[str, str]:
+        """{chunk id: the ``hash`` metadata it was stored with} ("" if it has none)."""
+        return {cid: str(meta.get("hash", "")) for page in self._pages(include_metadata=True)
+                for cid, meta in page}
+
+    def count(self) -> int:
+        with _unavailable_as_error(self.where):
+            return self._collection.count()
+
+    def heartbeat(self) -> bool:
+        """True if the store answers (always, for the embedded one)."""
+        try:
+            self._client.heartbeat()
+        except httpx.TransportError:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Release the client (and, for the last embedded client of a path, its files)."""
+        self._client.close()
+
+    def _pages(self, *, include_metadata: bool) -> Iterator[list[tuple[str, Mapping[str, Any]]]]:
+        """The whole collection, a page at a time, so memory stays bounded on a large KB."""
+        offset = 0
+        while True:
+            with _unavailable_as_error(self.where):
+                page = self._collection.get(include=["metadatas"] if include_metadata else [],
+                                            limit=PAGE_SIZE, offset=offset)
+            metadatas = page["metadatas"] or [{}] * len(page["ids"])
+            yield list(zip(page["ids"], metadatas))
+            if len(page["ids"]) < PAGE_SIZE:
+                return
+            offset += PAGE_SIZE
+
+    def _check_dim(self, shape: tuple[int, ...]) -> None:
+        if shape != (self.dim,):
+            raise ValueError(f"vectors must have {self.dim} dimensions (the KB's embedder), got shape {shape}")
+
+
+def _http_client(url: str, timeout: float) -> ClientAPI:
+    """A client for a ``chroma run`` server that fails within ``timeout`` instead of hanging."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.port is None:
+        raise ValueError(f"ZHIKU_CHROMA_URL must look like http://HOST:PORT, got {url!r}")
+    request_timeout = httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout))
+    # HttpClient makes requests while it is constructed, with no timeout: probe first.
+    httpx.get(f"{url.rstrip('/')}/api/v2/heartbeat", timeout=request_timeout).raise_for_status()
+    client = chromadb.HttpClient(host=parts.hostname, port=parts.port, ssl=parts.scheme == "https",
+                                 settings=_chroma_settings())
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = request_timeout
+    else:
+        log.warning("cannot set a request timeout on this chromadb version's HTTP client; "
+                    "calls to a hung chroma server may block")
+    return client
+
+
+@contextmanager
+def _unavailable_as_error(where: str) -> Iterator[None]:
+    """Turn network failures (refused, reset, timed out) into one error that names the server."""
+    try:
+        yield
+    except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+        raise VectorStoreUnavailable(
+            f"the chroma server at {where} is not answering ({type(exc).__name__}: {exc}). Start it with "
+            "`chroma run --path DIR --host HOST --port PORT`, or unset ZHIKU_CHROMA_URL to use the "
+            "embedded store in the KB directory."
+        ) from exc
+
+
+def _check_model(col: Collection, where: str, embedder_name: str, dim: int) -> None:
+    """Vectors of two models live in unrelated spaces: refuse to mix them, and say how to proceed."""
+    meta = col.metadata or {}
+    built_with, built_dim = meta.get("model"), meta.get("dim")
+    if built_with == embedder_name and built_dim == dim:
+        return
+    raise EmbedderMismatch(
+        f"the knowledge base ({where}, collection {col.name!r}) was built with the embedder {built_with!r} "
+        f"({built_dim} dimensions), but the configured embedder is {embedder_name!r} ({dim} dimensions). "
+        f"Either set {settings_hint(str(built_with))} again, or rebuild into a new directory with: "
+        "zhiku ingest PATHS --kb NEWDIR"
+    )
