@@ -1,0 +1,334 @@
+"""What a case report is about, in the form the case finder filters and shows.
+
+Trainers look for cases by who did it (organisations), when (year), what it is about (topics) and, above all,
+by the figures that make a case teachable ("26家产改单位", "培训职工92557人", "企业年金覆盖32家"). These are
+pure functions over the clean text, run once at ingest for ``doc_type == "case"``; the result is stored as JSON
+in ``Document.extra`` (hence ``to_dict``/``from_dict``).
+
+Extraction prefers precision over recall: a figure whose meaning cannot be read off its clause is dropped
+rather than shown with a wrong label, and ordinals, slogans and bare "一" are never figures.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jieba
+import jieba.posseg
+
+from ingest.lexicon import Lexicon
+
+jieba.setLogLevel(60)  # jieba prints its dictionary-loading chatter to stderr otherwise
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One figure in a case report: ``text[start:end]`` is the number with its unit, e.g. ``"92557人"``."""
+
+    value: str  # the number as written, e.g. "92557", "1.2万", "百分之二十"
+    unit: str  # 人, 人次, 家, 个, 项, 万元, %, …
+    counts: str  # what the figure counts, from its clause: "产改单位", "培训", "扩大企业年金覆盖面"
+    sentence: str  # the sentence it came from, for display
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Fact:
+        return cls(str(data["value"]), str(data["unit"]), str(data["counts"]), str(data["sentence"]),
+                   int(data["start"]), int(data["end"]))
+
+
+@dataclass(frozen=True)
+class CaseProfile:
+    """The case finder's view of one case report."""
+
+    organisations: list[str]  # longest first
+    year: int | None
+    topics: list[str]  # lexicon topics, most-cued first
+    facts: list[Fact]  # in text order
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "organisations": list(self.organisations),
+            "year": self.year,
+            "topics": list(self.topics),
+            "facts": [fact.to_dict() for fact in self.facts],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CaseProfile:
+        year = data.get("year")
+        return cls(
+            organisations=[str(o) for o in data.get("organisations", [])],
+            year=None if year is None else int(year),
+            topics=[str(t) for t in data.get("topics", [])],
+            facts=[Fact.from_dict(f) for f in data.get("facts", [])],
+        )
+
+
+def case_profile(text: str, title: str, date: str | None, lexicon: Lexicon) -> CaseProfile:
+    """Profile a case report from its clean text, title and ISO date.
+
+    The first call in a process loads a private jieba dictionary (about a second); later calls reuse it.
+    """
+    tagger = _tagger(lexicon.userdict)
+    return CaseProfile(
+        organisations=organisations(f"{title}\n{text}", tagger),
+        year=report_year(text, title, date),
+        topics=topics(text, lexicon.topics),
+        facts=facts(text, tagger),
+    )
+
+
+# --- tagging ------------------------------------------------------------------------------------------------
+
+Token = tuple[str, str]  # (word, part-of-speech flag)
+
+
+@lru_cache(maxsize=2)
+def _tagger(userdict: Path) -> jieba.posseg.POSTokenizer:
+    """A private jieba POS tagger with the domain words, so 产改/企业年金 stay whole without touching jieba's
+    global tokenizer (the index floor configures that one for its own purposes)."""
+    tagger = jieba.posseg.POSTokenizer(jieba.Tokenizer())
+    tagger.load_userdict(str(userdict))
+    return tagger
+
+
+def _tag(tagger: jieba.posseg.POSTokenizer, text: str) -> list[Token]:
+    return [(pair.word, pair.flag) for pair in tagger.cut(text)]
+
+
+def _nounish(word: str, flag: str) -> bool:
+    """Nouns, proper nouns, abbreviations (j), set phrases (l, i), place words (s), verbal nouns, foreign words,
+    and the rate/amount words jieba tags as verbs (整改率, 覆盖率)."""
+    return flag[:1] == "n" or flag in {"j", "l", "i", "s", "vn", "an", "eng"} or word.endswith(("率", "额", "量"))
+
+
+# --- organisations --------------------------------------------------------------------------------------------
+
+# Longest first, so "有限公司" wins over "公司" when deciding where a name ends.
+_ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团公司", "总工会", "公司", "集团", "工会", "总厂", "厂", "矿")
+# Words that on their own do not name anyone: "集团公司工会", "上级工会", "基层工会", "所属公司"…
+_GENERIC = frozenset(
+    "集团 公司 集团公司 有限公司 总公司 分公司 子公司 所属 下属 各 各级 本 该 其 我 全 全省 全市 全国 全区 省 市 县 区 "
+    "上级 基层 地方 产业 行业 企业 项目 车间 班组 系统 二级 三级".split()
+)
+# Words that end like an organisation but are common nouns or processes.
+_NOT_SUFFIX = frozenset("工厂 厂矿 选矿 采矿 找矿".split())
+# Verbs that occur inside enterprise names (装备制造公司, 建设集团); any other verb ends a name.
+_NAME_VERBS = frozenset("制造 建设 发展 投资 控股 开发 运输 设计 勘探 勘察 检测 维修 建筑 服务 管理 经营 加工 冶炼 印刷 安装 "
+                        "装饰 供应 销售 咨询 研究 创新 交通 物流 科技 实业 贸易".split())
+# Tag initials of words that never belong to a name: prepositions, conjunctions, particles, adverbs, punctuation,
+# measure words, times, pronouns (其, 该), modal and interjection words, adjectives and adverbs (认真).
+_FUNCTION_TAGS = frozenset("pcudxqtryeowa")
+_MAX_NAME_TOKENS = 6
+
+
+def organisations(text: str, tagger: jieba.posseg.POSTokenizer) -> list[str]:
+    """Enterprise and union names, longest first, e.g. ``["江钨控股集团工会", "江钨控股集团"]``.
+
+    A name is a run of name-like tokens (nouns, places, 某) ending in an organisation suffix. Verbs may sit
+    inside a name (装备 *制造* 公司) but never start one (*运用*中华钨矿公司), and a name made only of
+    generic words (集团公司工会) is not a name.
+    """
+    found: dict[str, int] = {}
+    for line in filter(None, re.split(r"[。！？；\n]", text)):
+        tokens = _tag(tagger, line)
+        for end in range(len(tokens)):
+            if not _is_org_suffix(tokens[end][0]):
+                continue
+            following = tokens[end + 1][0] if end + 1 < len(tokens) else ""
+            if _is_org_suffix(following) and not following.endswith("工会"):
+                continue  # 轨道交通集团|有限公司: only the whole name counts; X集团|工会 names both
+            name = _name_ending_at(tokens, end)
+            if name and name not in found:
+                found[name] = len(found)
+    return sorted(found, key=lambda name: (-len(name), found[name]))
+
+
+def _is_org_suffix(word: str) -> bool:
+    return word.endswith(_ORG_SUFFIXES) and word not in _NOT_SUFFIX
+
+
+def _name_ending_at(tokens: list[Token], end: int) -> str | None:
+    start = end
+    while start > 0 and end - start < _MAX_NAME_TOKENS and _name_like(*tokens[start - 1]):
+        start -= 1
+    while start < end and (tokens[start][1][:1] == "v" or tokens[start][0] in _GENERIC):
+        start += 1  # a name never starts with a verb or a scope word (运用…, 所属…)
+    words = [word for word, _ in tokens[start : end + 1]]
+    if all(word in _GENERIC or _strip_suffixes(word) in _GENERIC | {""} for word in words):
+        return None
+    name = "".join(words)
+    return name if 3 <= len(name) <= 24 else None
+
+
+def _strip_suffixes(word: str) -> str:
+    """``"地方总工会"`` -> ``"地方"``; used to recognise generic single-token unions."""
+    for suffix in _ORG_SUFFIXES:
+        if word.endswith(suffix):
+            return _strip_suffixes(word.removesuffix(suffix))
+    return word
+
+
+def _name_like(word: str, flag: str) -> bool:
+    """Anything but function words, numbers, adjectives, idioms and stray verbs; jieba's tags for name parts
+    vary too much (零部件 comes out as a measure word) for a list of what *is* allowed."""
+    if "某" in word:
+        return True  # 某省, 某市, 某: the generic names of illustrative cases
+    if flag[:1] == "v":
+        return word in _NAME_VERBS  # trimmed again if it would start the name
+    if flag == "f":
+        return len(word) >= 2  # 南方, 东部; not 上, 内
+    return flag[:1] not in _FUNCTION_TAGS and flag not in {"m", "i", "l"} and not any(c.isdigit() for c in word)
+
+
+# --- year ---------------------------------------------------------------------------------------------------
+
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?=年|[-/.]\d{1,2}[-/.]\d{1,2})")
+
+
+def report_year(text: str, title: str, date: str | None) -> int | None:
+    """The document date's year; failing that the latest year the title or text mentions (reports look back)."""
+    if date and (match := re.match(r"(\d{4})", date)):
+        return int(match.group(1))
+    years = [int(y) for y in _YEAR.findall(f"{title}\n{text}")]
+    return max(years) if years else None
+
+
+# --- topics -------------------------------------------------------------------------------------------------
+
+
+def topics(text: str, topic_cues: dict[str, tuple[str, ...]]) -> list[str]:
+    """Topics whose cue words occur, most occurrences first (lexicon order breaks ties).
+
+    Cues are matched longest-first without overlap, so "劳模创新工作室" counts once, not also as "创新".
+    """
+    counts: dict[str, int] = {}
+    for topic, cues in topic_cues.items():
+        pattern = "|".join(re.escape(cue) for cue in sorted(set(cues), key=len, reverse=True))
+        if n := len(re.findall(pattern, text)):
+            counts[topic] = n
+    order = list(topic_cues)
+    return sorted(counts, key=lambda topic: (-counts[topic], order.index(topic)))
+
+
+# --- facts --------------------------------------------------------------------------------------------------
+
+_CN_DIGITS = "零〇一二两三四五六七八九十百千万亿"
+_UNITS = (
+    "个百分点 百分点 人次 平方米 课时 学时 小时 万元 亿元 % ％ 人 名 家 个 项 次 期 场 篇 元 对 批 所 座 台 套 件 条 门 户 "
+    "间 处 部 册 本 支 天 倍"
+).split()
+_FACT = re.compile(
+    r"(?<![A-Za-z\d.第前" + _CN_DIGITS + r"])"  # not mid-number, not an ordinal (第三十二条) or rank (前三名)
+    r"(?:(?P<pct>百分之[" + _CN_DIGITS + r"点\d.]+)"
+    r"|(?P<num>\d+(?:\.\d+)?[万亿]?|[" + _CN_DIGITS + r"]+)(?:余|多)?"
+    r"(?P<unit>" + "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True)) + r")"
+    r"(?!月|民|才|员))"  # 三个月, 人民, 人才, 人员: the "unit" is part of another word
+)
+_SENTENCE_END = "。！？；!?;\n"
+_SEGMENT_END = _SENTENCE_END + "，,、：:（）()"
+# Words that link a count to its figure ("覆盖面至32家", "共培训92557人", "占比由31%提高到38%"); they are not
+# what the figure counts, so they are stripped from the phrase before the number, or stepped over.
+_LINKS = frozenset(
+    "的 至 达 达到 为 到 共 共计 计 累计 合计 总计 近 约 逾 超过 超 多达 突破 了 是 有 由 从 其中 分别 已 均 再 另 又 各 仅 只 "
+    "每年 每月 全年 年均 人均".split()
+)
+_STEP_OVER = frozenset("由 从 “ ” \" ‘ ’ 《 》".split())  # "占比由31%提高到38%", 国家级“绿色工厂”3家
+_JOINERS = frozenset("和 及 与 以及".split())
+_MAX_PHRASE_TOKENS = 5
+
+
+def facts(text: str, tagger: jieba.posseg.POSTokenizer) -> list[Fact]:
+    """Figures with units and what each counts; figures whose meaning the clause does not give are dropped."""
+    matches = [m for m in _FACT.finditer(text) if _plausible(m, text)]
+    spans = [(m.start(), m.end()) for m in matches]
+    found = []
+    for match in matches:
+        value, unit = _value_and_unit(match)
+        counts = _counts(text, match.start(), match.end(), spans, tagger)
+        if counts:
+            found.append(Fact(value, unit, counts, _sentence(text, match.start(), match.end()),
+                              match.start(), match.end()))
+    return found
+
+
+def _plausible(match: re.Match[str], text: str) -> bool:
+    """Chinese numerals are figures only when unambiguous: not a bare 一 (一线, 一户一策) and not in slogans."""
+    number = match.group("num")
+    if number is None or number[0].isdigit():
+        return True
+    if number in {"一", "零", "〇", "万", "亿", "千", "百"}:
+        return False
+    before = text[: match.start()]
+    return before.count("“") <= before.count("”") and before.count("「") <= before.count("」")
+
+
+def _value_and_unit(match: re.Match[str]) -> tuple[str, str]:
+    if match.group("pct"):
+        return match.group("pct"), "%"
+    value, unit = match.group("num"), match.group("unit")
+    if unit == "元" and value[-1] in "万亿" and value[0].isdigit():
+        return value[:-1], value[-1] + unit  # money is stated in 万元/亿元
+    return value, "%" if unit == "％" else unit
+
+
+def _sentence(text: str, start: int, end: int) -> str:
+    left = max(text.rfind(ch, 0, start) for ch in _SENTENCE_END) + 1
+    rights = [i for i in (text.find(ch, end) for ch in _SENTENCE_END) if i != -1]
+    return text[left : min(rights, default=len(text))].strip().lstrip("*#> ").strip()  # no Markdown residue
+
+
+def _counts(text: str, start: int, end: int, spans: list[tuple[int, int]],
+            tagger: jieba.posseg.POSTokenizer) -> str:
+    """The noun right after the figure ("26家产改单位" -> 产改单位), else the phrase before it within the
+    clause ("培训职工92557人" -> 培训职工, "企业年金覆盖32家" -> 企业年金覆盖)."""
+    left = max(text.rfind(ch, 0, start) for ch in _SEGMENT_END) + 1
+    rights = [i for i in (text.find(ch, end) for ch in _SEGMENT_END) if i != -1]
+    right = min(rights, default=len(text))
+    return (_noun_after(_tag(tagger, text[end:right]))
+            or _phrase_before(_tag(tagger, text[left:start]), left, spans))
+
+
+def _noun_after(tokens: list[Token]) -> str:
+    words = []
+    for word, flag in tokens[:_MAX_PHRASE_TOKENS]:
+        if not _nounish(word, flag) or word in _LINKS:
+            break
+        words.append(word)
+    return _clean("".join(words))
+
+
+def _phrase_before(tokens: list[Token], offset: int, spans: list[tuple[int, int]]) -> str:
+    """Walk back from the figure, stepping over link words and earlier figures, collecting content words.
+
+    Conjunctions may join content words ("慰问资金和物资") but not start the phrase; a phrase without a noun
+    ("分", "提高") says too little to label a figure and is dropped.
+    """
+    positions, pos = [], offset
+    for word, _ in tokens:
+        positions.append(pos)
+        pos += len(word)
+    tagged: list[Token] = []
+    for (word, flag), at in zip(reversed(tokens), reversed(positions)):
+        if any(s <= at < e for s, e in spans) or word in _STEP_OVER or (word in _LINKS and not tagged):
+            continue
+        content = _nounish(word, flag) or flag in {"v", "a", "b", "f"} or (word in _JOINERS and bool(tagged))
+        if not content or word in _LINKS or _is_org_suffix(word) or len(tagged) == _MAX_PHRASE_TOKENS:
+            break  # an organisation is the subject of the clause, not what its figure counts
+        tagged.insert(0, (word, flag))
+    while tagged and (tagged[0][0] in _LINKS or tagged[0][0] in _JOINERS):
+        tagged.pop(0)
+    return _clean("".join(word for word, _ in tagged)) if any(_nounish(w, f) for w, f in tagged) else ""
+
+
+def _clean(phrase: str) -> str:
+    return phrase.strip("“”\"'‘’《》 ")

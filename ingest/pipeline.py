@@ -1,0 +1,184 @@
+"""Walk the given paths, turn files into documents and chunks, and diff them against the index.
+
+``scan`` is the only place that touches the file system besides ``readers.load_source``; everything it
+calls after loading is pure.  An unchanged file is recognised by its ``source_hash`` alone, so re-running
+an ingest over an unchanged folder reads bytes but parses, cleans and chunks nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ingest.chunking import chunk_document
+from ingest.clean import clean
+from ingest.metadata import (
+    MetadataError,
+    content_hash,
+    describe,
+    folders_of,
+    make_doc_id,
+    parse_sidecar,
+    split_front_matter,
+    title_from_file_name,
+)
+from ingest.models import Change, Document, IngestPlan, KnownDoc, Skipped
+from ingest.readers import (
+    MAX_FILE_BYTES,
+    SIDECAR_SUFFIX,
+    RawRecord,
+    SourceFile,
+    UnreadableFile,
+    extract,
+    load_source,
+)
+
+FRONT_MATTER_SUFFIXES = (".md", ".markdown", ".txt")
+
+
+def iter_files(folder: Path) -> Iterator[Path]:
+    """Files under ``folder`` in sorted order, without dot-files, dot-folders and ``.meta.json`` sidecars."""
+    for directory, subdirs, files in os.walk(folder):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and not name.endswith(SIDECAR_SUFFIX):
+                yield Path(directory) / name
+
+
+def parse_source(source: SourceFile, root: Path) -> list[Document]:
+    """Read → clean → metadata for one loaded file; raises ``UnreadableFile`` or ``MetadataError``."""
+    sidecar: tuple[str, Mapping[str, object]] = ("sidecar", {})
+    if source.sidecar is not None and source.sidecar_path is not None:
+        name = source.sidecar_path.name
+        sidecar = (f"sidecar {name}", parse_sidecar(source.sidecar, name))
+    return [_document(record, source, root, sidecar) for record in extract(source.data, source.path.suffix)]
+
+
+def _document(record: RawRecord, source: SourceFile, root: Path, sidecar: tuple[str, Mapping[str, object]]) -> Document:
+    """One document from one raw record; user-supplied fields win over detection, later sources first."""
+    path, record_id = source.path, record.record_id
+    raw = record.text
+    front_matter: dict[str, str] = {}
+    if record_id is None and path.suffix.lower() in FRONT_MATTER_SUFFIXES:
+        front_matter, raw = split_front_matter(raw)
+    cleaned = clean(raw)
+    if not cleaned.text:
+        raise UnreadableFile("file has no text" if record_id is None else f"record {record_id!r} has no text")
+    record_fields: Mapping[str, object] = {**record.fields, "record_id": record_id} if record_id else {}
+    file_title = title_from_file_name(path.name)
+    meta = describe(
+        cleaned.text,
+        file_name=path.name,
+        folders=folders_of(path, root),
+        fallback_title=file_title if record_id is None else f"{file_title}#{record_id}",
+        header_title=cleaned.header_title,
+        header=cleaned.header,
+        title_hint=record.title_hint,
+        overrides=[("front matter", front_matter), sidecar, (f"record {record_id!r}", record_fields)],
+    )
+    file_id = make_doc_id(path, root)
+    return Document(
+        doc_id=file_id if record_id is None else f"{file_id}#{record_id}",
+        title=meta.title,
+        text=cleaned.text,
+        doc_type=meta.doc_type,
+        date=meta.date,
+        source=meta.source,
+        content_hash=content_hash(cleaned.text, meta),
+        source_hash=source.source_hash,
+        root=str(root),
+        extra=meta.extra,
+    )
+
+
+def read_document(path: Path, root: Path | None = None, *, max_bytes: int = MAX_FILE_BYTES) -> list[Document] | Skipped:
+    """All documents of one file (several for .jsonl), or why it was skipped.
+
+    ``root`` is the folder the user ingested (default: the file itself, as for an upload); it sets the
+    ``doc_id`` and ``Document.root``.  Documents are not chunked: call ``chunk_document`` on each.
+    """
+    path = path.resolve()
+    root = path if root is None else root.resolve()
+    try:
+        return parse_source(load_source(path, max_bytes=max_bytes), root)
+    except (UnreadableFile, MetadataError) as exc:
+        return Skipped(str(path), str(exc))
+
+
+def _known_by_file(known: Mapping[str, KnownDoc]) -> dict[tuple[str, str], list[KnownDoc]]:
+    """Known documents grouped by (root, file doc_id); a .jsonl record ``f#id`` belongs to file ``f``."""
+    groups: dict[tuple[str, str], list[KnownDoc]] = defaultdict(list)
+    for doc in known.values():
+        groups[(doc.root, doc.doc_id)].append(doc)
+        for i, char in enumerate(doc.doc_id):
+            if char == "#":
+                groups[(doc.root, doc.doc_id[:i])].append(doc)
+    return groups
+
+
+def _roots(paths: Sequence[Path], plan: IngestPlan) -> list[Path]:
+    """Absolute, de-duplicated roots; missing paths are reported as skipped (and never cause removals)."""
+    roots: list[Path] = []
+    for given in paths:
+        root = Path(given).expanduser().resolve()
+        if not root.exists():
+            plan.skipped.append(Skipped(str(given), "no such file or folder"))
+        elif root not in roots:
+            roots.append(root)
+    return roots
+
+
+def scan(
+    paths: Sequence[Path],
+    known: Mapping[str, KnownDoc],
+    *,
+    chunk_size: int,
+    overlap_sentences: int,
+    progress: bool = False,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> IngestPlan:
+    """Compare the documents under ``paths`` with ``known`` (what the index holds) → an ``IngestPlan``.
+
+    A file whose known documents all carry its current ``source_hash`` is not parsed at all.  Known
+    documents under a scanned root whose file or record is gone (or no longer readable) are removed.
+    """
+    plan = IngestPlan()
+    roots = _roots(paths, plan)
+    files = [(root, path) for root in roots for path in (iter_files(root) if root.is_dir() else [root])]
+    by_file = _known_by_file(known)
+    seen: dict[str, str] = {}  # doc_id → root it came from in this scan
+    for root, path in tqdm(files, desc="ingest", unit="file", disable=not progress, file=sys.stderr):
+        try:
+            source = load_source(path, max_bytes=max_bytes)
+            previous = by_file.get((str(root), make_doc_id(path, root)), [])
+            if previous and all(doc.source_hash == source.source_hash for doc in previous):
+                plan.unchanged.extend(doc.doc_id for doc in previous)
+                seen.update((doc.doc_id, doc.root) for doc in previous)
+                continue
+            documents = parse_source(source, root)
+        except (UnreadableFile, MetadataError) as exc:
+            plan.skipped.append(Skipped(str(path), str(exc)))
+            continue
+        for doc in documents:
+            if doc.doc_id in seen:
+                plan.skipped.append(
+                    Skipped(str(path), f"duplicate doc_id {doc.doc_id!r}: already read from {seen[doc.doc_id]}")
+                )
+                continue
+            seen[doc.doc_id] = doc.root
+            old = known.get(doc.doc_id)
+            if old is not None and old.content_hash == doc.content_hash and old.root == doc.root:
+                plan.unchanged.append(doc.doc_id)
+                continue
+            chunks = chunk_document(doc, chunk_size=chunk_size, overlap_sentences=overlap_sentences)
+            plan.changes.append(Change("add" if old is None else "update", doc.doc_id, doc, tuple(chunks)))
+    scanned = {str(root) for root in roots}
+    plan.changes.extend(
+        Change("remove", doc.doc_id) for doc in known.values() if doc.root in scanned and doc.doc_id not in seen
+    )
+    return plan
