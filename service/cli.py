@@ -1,0 +1,225 @@
+"""The ``zhiku`` command line: ingest, search, ask, serve, stats, check.
+
+Each subcommand is one function registered with :func:`command`; the registry adds the shared ``--kb``
+option and the error handling, so adding a subcommand (e.g. ``eval``) means writing one decorated function.
+Exit codes: 0 success, 1 the run failed (index errors, a failed check), 2 a usage error (bad arguments,
+missing paths). User errors print one line to stderr, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from index.errors import ZhikuIndexError
+from index.kb import KnowledgeBase
+from index.settings import Settings
+from service.errors import ApiError
+from service.schemas import AnswerResponse, AskParams, CheckOut, SearchParams, SearchResponse
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+Argument = tuple[tuple[str, ...], dict[str, Any]]
+
+
+class UsageError(Exception):
+    """Wrong arguments the parser cannot see (e.g. a path that does not exist): exit code 2."""
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    arguments: tuple[Argument, ...]
+    handler: Handler
+
+
+COMMANDS: list[Command] = []
+
+
+def arg(*flags: str, **options: Any) -> Argument:
+    return flags, options
+
+
+def command(name: str, help: str, *arguments: Argument) -> Callable[[Handler], Handler]:
+    """Register ``handler(args, settings) -> exit code`` as ``zhiku <name>``."""
+
+    def register(handler: Handler) -> Handler:
+        COMMANDS.append(Command(name, help, arguments, handler))
+        return handler
+
+    return register
+
+
+JSON_FLAG = arg("--json", action="store_true", help="输出 JSON / print JSON")
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _open(settings: Settings, *, create: bool = False) -> closing[KnowledgeBase]:
+    """``with _open(settings) as kb:`` — the KB is closed however the command ends.
+
+    Only ``ingest`` and ``serve`` create a missing KB; a read command on a mistyped ``--kb`` says so
+    instead of quietly answering from a new, empty KB.
+    """
+    if not create and not Path(settings.kb).is_dir():
+        raise UsageError(f"知识库不存在：{settings.kb}（先运行 zhiku ingest）/ no knowledge base at {settings.kb}: "
+                         "run zhiku ingest first")
+    return closing(KnowledgeBase.open(settings))
+
+
+# --- commands --------------------------------------------------------------------------------------
+@command("ingest", "导入文件或目录 / ingest files or folders",
+         arg("paths", nargs="+", type=Path, metavar="PATH", help="文件或目录 / files or folders"))
+def ingest(args: argparse.Namespace, settings: Settings) -> int:
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        raise UsageError(f"路径不存在 / path not found: {', '.join(missing)}")
+    with _open(settings, create=True) as kb:
+        report = kb.ingest(args.paths, progress=True)
+    print(f"新增 added {report.added} · 更新 updated {report.updated} · 未变 unchanged {report.unchanged} · "
+          f"删除 removed {report.removed} · 跳过 skipped {len(report.skipped)} · 段落 chunks {report.chunks_written}")
+    for path, reason in report.skipped:
+        print(f"  跳过 skipped {path}: {reason}")
+    return 0
+
+
+@command("search", "检索 / search the knowledge base",
+         arg("query", help="问题或关键词 / question or keywords"),
+         arg("-k", type=int, default=10, help="结果数 / number of results (default 10)"),
+         arg("--type", action="append", default=[], metavar="TYPE",
+             help="文档类型，可重复 / document type, repeatable: law policy case report other"),
+         arg("--method", choices=["hybrid", "bm25", "dense"], default="hybrid", help="检索方式 / retrieval method"),
+         JSON_FLAG)
+def search(args: argparse.Namespace, settings: Settings) -> int:
+    params = SearchParams(q=args.query, k=args.k, type=args.type, method=args.method)
+    query, k, filters = params.resolve(settings)
+    with _open(settings) as kb:
+        result = kb.search(query, k=k, filters=filters, method=params.method)
+    response = SearchResponse.of(result, result.took_ms)
+    if args.json:
+        _print_json(response.model_dump(mode="json"))
+        return 0
+    if not response.results:
+        print("未找到相关内容 / nothing found")
+    for i, hit in enumerate(response.results, 1):
+        meta = " · ".join(x for x in (hit.doc_type, hit.date, hit.source) if x)
+        print(f"{i}. {hit.title}  [{meta}]  {hit.score:.3f}")
+        if hit.heading:
+            print(f"   {hit.heading}")
+        print(f"   {_one_line(hit.text)}\n")
+    return 0
+
+
+@command("ask", "问答：从文档中摘录答案 / extractive answer with citations",
+         arg("query", help="问题 / question"),
+         arg("-k", type=int, default=5, help="用于抽取答案的段落数 / passages to draw from"),
+         JSON_FLAG)
+def ask(args: argparse.Namespace, settings: Settings) -> int:
+    query, k, filters = AskParams(q=args.query, k=args.k).resolve(settings)
+    with _open(settings) as kb:
+        answer = kb.ask(query, k=k, filters=filters)
+    response = AnswerResponse.of(answer, answer.took_ms)
+    if args.json:
+        _print_json(response.model_dump(mode="json"))
+        return 0
+    if not response.found:
+        print(response.message)
+    for sentence in response.sentences:
+        print(f"· {sentence.text}  —— {sentence.citation}")
+    return 0
+
+
+@command("serve", "启动网页与 API 服务 / serve the search page and the API",
+         arg("--host", default=None, help="监听地址 / host (default from settings: 127.0.0.1)"),
+         arg("--port", type=int, default=None, help="端口 / port (default from settings: 8000)"))
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from service.api import create_app
+
+    settings = settings.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v})
+    with _open(settings, create=True) as kb:  # before the server starts: a KB that cannot open is a one-line error
+        print(f"知库 zhiku: http://{settings.host}:{settings.port}/", flush=True)
+        uvicorn.run(create_app(settings, kb), host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+@command("stats", "知识库统计 / knowledge-base statistics", JSON_FLAG)
+def stats(args: argparse.Namespace, settings: Settings) -> int:
+    with _open(settings) as kb:
+        data = kb.stats()
+    if args.json:
+        _print_json(data)
+    else:
+        for key, value in data.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+@command("check", "检查索引一致性 / verify (and repair) the indexes",
+         arg("--repair", action="store_true", help="修复发现的问题 / repair what is found"),
+         JSON_FLAG)
+def check(args: argparse.Namespace, settings: Settings) -> int:
+    with _open(settings) as kb:
+        report = CheckOut.of(kb.check(repair=args.repair))
+    if args.json:
+        _print_json(report.model_dump(mode="json"))
+    else:
+        print(f"文档 documents {report.documents} · 段落 chunks {report.chunks} · 向量 vectors {report.vectors} · "
+              f"关键词 keyword rows {report.keyword_rows}")
+        for problem in report.problems:
+            print(f"  问题 problem: {problem}")
+        for fix in report.repaired:
+            print(f"  已修复 repaired: {fix}")
+        print("正常 / ok" if report.ok else "发现问题，可用 --repair 修复 / problems found: run with --repair")
+    return 0 if report.ok else 1
+
+
+# --- entry point -----------------------------------------------------------------------------------
+def _one_line(text: str, width: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[:width] + "…"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zhiku", description="知库：离线政策法规知识库 / offline knowledge base")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for cmd in COMMANDS:
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        p.add_argument("--kb", type=Path, default=None, metavar="DIR",
+                       help="知识库目录（默认 ZHIKU_KB 或 data/kb）/ KB directory (default: ZHIKU_KB or data/kb)")
+        for flags, options in cmd.arguments:
+            p.add_argument(*flags, **options)
+        p.set_defaults(handler=cmd.handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings(kb=args.kb) if args.kb else Settings()
+        return args.handler(args, settings)
+    except (UsageError, ApiError) as exc:
+        print(f"zhiku: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # a ZHIKU_* environment variable with an invalid value
+        print(f"zhiku: 配置无效 / invalid settings: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    except (ZhikuIndexError, OSError) as exc:
+        print(f"zhiku: 错误 / error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""One JSON error shape for every failure the API can answer: ``{"error": {"code", "message"}}``.
+
+Web clients and scripts branch on ``code`` and show ``message`` (Chinese / English, saying what to fix).
+No handler ever echoes an exception's text for unexpected errors: those can carry file-system paths or
+internals, so they are logged on the server and the client gets a generic message.
+"""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from index.errors import EmbedderMismatch, EmbedderUnavailable, VectorStoreUnavailable, ZhikuIndexError
+
+log = logging.getLogger("zhiku.api")
+
+_HTTP_CODES = {
+    400: ("bad_request", "请求无效 / Bad request"),
+    401: ("unauthorized", "需要 API 密钥 / API key required"),
+    403: ("forbidden", "禁止访问 / Forbidden"),
+    404: ("not_found", "未找到 / Not found"),
+    405: ("method_not_allowed", "不支持的请求方法 / Method not allowed"),
+    413: ("too_large", "请求体过大 / Request body too large"),
+    415: ("unsupported_media_type", "不支持的内容类型 / Unsupported media type"),
+}
+
+# Index failures the operator can fix; the text is fixed so no path or model location leaks to clients.
+_INDEX_ERRORS: list[tuple[type[ZhikuIndexError], str, str]] = [
+    (VectorStoreUnavailable, "vector_store_unavailable",
+     "向量库暂不可用，请检查 chroma 服务 / The vector store is unavailable: check the chroma server"),
+    (EmbedderMismatch, "embedder_mismatch",
+     "知识库的向量由另一个模型生成，请用原模型或重建索引 / The KB was built with another embedder: "
+     "use that embedder or rebuild the index"),
+    (EmbedderUnavailable, "embedder_unavailable",
+     "无法加载向量模型，请检查配置 / The embedding model cannot be loaded: check the configuration"),
+    (ZhikuIndexError, "index_error", "索引暂不可用 / The index is unavailable"),
+]
+
+
+class ApiError(Exception):
+    """A failure with a known cause: raised anywhere in a request, answered with its status and code."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    """'field: problem' for each invalid input, without echoing the (possibly huge) input itself."""
+    parts = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        parts.append(f"{'.'.join(loc) or 'request'}: {err.get('msg', 'invalid')}")
+    return "参数无效 / Invalid input — " + "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every exception into the error shape above."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, "invalid_request", _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, message = _HTTP_CODES.get(exc.status_code, ("http_error", "请求失败 / Request failed"))
+        return error_response(exc.status_code, code, message, getattr(exc, "headers", None))
+
+    @app.exception_handler(ZhikuIndexError)
+    async def _index(_: Request, exc: ZhikuIndexError) -> JSONResponse:
+        log.error("index error: %s", exc)
+        code, message = next((c, m) for kind, c, m in _INDEX_ERRORS if isinstance(exc, kind))
+        return error_response(503, code, message, {"Retry-After": "30"})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette re-raises after this response is sent, so the server log gets the full traceback too.
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        return error_response(500, "internal_error", "服务器内部错误 / Internal server error")

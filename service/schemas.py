@@ -1,0 +1,314 @@
+"""Typed request and response models of the JSON API, and their conversion from the index's data objects.
+
+The CLI's ``--json`` output is built from the same models, so a script sees one shape whether it calls
+``zhiku search --json`` or ``GET /api/search``.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from index.models import Answer, AnswerSentence, CheckReport, Filters, Hit, IngestReport, Method, SearchResult
+from index.settings import Settings
+from index.text import highlight, snippet
+from ingest.models import DOC_TYPES, Chunk, Document
+from service.errors import ApiError
+
+HEADING_SEPARATOR = " > "
+NOT_FOUND_MESSAGE = "未找到相关内容"
+
+
+def join_heading(heading: tuple[str, ...] | list[str]) -> str:
+    return HEADING_SEPARATOR.join(heading)
+
+
+def _invalid(code: str, message: str) -> ApiError:
+    return ApiError(422, code, message)
+
+
+def check_doc_type(doc_type: str) -> str:
+    if doc_type not in DOC_TYPES:
+        shown, choices = doc_type[:40], ", ".join(DOC_TYPES)
+        raise _invalid("unknown_type", f"未知的文档类型 '{shown}'，可选：{choices} / "
+                                       f"unknown document type '{shown}'; use one of {choices}")
+    return doc_type
+
+
+def _iso_date(value: str | None, name: str) -> str | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise _invalid("bad_date", f"{name} 应为 YYYY-MM-DD 格式的日期 / {name} must be a date like 2021-12-24") from None
+
+
+# --- requests ------------------------------------------------------------------------------------------
+class QueryParams(BaseModel):
+    """What search and ask share: the question and the metadata filters (GET query or POST body)."""
+
+    q: str = Field(description="查询 / the question or keywords")
+    type: list[str] = Field(default_factory=list, description="文档类型 / document types: " + ", ".join(DOC_TYPES))
+    date_from: str | None = Field(None, description="起始日期（含）/ earliest date, YYYY-MM-DD, inclusive")
+    date_to: str | None = Field(None, description="截止日期（含）/ latest date, YYYY-MM-DD, inclusive")
+    source: str | None = Field(None, description="发布机关包含 / source contains")
+    k: int = Field(10, description="返回结果数 / number of results (1..max_k)")
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _split_types(cls, value: Any) -> Any:
+        """Accept ``type=law`` / ``type=law,policy`` / repeated ``type=`` / a JSON string or list."""
+        items = [value] if isinstance(value, str) else value
+        if isinstance(items, list) and all(isinstance(v, str) for v in items):
+            return [t.strip() for v in items for t in v.split(",") if t.strip()]
+        return value
+
+    def resolve(self, settings: Settings) -> tuple[str, int, Filters]:
+        """The checked query, k and filters, or an :class:`ApiError` (422) saying what to fix."""
+        return self._query(settings), self._k(settings), self._filters()
+
+    def _query(self, settings: Settings) -> str:
+        query = self.q.strip()
+        if not query:
+            raise _invalid("empty_query", "查询不能为空 / The query must not be empty")
+        if len(query) > settings.max_query_chars:
+            raise _invalid("query_too_long", f"查询过长（最多 {settings.max_query_chars} 字）/ "
+                                             f"The query is too long (at most {settings.max_query_chars} characters)")
+        return query
+
+    def _k(self, settings: Settings) -> int:
+        if not 1 <= self.k <= settings.max_k:
+            raise _invalid("k_out_of_range",
+                           f"k 应在 1 到 {settings.max_k} 之间 / k must be between 1 and {settings.max_k}")
+        return self.k
+
+    def _filters(self) -> Filters:
+        date_from, date_to = _iso_date(self.date_from, "date_from"), _iso_date(self.date_to, "date_to")
+        if date_from and date_to and date_from > date_to:
+            raise _invalid("bad_date_range", "date_from 不能晚于 date_to / date_from must not be after date_to")
+        source = (self.source or "").strip() or None
+        return Filters(doc_types=tuple(check_doc_type(t) for t in self.type),
+                       date_from=date_from, date_to=date_to, source=source)
+
+
+class SearchParams(QueryParams):
+    method: Method = Field("hybrid", description="hybrid = BM25 + 向量 / BM25 + dense; bm25; dense")
+
+
+class AskParams(QueryParams):
+    k: int = Field(5, description="用于抽取答案的段落数 / passages the answer is drawn from (1..max_k)")
+
+
+# --- responses -----------------------------------------------------------------------------------------
+class HitOut(BaseModel):
+    doc_id: str
+    title: str
+    doc_type: str
+    date: str | None
+    source: str | None
+    heading: str = Field(description="标题路径 / heading path joined by ' > '")
+    heading_path: list[str]
+    text: str = Field(description="段落原文 / the passage (plain text)")
+    snippet: str = Field(description="高亮摘要，已做 HTML 转义 / highlighted, HTML-escaped excerpt with <mark>")
+    score: float
+    ranks: dict[str, int | None]
+    start: int = Field(description="段落在全文中的起始位置 / passage offset in the document text")
+    end: int
+
+    @classmethod
+    def of(cls, hit: Hit, marked: str) -> HitOut:
+        return cls(doc_id=hit.doc_id, title=hit.title, doc_type=hit.doc_type, date=hit.date, source=hit.source,
+                   heading=join_heading(hit.heading), heading_path=list(hit.heading), text=hit.text,
+                   snippet=marked, score=hit.score, ranks=dict(hit.ranks), start=hit.start, end=hit.end)
+
+
+class SearchResponse(BaseModel):
+    query: str
+    method: str
+    total: int = Field(description="结果数 / number of results")
+    took_ms: float
+    terms: list[str] = Field(description="检索与高亮所用的词 / query terms used for BM25 and highlighting")
+    expansions: dict[str, list[str]] = Field(description="同义扩展 / lexicon expansions, e.g. 产改 → 产业工人队伍建设改革")
+    facets: dict[str, dict[str, int]] = Field(description="doc_type / year / source counts over the candidates")
+    results: list[HitOut]
+
+    @classmethod
+    def of(cls, result: SearchResult, took_ms: float) -> SearchResponse:
+        return cls(query=result.query, method=result.method, total=len(result.hits), took_ms=round(took_ms, 2),
+                   terms=result.terms, expansions=result.expansions, facets=result.facets,
+                   results=[HitOut.of(h, snippet(h.text, result.terms)) for h in result.hits])
+
+
+class SentenceOut(BaseModel):
+    text: str
+    citation: str = Field(description="出处 / e.g. 《工会法》第四十三条")
+    doc_id: str
+    heading: str
+    heading_path: list[str]
+    start: int
+    end: int
+    score: float
+
+    @classmethod
+    def of(cls, s: AnswerSentence) -> SentenceOut:
+        return cls(text=s.text, citation=s.citation, doc_id=s.doc_id, heading=join_heading(s.heading),
+                   heading_path=list(s.heading), start=s.start, end=s.end, score=s.score)
+
+
+class AnswerResponse(BaseModel):
+    query: str
+    found: bool
+    message: str | None = Field(description=f"found 为 false 时为「{NOT_FOUND_MESSAGE}」/ set when nothing relevant")
+    sentences: list[SentenceOut]
+    passages: list[HitOut] = Field(description="支撑段落，答案句已高亮 / supporting passages, answer sentences marked")
+    took_ms: float
+
+    @classmethod
+    def of(cls, answer: Answer, took_ms: float) -> AnswerResponse:
+        if not answer.found:
+            return cls(query=answer.query, found=False, message=NOT_FOUND_MESSAGE, sentences=[], passages=[],
+                       took_ms=round(took_ms, 2))
+        quoted = [s.text for s in answer.sentences]
+        return cls(query=answer.query, found=True, message=None,
+                   sentences=[SentenceOut.of(s) for s in answer.sentences],
+                   passages=[HitOut.of(h, highlight(h.text, quoted)) for h in answer.passages],
+                   took_ms=round(took_ms, 2))
+
+
+class DocumentMeta(BaseModel):
+    doc_id: str
+    title: str
+    doc_type: str
+    date: str | None
+    source: str | None
+    chunks: int
+
+
+class DocumentList(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    documents: list[DocumentMeta]
+
+
+class ChunkOut(BaseModel):
+    position: int
+    start: int
+    end: int
+    heading: str
+    heading_path: list[str]
+    text: str
+
+    @classmethod
+    def of(cls, chunk: Chunk) -> ChunkOut:
+        return cls(position=chunk.position, start=chunk.start, end=chunk.end, heading=join_heading(chunk.heading),
+                   heading_path=list(chunk.heading), text=chunk.text)
+
+
+class DocumentDetail(BaseModel):
+    doc_id: str
+    title: str
+    doc_type: str
+    date: str | None
+    source: str | None
+    text: str = Field(description="全文（所有偏移量都指向它）/ the clean text every offset points into")
+    chunks: list[ChunkOut]
+
+    @classmethod
+    def of(cls, doc: Document, chunks: list[Chunk]) -> DocumentDetail:
+        return cls(doc_id=doc.doc_id, title=doc.title, doc_type=doc.doc_type, date=doc.date, source=doc.source,
+                   text=doc.text, chunks=[ChunkOut.of(c) for c in chunks])
+
+
+class Deleted(BaseModel):
+    doc_id: str
+    deleted: bool
+
+
+class SkippedOut(BaseModel):
+    path: str
+    reason: str
+
+
+class IngestReportOut(BaseModel):
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+    chunks_written: int
+    skipped: list[SkippedOut]
+    doc_ids: list[str]
+
+    @classmethod
+    def of(cls, report: IngestReport) -> IngestReportOut:
+        return cls(added=report.added, updated=report.updated, unchanged=report.unchanged, removed=report.removed,
+                   chunks_written=report.chunks_written, doc_ids=report.doc_ids,
+                   skipped=[SkippedOut(path=p, reason=r) for p, r in report.skipped])
+
+
+class CaseFact(BaseModel):
+    value: str = Field(description="数字原文 / the number as written, e.g. 1.2万")
+    unit: str
+    counts: str = Field(description="计量对象 / what the figure counts")
+    sentence: str
+    start: int = Field(description="数字在全文中的位置 / offset of the figure in the document text")
+    end: int
+
+
+class CaseOut(BaseModel):
+    doc_id: str
+    title: str
+    date: str | None
+    source: str | None
+    organisations: list[str] = []
+    year: int | None = None
+    topics: list[str] = []
+    facts: list[CaseFact] = []
+
+
+class CaseList(BaseModel):
+    total: int
+    cases: list[CaseOut]
+
+
+class Suggestions(BaseModel):
+    query: str
+    suggestions: list[str]
+
+
+class Health(BaseModel):
+    status: str = Field(description="ok")
+    version: str
+    embedder: str
+    dim: int
+    documents: int
+    chunks: int
+    vectors: int
+    vector_store: str = Field(description="embedded 或 chroma 服务地址 / 'embedded' or the chroma server URL")
+    doc_types: dict[str, int]
+
+
+class CheckOut(BaseModel):
+    ok: bool
+    documents: int
+    chunks: int
+    vectors: int
+    keyword_rows: int
+    problems: list[str]
+    repaired: list[str]
+
+    @classmethod
+    def of(cls, report: CheckReport) -> CheckOut:
+        return cls(ok=report.ok, documents=report.documents, chunks=report.chunks, vectors=report.vectors,
+                   keyword_rows=report.keyword_rows, problems=report.problems, repaired=report.repaired)
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,82 @@
+// The page's router: the URL hash says which view to show (#/search?q=…, #/ask?q=…, #/cases, #/doc?id=…),
+// so the back button, reloads and shared links all work. Each view module renders one section.
+import { showAsk } from "./ask.js";
+import { showCases } from "./cases.js";
+import { showDocument } from "./document.js";
+import { showSearch } from "./search.js";
+import { attachSuggestions } from "./suggest.js";
+
+const VIEWS = { search: showSearch, ask: showAsk, cases: showCases, doc: showDocument };
+const QUERY_VIEWS = new Set(["search", "ask"]);
+
+const form = document.getElementById("query-form");
+const input = document.getElementById("q");
+const button = document.getElementById("go");
+const status = document.getElementById("status");
+const queryPanel = document.getElementById("query-panel");
+const filters = document.getElementById("filters");
+let mode = "search"; // the query view the search box submits to
+let controller = null;
+
+function setStatus(message, isError = false) {
+  status.textContent = message;
+  status.classList.toggle("error", isError);
+}
+
+function parseRoute() {
+  const hash = location.hash.replace(/^#\/?/, "");
+  const cut = hash.indexOf("?");
+  const name = cut < 0 ? hash : hash.slice(0, cut);
+  return { name: name in VIEWS ? name : "search", params: new URLSearchParams(cut < 0 ? "" : hash.slice(cut + 1)) };
+}
+
+async function render() {
+  const { name, params } = parseRoute();
+  controller?.abort();
+  controller = new AbortController();
+  if (QUERY_VIEWS.has(name)) {
+    mode = name;
+    input.value = params.get("q") ?? "";
+    button.textContent = name === "ask" ? "提问" : "检索";
+  }
+  queryPanel.hidden = !QUERY_VIEWS.has(name);
+  if (name !== "search") filters.hidden = true; // search.js shows them once facets are known
+  for (const view of Object.keys(VIEWS)) document.getElementById(`view-${view}`).hidden = view !== name;
+  const tab = name === "doc" ? null : name;
+  for (const link of document.querySelectorAll(".tabs a")) {
+    link.classList.toggle("active", link.dataset.tab === tab);
+    if (link.dataset.tab === tab) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  try {
+    await VIEWS[name](params, controller.signal, setStatus);
+  } catch (error) {
+    if (error.name !== "AbortError") setStatus(error.message, true);
+  }
+}
+
+const suggestions = attachSuggestions(input, document.getElementById("suggestions"), () => form.requestSubmit());
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  suggestions.hide();
+  const q = input.value.trim();
+  if (!q) return;
+  const target = `#/${mode}?${new URLSearchParams({ q })}`;
+  if (location.hash === target) render(); // same query again: no hashchange, so re-run it explicitly
+  else location.hash = target;
+});
+
+// Switching between 检索 and 问答 keeps the question in the box.
+for (const link of document.querySelectorAll(".tabs a")) {
+  link.addEventListener("click", (event) => {
+    const tab = link.dataset.tab;
+    const q = input.value.trim();
+    if (!QUERY_VIEWS.has(tab) || !q) return;
+    event.preventDefault();
+    location.hash = `#/${tab}?${new URLSearchParams({ q })}`;
+  });
+}
+
+window.addEventListener("hashchange", render);
+render();

@@ -1,0 +1,65 @@
+// The 案例 view: case reports filtered by topic, organisation and year, each with its key figures.
+import { clear, docHref, el, fillSelect, getJSON, metaLine } from "./util.js";
+
+const list = document.getElementById("case-list");
+const selects = {
+  topic: document.getElementById("c-topic"),
+  org: document.getElementById("c-org"),
+  year: document.getElementById("c-year"),
+};
+let allCases = null; // the unfiltered list, fetched once, gives the filter choices
+
+for (const [name, select] of Object.entries(selects)) {
+  select.addEventListener("change", () => {
+    const params = new URLSearchParams(location.hash.split("?")[1] ?? "");
+    if (select.value) params.set(name, select.value);
+    else params.delete(name);
+    location.hash = `#/cases?${params}`;
+  });
+}
+
+function choices(values) {
+  const counts = new Map();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts].sort(([, a], [, b]) => b - a).map(([v, n]) => [String(v), `${v} (${n})`]);
+}
+
+// Figures grouped by the sentence they come from: the sentence is shown once, each figure links into the
+// document at its own position.
+function factGroups(c) {
+  const bySentence = new Map();
+  for (const fact of c.facts) {
+    if (!bySentence.has(fact.sentence)) bySentence.set(fact.sentence, []);
+    bySentence.get(fact.sentence).push(fact);
+  }
+  return [...bySentence].map(([sentence, facts]) => el("li", {},
+    el("div", { class: "figures" }, facts.map((fact) =>
+      el("a", { class: "figure", href: docHref(c.doc_id, { start: fact.start, end: fact.end }) },
+        `${fact.value}${fact.unit}`, fact.counts ? el("span", { class: "counts" }, fact.counts) : null))),
+    el("div", { class: "fact-sentence" }, sentence)));
+}
+
+function caseCard(c) {
+  return el("article", { class: "case" },
+    el("h3", {}, el("a", { href: docHref(c.doc_id) }, c.title)),
+    metaLine({ ...c, doc_type: "case" }),
+    c.organisations.length ? el("div", { class: "orgs" }, `单位：${c.organisations.join("、")}`) : null,
+    c.topics.length
+      ? el("div", { class: "chips" }, c.topics.map((t) => el("a", { class: "chip", href: `#/cases?${new URLSearchParams({ topic: t })}` }, t)))
+      : null,
+    c.facts.length ? el("div", { class: "facts" }, el("h4", {}, "关键数据"), el("ul", {}, factGroups(c))) : null);
+}
+
+export async function showCases(params, signal, setStatus) {
+  setStatus("正在加载案例…");
+  allCases ??= (await getJSON("/api/cases", {}, signal)).cases;
+  const chosen = { topic: params.get("topic") ?? "", org: params.get("org") ?? "", year: params.get("year") ?? "" };
+  fillSelect(selects.topic, "全部主题", choices(allCases.flatMap((c) => c.topics)), chosen.topic);
+  fillSelect(selects.org, "全部单位", choices(allCases.flatMap((c) => c.organisations)), chosen.org);
+  fillSelect(selects.year, "全部年份", choices(allCases.map((c) => c.year).filter(Boolean)), chosen.year);
+  const data = await getJSON("/api/cases", chosen, signal);
+  setStatus(`共 ${data.total} 个案例`);
+  clear(list).append(data.cases.length
+    ? el("div", { class: "cases" }, data.cases.map(caseCard))
+    : el("p", { class: "empty" }, "没有符合条件的案例。"));
+}

@@ -1,0 +1,71 @@
+// The 检索 view: results for the query in the URL, with filters (type, year, source) built from facets.
+import { DOC_TYPES, clear, el, fillSelect, getJSON, hitCard } from "./util.js";
+
+const view = document.getElementById("view-search");
+const filterBox = document.getElementById("filters");
+const selects = {
+  type: document.getElementById("f-type"),
+  year: document.getElementById("f-year"),
+  source: document.getElementById("f-source"),
+};
+// Facets of the last unfiltered search: choosing one filter must not make the other choices disappear.
+let baseFacets = { q: null, facets: null };
+
+function setFilter(name, value) {
+  const params = new URLSearchParams(location.hash.split("?")[1] ?? "");
+  if (value) params.set(name, value);
+  else params.delete(name);
+  location.hash = `#/search?${params}`;
+}
+
+for (const [name, select] of Object.entries(selects)) {
+  select.addEventListener("change", () => setFilter(name, select.value));
+}
+document.getElementById("f-clear").addEventListener("click", () => {
+  const q = new URLSearchParams(location.hash.split("?")[1] ?? "").get("q") ?? "";
+  location.hash = `#/search?${new URLSearchParams({ q })}`;
+});
+
+function sortedEntries(counts, byKey = false) {
+  const entries = Object.entries(counts ?? {});
+  return byKey ? entries.sort(([a], [b]) => b.localeCompare(a)) : entries.sort(([, a], [, b]) => b - a);
+}
+
+function renderFilters(facets, chosen) {
+  fillSelect(selects.type, "全部类型",
+    sortedEntries(facets.doc_type).map(([t, n]) => [t, `${DOC_TYPES[t] ?? t} (${n})`]), chosen.type);
+  fillSelect(selects.year, "全部年份",
+    sortedEntries(facets.year, true).map(([y, n]) => [y, `${y} (${n})`]), chosen.year);
+  fillSelect(selects.source, "全部来源",
+    sortedEntries(facets.source).slice(0, 30).map(([s, n]) => [s, `${s} (${n})`]), chosen.source);
+  filterBox.hidden = false;
+}
+
+function summary(data) {
+  const parts = [`共 ${data.total} 条结果`, `用时 ${Math.round(data.took_ms)} 毫秒`];
+  for (const [form, others] of Object.entries(data.expansions ?? {})) {
+    parts.push(`已扩展：${form} → ${others.join("、")}`);
+  }
+  return parts.join(" · ");
+}
+
+export async function showSearch(params, signal, setStatus) {
+  const q = (params.get("q") ?? "").trim();
+  clear(view);
+  if (!q) {
+    filterBox.hidden = true;
+    setStatus("输入问题或关键词开始检索，例如「产改」「劳模创新工作室」「工会经费」。");
+    return;
+  }
+  const chosen = { type: params.get("type") ?? "", year: params.get("year") ?? "", source: params.get("source") ?? "" };
+  const query = { q, k: 20, type: chosen.type, source: chosen.source };
+  if (/^\d{4}$/.test(chosen.year)) Object.assign(query, { date_from: `${chosen.year}-01-01`, date_to: `${chosen.year}-12-31` });
+  setStatus("检索中…");
+  const data = await getJSON("/api/search", query, signal);
+  if (!chosen.type && !chosen.year && !chosen.source) baseFacets = { q, facets: data.facets };
+  renderFilters(baseFacets.q === q ? baseFacets.facets : data.facets, chosen);
+  setStatus(summary(data));
+  view.append(data.results.length
+    ? el("div", { class: "hits" }, data.results.map(hitCard))
+    : el("p", { class: "empty" }, "未找到相关内容。可以换个说法，或清除筛选条件。"));
+}

@@ -1,0 +1,92 @@
+// Small helpers shared by the views: building DOM safely, calling the API, labels.
+// Everything the page shows goes through textContent (el() appends strings as text nodes); the only
+// HTML ever inserted is the API's snippet, which the server has already escaped (see markup()).
+
+export const DOC_TYPES = { law: "法律法规", policy: "政策文件", case: "案例", report: "报告", other: "其他" };
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined && child !== false) node.append(child);
+  }
+  return node;
+}
+
+// The one place HTML from the server is rendered: snippets the API escaped and marked with <mark>.
+export function markup(tag, attrs, escapedHtml) {
+  const node = el(tag, attrs);
+  node.innerHTML = escapedHtml;
+  return node;
+}
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export async function getJSON(path, params = {}, signal = undefined) {
+  const url = new URL(path, location.origin);
+  for (const [key, value] of Object.entries(params)) {
+    for (const v of [].concat(value)) {
+      if (v !== undefined && v !== null && v !== "") url.searchParams.append(key, v);
+    }
+  }
+  const response = await fetch(url, { headers: { Accept: "application/json" }, signal });
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    throw new ApiError(response.status, body?.error?.code ?? "http_error",
+                       body?.error?.message ?? `请求失败 (HTTP ${response.status})`);
+  }
+  return body;
+}
+
+// Link into the document view; start/end select the passage to mark.
+export function docHref(docId, { start, end } = {}) {
+  const params = new URLSearchParams({ id: docId });
+  if (start !== undefined && end !== undefined) {
+    params.set("start", start);
+    params.set("end", end);
+  }
+  return `#/doc?${params}`;
+}
+
+export function metaLine(item) {
+  return el("div", { class: "meta" },
+    item.doc_type ? el("span", { class: `badge badge-${item.doc_type}` }, DOC_TYPES[item.doc_type] ?? item.doc_type) : null,
+    item.date ? el("span", {}, item.date) : null,
+    item.source ? el("span", {}, item.source) : null);
+}
+
+export function clear(node) {
+  node.replaceChildren();
+  return node;
+}
+
+// Fill a <select> with a first "all" option and one option per [value, label] pair, keeping `selected`.
+export function fillSelect(select, allLabel, options, selected) {
+  clear(select).append(el("option", { value: "" }, allLabel));
+  const values = new Set(options.map(([value]) => value));
+  if (selected && !values.has(selected)) options = [[selected, selected], ...options];
+  for (const [value, label] of options) {
+    select.append(el("option", { value, selected: value === selected }, label));
+  }
+}
+
+// One search hit or supporting passage: title linking into the document view at the passage, its
+// metadata, heading path and the server-escaped snippet.
+export function hitCard(hit) {
+  return el("article", { class: "hit" },
+    el("h3", {}, el("a", { href: docHref(hit.doc_id, { start: hit.start, end: hit.end }) }, hit.title)),
+    metaLine(hit),
+    hit.heading ? el("div", { class: "heading" }, hit.heading) : null,
+    markup("p", { class: "snippet" }, hit.snippet));
+}

@@ -1,0 +1,118 @@
+"""Documents: list, read, upload and delete, with and without the API key, and every upload limit."""
+from __future__ import annotations
+
+import json
+import socket
+
+import httpx
+import pytest
+
+from zhiku_live import API_KEY, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, Server, assert_error
+
+UPLOAD_TEXT = ("关于在青藏高原某电厂开展“雪域工匠”技能比武的通知\n\n"
+               "为落实产业工人队伍建设改革要求，厂工会决定于七月举办雪域工匠技能比武，"
+               "设置电气检修、锅炉运行两个项目，优胜者授予“雪域工匠”称号并给予奖励。\n").encode()
+
+
+def _files(*items: tuple[str, bytes]) -> list[tuple[str, tuple[str, bytes, str]]]:
+    return [("files", (name, data, "application/octet-stream")) for name, data in items]
+
+
+def test_list_documents_pages_and_filters(client: httpx.Client) -> None:
+    first = client.get("/api/documents", params={"limit": 5}).json()
+    assert first["total"] > 100 and len(first["documents"]) == 5 and first["offset"] == 0
+    assert set(first["documents"][0]) == {"doc_id", "title", "doc_type", "date", "source", "chunks"}
+    second = client.get("/api/documents", params={"limit": 5, "offset": 5}).json()
+    assert {d["doc_id"] for d in first["documents"]}.isdisjoint(d["doc_id"] for d in second["documents"])
+    laws = client.get("/api/documents", params={"type": "case", "limit": 200}).json()
+    assert laws["documents"] and {d["doc_type"] for d in laws["documents"]} == {"case"}
+
+
+def test_get_document_has_text_chunks_and_metadata(client: httpx.Client) -> None:
+    doc_id = client.get("/api/search", params={"q": "工会法 第四十三条", "k": 1}).json()["results"][0]["doc_id"]
+    doc = client.get(f"/api/documents/{doc_id}").json()
+    assert doc["doc_id"] == doc_id and doc["title"] and doc["doc_type"] == "law"
+    assert doc["chunks"] and all(doc["text"][c["start"]:c["end"]] == c["text"] for c in doc["chunks"])
+    assert [c["position"] for c in doc["chunks"]] == list(range(len(doc["chunks"])))
+
+
+def test_writes_need_the_key(client: httpx.Client) -> None:
+    upload = _files(("a.txt", UPLOAD_TEXT))
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic dGVzdDp0ZXN0"}):
+        response = client.post("/api/documents", files=upload, headers=headers)
+        assert_error(response, 401, "unauthorized")
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert_error(client.delete("/api/documents/anything.md", headers=headers), 401, "unauthorized")
+
+
+def test_upload_search_then_delete(client: httpx.Client, auth: dict[str, str]) -> None:
+    response = client.post("/api/documents", files=_files(("../../etc/雪域工匠.txt", UPLOAD_TEXT),
+                                                          ("empty.md", b"")), headers=auth)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["added"] == 1 and len(report["doc_ids"]) == 1
+    assert report["skipped"] == [{"path": "empty.md", "reason": "空文件 / empty file"}]
+    doc_id = report["doc_ids"][0]
+    assert ".." not in doc_id and "etc" not in doc_id and doc_id.endswith("雪域工匠.txt")
+
+    hits = client.get("/api/search", params={"q": "雪域工匠 技能比武"}).json()["results"]
+    assert hits[0]["doc_id"] == doc_id
+    again = client.post("/api/documents", files=_files(("雪域工匠.txt", UPLOAD_TEXT)), headers=auth).json()
+    assert again["added"] == 0 and again["unchanged"] == 1
+
+    assert client.delete(f"/api/documents/{doc_id}", headers=auth).json() == {"doc_id": doc_id, "deleted": True}
+    assert_error(client.get(f"/api/documents/{doc_id}"), 404, "document_not_found")
+    assert_error(client.delete(f"/api/documents/{doc_id}", headers=auth), 404, "document_not_found")
+    hits = client.get("/api/search", params={"q": "雪域工匠 技能比武"}).json()["results"]
+    assert doc_id not in {h["doc_id"] for h in hits}
+
+
+@pytest.mark.parametrize(("files", "status", "code"), [
+    (_files(("notes.exe", b"MZ...")), 415, "unsupported_file_type"),
+    (_files(("noext", b"text")), 415, "unsupported_file_type"),
+    (_files(("..", b"text")), 400, "bad_filename"),
+    (_files(("big.txt", b"x" * (MAX_UPLOAD_BYTES + 1))), 413, "file_too_large"),
+    (_files(*[(f"f{i}.txt", b"text") for i in range(MAX_UPLOAD_FILES + 1)]), 413, "too_many_files"),
+], ids=["extension", "no-extension", "dot-dot", "too-large", "too-many"])
+def test_upload_limits(client: httpx.Client, auth: dict[str, str], files: list, status: int, code: str) -> None:
+    assert_error(client.post("/api/documents", files=files, headers=auth), status, code)
+
+
+def _multipart(head: bytes, payload: bytes = b"") -> tuple[bytes, dict[str, str]]:
+    """A hand-made multipart body with one part (httpx cannot send a multipart body without a file)."""
+    body = b"--b0undary\r\n" + head + b"\r\n\r\n" + payload + b"\r\n--b0undary--\r\n"
+    return body, {"Content-Type": "multipart/form-data; boundary=b0undary"}
+
+
+def test_upload_needs_multipart_with_files(client: httpx.Client, auth: dict[str, str]) -> None:
+    assert_error(client.post("/api/documents", json={"files": []}, headers=auth), 415, "expected_multipart")
+    body, headers = _multipart(b'Content-Disposition: form-data; name="note"', b"no file here")
+    assert_error(client.post("/api/documents", content=body, headers={**auth, **headers}), 422, "no_files")
+    assert_error(client.post("/api/documents", content=b"garbage, not multipart",
+                             headers={**auth, "Content-Type": "multipart/form-data; boundary=b0undary"}), 400,
+                 "bad_multipart")
+
+
+def test_oversized_upload_is_refused_while_streaming(server: Server) -> None:
+    """The server answers 413 after reading just past the limit, while the client is still 'sending'.
+
+    A raw socket declares a 100 MB body, sends only a little more than the limit and then waits: if the
+    server buffered the whole body before checking, no answer would ever come.
+    """
+    host, port = server.url.removeprefix("http://").split(":")
+    part = b'--b0undary\r\nContent-Disposition: form-data; name="files"; filename="huge.txt"\r\n\r\n'
+    head = (f"POST /api/documents HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {API_KEY}\r\n"
+            f"Content-Type: multipart/form-data; boundary=b0undary\r\nContent-Length: {100_000_000}\r\n"
+            f"Connection: close\r\n\r\n").encode()
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        sock.sendall(head + part + b"x" * (MAX_UPLOAD_BYTES + 4096))
+        response = b""
+        while b"\r\n\r\n" not in response or not response.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            response += chunk
+    status_line, _, rest = response.partition(b"\r\n")
+    assert status_line.startswith(b"HTTP/1.1 413"), response[:300]
+    body = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert body["error"]["code"] == "file_too_large"

@@ -1,0 +1,147 @@
+"""The search page in Debian's headless Chromium, driven by Playwright: what a user sees and clicks.
+
+Screenshots at desktop and phone width go to tests/output/ (gitignored) for a person to look at.
+Every request the page makes must stay on the local server: nothing may load from a CDN.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from zhiku_live import REPO, Server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+OUTPUT = REPO / "tests" / "output"
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+FUND_QUESTION = "企业应当按什么比例向工会拨缴经费"
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: run `make browser` (apt-get install chromium)")
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+class Visit:
+    """A page at one viewport size that records foreign requests and script errors."""
+
+    def __init__(self, browser, server: Server, width: int, height: int, name: str) -> None:
+        self.context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+        self.page = self.context.new_page()
+        self.name = name
+        self.foreign: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("request", self._request)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.goto(server.url + "/")
+
+    def _request(self, request) -> None:
+        url = urlparse(request.url)
+        if url.scheme in ("http", "https", "ws", "wss") and url.hostname not in LOCAL_HOSTS:
+            self.foreign.append(request.url)
+
+    def shot(self, what: str) -> None:
+        self.page.screenshot(path=str(OUTPUT / f"{self.name}-{what}.png"), full_page=False)
+
+    def query(self, text: str) -> None:
+        self.page.locator("#q").fill(text)
+        self.page.locator("#q").press("Enter")
+
+    def close(self) -> None:
+        self.context.close()
+        assert self.foreign == [], f"requests left the machine: {self.foreign}"
+        assert self.errors == [], f"script errors: {self.errors}"
+
+
+def test_desktop_search_filter_document_ask_cases(browser, server: Server) -> None:
+    visit = Visit(browser, server, 1280, 900, "desktop")
+    page = visit.page
+
+    page.locator("#q").press_sequentially("工会", delay=50)  # suggestions while typing
+    expect(page.locator("#suggestions li").first).to_be_visible()
+
+    visit.query("工会经费 拨缴")
+    hits = page.locator("#view-search .hit")
+    expect(hits.first).to_be_visible()
+    expect(page.locator("#view-search .snippet mark").first).to_be_visible()
+    assert "共" in page.locator("#status").inner_text()
+
+    with page.expect_response(lambda r: "/api/search" in r.url and "type=law" in r.url):
+        page.locator("#f-type").select_option("law")
+    expect(page.locator("#view-search .hit .badge").first).to_have_text("法律法规")
+    badges = page.locator("#view-search .hit .badge").all_inner_texts()
+    assert badges and set(badges) == {"法律法规"}
+    visit.shot("search")
+
+    first_title = hits.first.locator("h3 a").inner_text()
+    hits.first.locator("h3 a").click()
+    passage = page.locator("#view-doc mark.passage").first
+    expect(passage).to_be_visible()
+    expect(passage).to_be_in_viewport()
+    expect(page.locator("#view-doc h2")).to_have_text(first_title)
+    visit.shot("document")
+
+    page.locator(".tabs a[data-tab=ask]").click()
+    visit.query(FUND_QUESTION)
+    expect(page.locator("#view-ask .sentences li").first).to_be_visible()
+    sentences = page.locator("#view-ask .sentences").inner_text()
+    citations = page.locator("#view-ask .cite").all_inner_texts()
+    assert "百分之二" in sentences and any("工会法" in c and "第四十三条" in c for c in citations), citations
+    visit.shot("ask")
+
+    page.locator("#view-ask .cite").first.click()
+    expect(page.locator("#view-doc mark.passage").first).to_be_in_viewport()
+
+    page.locator(".tabs a[data-tab=cases]").click()
+    cases = page.locator("#case-list .case")
+    expect(cases.first).to_be_visible()
+    expect(page.locator("#case-list .facts li").first).to_be_visible()
+    visit.shot("cases")
+    figure = page.locator("#case-list .figure").first
+    figure_text = figure.evaluate("link => link.firstChild.textContent")  # value + unit, not what it counts
+    figure.click()
+    expect(page.locator("#view-doc mark.passage").first).to_have_text(figure_text)
+    expect(page.locator("#view-doc mark.passage").first).to_be_in_viewport()
+    visit.close()
+
+
+def test_phone_width_has_no_horizontal_scroll(browser, server: Server) -> None:
+    visit = Visit(browser, server, 360, 740, "phone")
+    page = visit.page
+    fits = "document.documentElement.scrollWidth <= window.innerWidth"
+
+    visit.query("产改 技能人才")
+    expect(page.locator("#view-search .hit").first).to_be_visible()
+    assert page.evaluate(fits)
+    visit.shot("search")
+
+    page.locator(".tabs a[data-tab=ask]").click()
+    visit.query(FUND_QUESTION)
+    expect(page.locator("#view-ask .cite").first).to_be_visible()
+    assert page.evaluate(fits)
+    visit.shot("ask")
+
+    page.locator(".tabs a[data-tab=cases]").click()
+    expect(page.locator("#case-list .case").first).to_be_visible()
+    assert page.evaluate(fits)
+    visit.shot("cases")
+
+    page.locator("#case-list .case h3 a").first.click()
+    expect(page.locator("#view-doc .doctext")).to_be_visible()
+    assert page.evaluate(fits)
+    visit.shot("document")
+    visit.close()

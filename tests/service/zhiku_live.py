@@ -1,0 +1,95 @@
+"""Helpers for the live-server tests: running ``zhiku`` as a subprocess, starting servers, checking errors.
+
+A plain module rather than conftest so that test modules can import its constants for parametrisation.
+Tests talk HTTP to real ``zhiku serve`` processes: no TestClient, no mocks.
+"""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+API_KEY = "test-key-4b1d9e"
+MAX_UPLOAD_BYTES = 64 * 1024
+MAX_UPLOAD_FILES = 3
+MAX_K = 50
+SERVER_START_TIMEOUT = 180.0
+
+
+def zhiku_command() -> list[str]:
+    """The installed console script when present (what users run), else the module."""
+    script = Path(sys.executable).with_name("zhiku")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
+
+
+def run_zhiku(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*zhiku_command(), *args], env=env, capture_output=True, text=True, timeout=timeout,
+                          cwd=REPO)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class KBs:
+    primary: Path  # the one the main server serves (and writes to)
+    copy: Path  # a snapshot for in-process readers
+    ingest_output: str  # stdout of the building `zhiku ingest`
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+
+def start_server(kb: Path, env: dict[str, str], log: Path) -> Server:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log.open("w") as out:
+        process = subprocess.Popen([*zhiku_command(), "serve", "--kb", str(kb), "--port", str(port)],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"zhiku serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                return Server(url, process, log)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    process.terminate()
+    pytest.fail(f"zhiku serve did not answer /api/health within {SERVER_START_TIMEOUT:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict:
+    """The response is the API's error shape with this status (and code); returns the error object."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert body["error"]["message"].strip()
+    assert "Traceback" not in response.text and "/work/" not in response.text and "/tmp/" not in response.text
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return body["error"]
