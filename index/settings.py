@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # --- chunking -------------------------------------------------------------------------------
     chunk_size: int = Field(400, ge=50, le=4000, description="Target chunk length in characters.")
     chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences repeated between neighbouring chunks.")
+    batch_chunks: int = Field(
+        512, ge=1, le=100_000,
+        description="Chunks per committed ingest batch: bounds the work a crash can lose and the memory used.",
+    )
 
     # --- retrieval ------------------------------------------------------------------------------
     candidates: int = Field(100, ge=10, le=1000, description="Candidates per method before fusion.")

@@ -1,0 +1,300 @@
+"""KnowledgeBase: the one object the service talks to.
+
+A KB directory holds ``zhiku.sqlite`` (the source of truth: documents, chunks, tokens), ``chroma/``
+(vectors, or a ``chroma run`` server when configured) and ``bm25/`` (the keyword matrix). Writes go
+SQLite-first in one transaction per batch, then the derived indexes catch up; a ``generation`` counter in
+SQLite tells every process when its derived state is stale, so a crash at any point is repaired on the
+next open (``reconcile``) and readers in other processes pick up changes by themselves.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from index import retrieval
+from index.answer import extract_answer
+from index.embedders import Embedder, load_embedder
+from index.embedding_cache import CachedEmbedder, EmbeddingCache
+from index.faults import crash_point
+from index.keywords import KeywordIndex
+from index.models import Answer, CheckReport, Filters, IngestReport, Method, SearchResult
+from index.settings import Settings
+from index.store import NewChunk, Store
+from index.text import analyze_query, tokenize
+from index.vectors import VectorStore
+from ingest.cases import case_profile
+from ingest.lexicon import load_lexicon
+from ingest.models import Change, Chunk, Document
+from ingest.pipeline import scan
+
+
+def embedding_input(title: str, heading: Sequence[str], text: str) -> str:
+    """The text a chunk is embedded (and BM25-indexed) as: its heading path gives it context."""
+    path = [title, *[h for h in heading if h != title]]
+    return " ".join(path) + "\n" + text
+
+
+class KnowledgeBase:
+    """Open with :meth:`open`; every method is safe to call from several threads."""
+
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder, vectors: VectorStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.vectors = vectors
+        self._write_lock = threading.Lock()
+        self._keyword_lock = threading.Lock()
+        self._keywords: KeywordIndex | None = None
+        self._keyword_generation = -1
+
+    @classmethod
+    def open(cls, settings: Settings) -> KnowledgeBase:
+        """Open (or create) the KB in ``settings.kb``, repairing derived indexes left stale by a crash."""
+        kb_dir = Path(settings.kb)
+        kb_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(kb_dir / "zhiku.sqlite")
+        embedder = CachedEmbedder(load_embedder(settings), EmbeddingCache(settings.cache_dir / "embeddings.sqlite"))
+        vectors = VectorStore.open(kb_dir, embedder_name=embedder.name, dim=embedder.dim,
+                                   chroma_url=settings.chroma_url)
+        kb = cls(settings, store, embedder, vectors)
+        if store.get_meta("vectors_generation", "0") != str(store.generation):
+            kb.reconcile_vectors()
+        return kb
+
+    def close(self) -> None:
+        self.store.close()
+        self.vectors.close()  # else an embedded client stays cached: a reopen in this process would see stale vectors
+
+    # --- writes ----------------------------------------------------------------------------------
+    def ingest(self, paths: Sequence[Path], *, progress: bool = False) -> IngestReport:
+        """Bring the KB in line with the files under ``paths`` (add, update, remove, skip unchanged)."""
+        with self._write_lock:
+            plan = scan([Path(p) for p in paths], self.store.known(), chunk_size=self.settings.chunk_size,
+                        overlap_sentences=self.settings.chunk_overlap, progress=progress)
+            report = IngestReport(unchanged=len(plan.unchanged),
+                                  skipped=[(s.path, s.reason) for s in plan.skipped])
+            self._apply(plan.changes, report, progress=progress)
+        self.keywords()  # build and save BM25 now, so the next server start does not pay for it
+        return report
+
+    def ingest_upload(self, files: Sequence[tuple[str, bytes]]) -> IngestReport:
+        """Save uploaded files (names already made safe by the caller) under ``<kb>/uploads`` and ingest them."""
+        uploads = Path(self.settings.kb) / "uploads"
+        uploads.mkdir(parents=True, exist_ok=True)
+        saved = []
+        for name, data in files:
+            target = uploads / Path(name).name
+            tmp = target.with_name(target.name + ".part")
+            tmp.write_bytes(data)
+            tmp.replace(target)
+            saved.append(target)
+        with self._write_lock:
+            known = self.store.known()
+            report = IngestReport()
+            for path in saved:  # each file is its own root: an upload never removes other documents
+                plan = scan([path], known, chunk_size=self.settings.chunk_size,
+                            overlap_sentences=self.settings.chunk_overlap)
+                report.unchanged += len(plan.unchanged)
+                report.skipped += [(path.name, s.reason) for s in plan.skipped]
+                if plan.skipped:
+                    path.unlink(missing_ok=True)
+                self._apply(plan.changes, report)
+            return report
+
+    def delete(self, doc_id: str) -> bool:
+        with self._write_lock:
+            if self.store.document(doc_id) is None:
+                return False
+            self._apply([Change("remove", doc_id)], IngestReport())
+            return True
+
+    def _apply(self, changes: Sequence[Change], report: IngestReport, *, progress: bool = False) -> None:
+        """Apply changes in batches: embed (cached) → one SQLite transaction → vectors → bump markers."""
+        lexicon = load_lexicon()
+        batch: list[Change] = []
+        size = 0
+        bar = _progress(sum(len(c.chunks) for c in changes), progress)
+        for change in changes:
+            batch.append(change)
+            size += len(change.chunks)
+            if size >= self.settings.batch_chunks:
+                self._apply_batch(batch, report, lexicon, bar)
+                batch, size = [], 0
+        if batch:
+            self._apply_batch(batch, report, lexicon, bar)
+        if bar is not None:
+            bar.close()
+
+    def _apply_batch(self, batch: Sequence[Change], report: IngestReport, lexicon, bar) -> None:
+        written: list[tuple[Document, list[NewChunk]]] = []
+        removed: list[str] = []
+        for change in batch:
+            if change.kind == "remove" or change.document is None:
+                removed.append(change.doc_id)
+                continue
+            doc = _with_case_profile(change.document, lexicon)
+            written.append((doc, [self._new_chunk(doc, c) for c in change.chunks]))
+        inputs = [embedding_input(d.title, c.chunk.heading, c.chunk.text) for d, cs in written for c in cs]
+        vectors = self.embedder.embed_passages(inputs)  # cached by content: a re-run after a crash is cheap
+        crash_point("embedding")
+        generation, gone = self.store.replace_documents(written, removed)
+        self.vectors.delete(gone)
+        ids = [c.chunk.chunk_id for _, cs in written for c in cs]
+        metas = [retrieval.vector_metadata(d.doc_id, d.doc_type, d.date, c.text_hash)
+                 for d, cs in written for c in cs]
+        half = len(ids) // 2  # two writes, so a crash point can fall between them
+        self.vectors.upsert(ids[:half], vectors[:half], metas[:half])
+        crash_point("vectors")
+        self.vectors.upsert(ids[half:], vectors[half:], metas[half:])
+        self.store.set_meta("vectors_generation", str(generation))
+        for change in batch:
+            if change.kind == "add":
+                report.added += 1
+            elif change.kind == "update":
+                report.updated += 1
+            else:
+                report.removed += 1
+            if change.kind != "remove":
+                report.doc_ids.append(change.doc_id)
+        report.chunks_written += len(ids)
+        if bar is not None:
+            bar.update(len(ids))
+
+    @staticmethod
+    def _new_chunk(doc: Document, chunk: Chunk) -> NewChunk:
+        text = embedding_input(doc.title, chunk.heading, chunk.text)
+        return NewChunk(chunk, tokenize(text), hashlib.sha256(text.encode()).hexdigest())
+
+    # --- derived indexes -------------------------------------------------------------------------
+    def reconcile_vectors(self) -> list[str]:
+        """Make the vector store hold exactly one current vector per chunk in SQLite; say what was fixed."""
+        generation = self.store.generation
+        expected = self.store.chunk_hashes()
+        present = self.vectors.hashes()
+        extra = sorted(set(present) - set(expected))
+        stale = sorted(cid for cid, h in expected.items() if present.get(cid) != h)
+        self.vectors.delete(extra)
+        step = self.settings.batch_chunks
+        for i in range(0, len(stale), step):
+            rows = self.store.vector_inputs(stale[i:i + step])
+            texts = [embedding_input(r[3], retrieval.load_heading(r[2]), r[1]) for r in rows]
+            vectors = self.embedder.embed_passages(texts)
+            metas = [retrieval.vector_metadata(r[4], r[5], r[6], expected[r[0]]) for r in rows]
+            self.vectors.upsert([r[0] for r in rows], vectors, metas)
+        self.store.set_meta("vectors_generation", str(generation))
+        fixed = []
+        if extra:
+            fixed.append(f"removed {len(extra)} orphan vectors")
+        if stale:
+            fixed.append(f"wrote {len(stale)} missing or stale vectors")
+        return fixed
+
+    def keywords(self) -> KeywordIndex:
+        """The BM25 index at the current generation: loaded from disk, or rebuilt from SQLite if stale."""
+        generation = self.store.generation
+        if self._keywords is not None and self._keyword_generation == generation:
+            return self._keywords
+        with self._keyword_lock:
+            if self._keywords is None or self._keyword_generation != generation:
+                bm25_dir = Path(self.settings.kb) / "bm25"
+                index = _saved_keywords(bm25_dir)
+                if index is None or index.generation != generation:
+                    ids, tokens = self.store.all_tokens()
+                    index = KeywordIndex.build(ids, tokens, generation=generation)
+                    crash_point("keywords")
+                    index.save(bm25_dir)
+                self._keywords, self._keyword_generation = index, generation
+        return self._keywords
+
+    # --- reads -----------------------------------------------------------------------------------
+    def search(self, query: str, *, k: int = 10, filters: Filters = Filters(),
+               method: Method = "hybrid", per_document: bool = True) -> SearchResult:
+        started = time.perf_counter()
+        analysis = analyze_query(query)
+        hits, facets = retrieval.search(self, query, analysis, k=k, filters=filters, method=method,
+                                        per_document=per_document)
+        return SearchResult(query=query, hits=hits, terms=analysis.terms, expansions=analysis.expansions,
+                            facets=facets, took_ms=(time.perf_counter() - started) * 1000, method=method)
+
+    def ask(self, query: str, *, k: int = 5, filters: Filters = Filters()) -> Answer:
+        started = time.perf_counter()
+        result = self.search(query, k=k, filters=filters)
+        sentences, found = extract_answer(result, self.keywords().idf(result.terms))
+        return Answer(query=query, found=found, sentences=sentences, passages=result.hits if found else [],
+                      took_ms=(time.perf_counter() - started) * 1000)
+
+    def document(self, doc_id: str) -> tuple[Document, list[Chunk]] | None:
+        doc = self.store.document(doc_id)
+        return None if doc is None else (doc, self.store.chunks_of(doc_id))
+
+    def documents(self, *, doc_type: str | None = None, offset: int = 0,
+                  limit: int = 50) -> tuple[list[dict[str, object]], int]:
+        return self.store.documents(doc_type, offset, limit)
+
+    def cases(self, *, topic: str | None = None, org: str | None = None,
+              year: int | None = None) -> list[dict[str, object]]:
+        out = []
+        for doc_id, title, date, source, extra in self.store.extras("case"):
+            profile = dict(extra.get("case") or {})
+            if topic and topic not in profile.get("topics", []):
+                continue
+            if org and not any(org in o for o in profile.get("organisations", [])) and org not in title:
+                continue
+            if year and profile.get("year") != year:
+                continue
+            out.append({"doc_id": doc_id, "title": title, "date": date, "source": source, **profile})
+        return out
+
+    def suggest(self, prefix: str, limit: int = 8) -> list[str]:
+        return retrieval.suggest(prefix, self.store.titles(), load_lexicon(), limit)
+
+    def stats(self) -> dict[str, object]:
+        return {**self.store.counts(), "vectors": self.vectors.count(), "embedder": self.embedder.name,
+                "dim": self.embedder.dim, "vector_store": self.settings.chroma_url or "embedded",
+                "generation": self.store.generation}
+
+    def check(self, *, repair: bool = False) -> CheckReport:
+        """Verify that SQLite, the vector store and the keyword index agree; optionally repair."""
+        counts = self.store.counts()
+        expected = self.store.chunk_hashes()
+        present = self.vectors.hashes()
+        problems = []
+        if set(present) - set(expected):
+            problems.append(f"{len(set(present) - set(expected))} vectors have no chunk")
+        stale = [cid for cid, h in expected.items() if present.get(cid) != h]
+        if stale:
+            problems.append(f"{len(stale)} chunks have no current vector")
+        keyword_rows = len(self.keywords().ids)
+        if keyword_rows != len(expected):
+            problems.append(f"keyword index has {keyword_rows} rows for {len(expected)} chunks")
+        repaired = self.reconcile_vectors() if repair and problems else []
+        return CheckReport(documents=int(counts["documents"]), chunks=len(expected), vectors=self.vectors.count(),
+                           keyword_rows=keyword_rows, problems=problems, repaired=repaired)
+
+
+def _saved_keywords(bm25_dir: Path) -> KeywordIndex | None:
+    """The saved keyword index, or None if there is none yet (or a crash cut its first save short)."""
+    try:
+        return KeywordIndex.load(bm25_dir)
+    except FileNotFoundError:  # no folder, or a folder without CURRENT: a kill inside the first save
+        return None
+
+
+def _with_case_profile(doc: Document, lexicon) -> Document:
+    """Case reports carry structured fields (organisation, year, topics, figures) for the case finder."""
+    if doc.doc_type != "case":
+        return doc
+    profile = case_profile(doc.text, doc.title, doc.date, lexicon)
+    return Document(**{**doc.__dict__, "extra": {**doc.extra, "case": profile.to_dict()}})
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled or total == 0:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="chunk", desc="embedding", file=None)
+

@@ -1,0 +1,168 @@
+"""Hybrid retrieval: candidates from each method → fusion → rerank features → one hit per document.
+
+The functions here are small and mostly pure so that each step can be measured on its own with
+``zhiku eval`` (per-method figures) and tested without a server.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from index.fusion import rrf
+from index.models import Filters, Hit, Method
+from index.store import ChunkRow
+
+if TYPE_CHECKING:
+    from index.kb import KnowledgeBase
+    from index.text import QueryAnalysis
+    from ingest.lexicon import Lexicon
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """How much each method counts in reciprocal-rank fusion (tuned on the STARD tune split)."""
+
+    dense: float = 1.0
+    bm25: float = 0.5
+    k: int = 60
+
+
+WEIGHTS = FusionWeights()
+
+
+def date_int(date: str | None) -> int:
+    """``2021-12-24`` → 20211224; chroma filters compare numbers, not strings."""
+    return int(date.replace("-", "")) if date else 0
+
+
+def vector_metadata(doc_id: str, doc_type: str, date: str | None, text_hash: str) -> dict[str, object]:
+    """What the vector store keeps per chunk: enough to filter, and the hash that proves it is current."""
+    return {"doc_id": doc_id, "doc_type": doc_type, "date": date_int(date), "hash": text_hash}
+
+
+def load_heading(raw: str) -> tuple[str, ...]:
+    return tuple(json.loads(raw))
+
+
+def chroma_where(filters: Filters) -> dict[str, object] | None:
+    """The filters chroma can apply inside its ANN search (type and date); the rest apply afterwards."""
+    clauses: list[dict[str, object]] = []
+    if filters.doc_types:
+        clauses.append({"doc_type": {"$in": list(filters.doc_types)}})
+    if filters.date_from:
+        clauses.append({"date": {"$gte": date_int(filters.date_from)}})
+    if filters.date_to:
+        clauses.append({"date": {"$lte": date_int(filters.date_to)}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def sql_where(filters: Filters) -> tuple[str, list[object]]:
+    """The same filters as a SQL condition over ``documents d`` (used to mask BM25 rows)."""
+    parts: list[str] = []
+    params: list[object] = []
+    if filters.doc_types:
+        parts.append(f"d.doc_type IN ({','.join('?' * len(filters.doc_types))})")
+        params += list(filters.doc_types)
+    if filters.date_from:
+        parts.append("d.date >= ?")
+        params.append(filters.date_from)
+    if filters.date_to:
+        parts.append("d.date <= ?")
+        params.append(filters.date_to)
+    if filters.source:
+        parts.append("instr(d.source, ?) > 0")
+        params.append(filters.source)
+    if filters.title_contains:
+        parts.append("instr(d.title, ?) > 0")
+        params.append(filters.title_contains)
+    return " AND ".join(parts), params
+
+
+def is_filtered(filters: Filters) -> bool:
+    return bool(filters.doc_types or filters.date_from or filters.date_to or filters.source
+                or filters.title_contains)
+
+
+def passes(row: ChunkRow, filters: Filters) -> bool:
+    """Post-filter for what chroma cannot filter (substring matches on source and title)."""
+    if filters.source and filters.source not in (row.source or ""):
+        return False
+    return not (filters.title_contains and filters.title_contains not in row.title)
+
+
+def search(kb: KnowledgeBase, query: str, analysis: QueryAnalysis, *, k: int, filters: Filters,
+           method: Method, per_document: bool) -> tuple[list[Hit], dict[str, dict[str, int]]]:
+    """Run one query end to end; returns the hits and the facet counts over all candidates."""
+    n = kb.settings.candidates
+    rankings: dict[str, list[str]] = {}
+    if method in ("hybrid", "dense"):
+        vector = kb.embedder.embed_queries([query])[0]
+        rankings["dense"] = [cid for cid, _ in kb.vectors.query(vector, n, chroma_where(filters))]
+    if method in ("hybrid", "bm25"):
+        keywords = kb.keywords()
+        allowed = None
+        if is_filtered(filters):
+            where, params = sql_where(filters)
+            allowed = keywords.mask(kb.store.filter_chunk_ids(where, params))
+        rankings["bm25"] = [cid for cid, _ in keywords.search(analysis.terms, n, allowed)]
+    weights = {"dense": WEIGHTS.dense, "bm25": WEIGHTS.bm25}
+    fused = rrf(rankings, {m: weights[m] for m in rankings}, k=WEIGHTS.k)
+    rows = kb.store.chunk_rows([cid for cid, _ in fused])
+    ranks = {m: {cid: i + 1 for i, cid in enumerate(ids)} for m, ids in rankings.items()}
+    scored = [(rows[cid], score) for cid, score in fused if cid in rows and passes(rows[cid], filters)]
+    facets = facet_counts([row for row, _ in scored])
+    hits = best_per_document(scored, ranks) if per_document else [
+        make_hit(row, score, ranks, [row.chunk_id]) for row, score in scored]
+    return hits[:k], facets
+
+
+def best_per_document(scored: Sequence[tuple[ChunkRow, float]],
+                      ranks: dict[str, dict[str, int]]) -> list[Hit]:
+    """Keep each document's best chunk; its per-method ranks are the best of any of its chunks."""
+    chunks_of: dict[str, list[str]] = defaultdict(list)
+    best: dict[str, tuple[ChunkRow, float]] = {}
+    for row, score in scored:
+        chunks_of[row.doc_id].append(row.chunk_id)
+        if row.doc_id not in best:
+            best[row.doc_id] = (row, score)
+    return [make_hit(row, score, ranks, chunks_of[doc_id]) for doc_id, (row, score) in best.items()]
+
+
+def make_hit(row: ChunkRow, score: float, ranks: dict[str, dict[str, int]], chunk_ids: Sequence[str]) -> Hit:
+    method_ranks: dict[str, int | None] = {}
+    for method, table in ranks.items():
+        found = [table[c] for c in chunk_ids if c in table]
+        method_ranks[method] = min(found) if found else None
+    return Hit(doc_id=row.doc_id, title=row.title, doc_type=row.doc_type, date=row.date, source=row.source,
+               heading=row.heading, text=row.text, start=row.start, end=row.end, position=row.position,
+               score=round(float(score), 6), ranks=method_ranks)
+
+
+def facet_counts(rows: Sequence[ChunkRow]) -> dict[str, dict[str, int]]:
+    """Counts per document (not per chunk) of type, year and source among the candidates."""
+    seen: dict[str, ChunkRow] = {}
+    for row in rows:
+        seen.setdefault(row.doc_id, row)
+    docs = list(seen.values())
+    return {
+        "doc_type": dict(Counter(r.doc_type for r in docs).most_common()),
+        "year": dict(Counter(r.date[:4] for r in docs if r.date).most_common()),
+        "source": dict(Counter(r.source for r in docs if r.source).most_common(20)),
+    }
+
+
+def suggest(prefix: str, titles: Sequence[str], lexicon: Lexicon, limit: int) -> list[str]:
+    """Search-box suggestions: lexicon terms and document titles that start with (then contain) the prefix."""
+    prefix = prefix.strip()
+    if not prefix:
+        return []
+    pool = list(dict.fromkeys([*lexicon.words, *titles]))
+    starts = [t for t in pool if t.startswith(prefix) and t != prefix]
+    contains = [t for t in pool if prefix in t and not t.startswith(prefix)]
+    return sorted(starts, key=len)[:limit] + sorted(contains, key=len)[: max(0, limit - len(starts))]
+

@@ -1,0 +1,240 @@
+"""The KB's source of truth: documents, chunks and their tokens in one SQLite file.
+
+Everything else in a KB (chroma vectors, the BM25 matrix) is derived from this file and can be rebuilt
+from it, which is what makes ingest crash-safe: a document's rows change in one SQLite transaction, and
+``generation`` counts committed writes so that derived indexes know when they are stale.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.models import Chunk, Document, KnownDoc
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, root TEXT NOT NULL, title TEXT NOT NULL, doc_type TEXT NOT NULL,
+    date TEXT, source TEXT, content_hash TEXT NOT NULL, source_hash TEXT NOT NULL,
+    text TEXT NOT NULL, extra TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    position INTEGER NOT NULL, text TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+    heading TEXT NOT NULL, tokens TEXT NOT NULL, text_hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, position);
+"""
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """A chunk joined with the metadata of its document: what retrieval needs to build a hit."""
+
+    chunk_id: str
+    doc_id: str
+    position: int
+    text: str
+    start: int
+    end: int
+    heading: tuple[str, ...]
+    title: str
+    doc_type: str
+    date: str | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    """A chunk ready to be written: its tokens for BM25 and the hash its vector is cached under."""
+
+    chunk: Chunk
+    tokens: Sequence[str]
+    text_hash: str
+
+
+class Store:
+    """Thread-safe access to the KB's SQLite file (WAL: readers never wait for a writer)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._local = threading.local()
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """One connection per thread: sqlite3 connections must not be shared across threads mid-query."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """An IMMEDIATE transaction: one writer at a time, all-or-nothing."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # --- meta ---------------------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str, conn: sqlite3.Connection | None = None) -> None:
+        (conn or self.conn).execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def generation(self) -> int:
+        """Counts committed writes; derived indexes compare it with the generation they were built at."""
+        return int(self.get_meta("generation", "0") or 0)
+
+    # --- writes -------------------------------------------------------------------------------------
+    def replace_documents(
+        self, documents: Sequence[tuple[Document, Sequence[NewChunk]]], removed: Sequence[str]
+    ) -> tuple[int, list[str]]:
+        """Write added/updated documents and drop removed ones in ONE transaction.
+
+        Returns the new generation and the chunk ids that disappeared (for the vector store).
+        """
+        doc_ids = [d.doc_id for d, _ in documents] + list(removed)
+        with self.transaction() as conn:
+            old = set(self._chunk_ids_of(conn, doc_ids))
+            conn.executemany("DELETE FROM documents WHERE doc_id = ?", [(d,) for d in doc_ids])
+            for doc, chunks in documents:
+                conn.execute(
+                    "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (doc.doc_id, doc.root, doc.title, doc.doc_type, doc.date, doc.source, doc.content_hash,
+                     doc.source_hash, doc.text, json.dumps(doc.extra, ensure_ascii=False)),
+                )
+                conn.executemany(
+                    "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?)",
+                    [(c.chunk.chunk_id, c.chunk.doc_id, c.chunk.position, c.chunk.text, c.chunk.start,
+                      c.chunk.end, json.dumps(c.chunk.heading, ensure_ascii=False), " ".join(c.tokens),
+                      c.text_hash) for c in chunks],
+                )
+            new = {c.chunk.chunk_id for _, chunks in documents for c in chunks}
+            generation = self.generation + 1
+            self.set_meta("generation", str(generation), conn)
+        return generation, sorted(old - new)
+
+    @staticmethod
+    def _chunk_ids_of(conn: sqlite3.Connection, doc_ids: Sequence[str]) -> Iterable[str]:
+        for doc_id in doc_ids:
+            for (chunk_id,) in conn.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,)):
+                yield chunk_id
+
+    # --- reads --------------------------------------------------------------------------------------
+    def known(self) -> dict[str, KnownDoc]:
+        rows = self.conn.execute("SELECT doc_id, root, source_hash, content_hash FROM documents")
+        return {r[0]: KnownDoc(*r) for r in rows}
+
+    def document(self, doc_id: str) -> Document | None:
+        row = self.conn.execute(
+            "SELECT doc_id, title, text, doc_type, date, source, content_hash, source_hash, root, extra "
+            "FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row is None:
+            return None
+        return Document(*row[:9], extra=json.loads(row[9]))
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        rows = self.conn.execute(
+            "SELECT doc_id, position, text, start, end, heading FROM chunks WHERE doc_id = ? ORDER BY position",
+            (doc_id,))
+        return [Chunk(r[0], r[1], r[2], r[3], r[4], tuple(json.loads(r[5]))) for r in rows]
+
+    def chunk_rows(self, chunk_ids: Sequence[str]) -> dict[str, ChunkRow]:
+        """Chunks with their document metadata, read in one snapshot so no hit mixes two versions."""
+        out: dict[str, ChunkRow] = {}
+        conn = self.conn
+        conn.execute("BEGIN")
+        try:
+            for i in range(0, len(chunk_ids), 500):
+                part = chunk_ids[i:i + 500]
+                marks = ",".join("?" * len(part))
+                for r in conn.execute(
+                    "SELECT c.chunk_id, c.doc_id, c.position, c.text, c.start, c.end, c.heading, "
+                    "d.title, d.doc_type, d.date, d.source FROM chunks c JOIN documents d USING (doc_id) "
+                    f"WHERE c.chunk_id IN ({marks})", part):
+                    out[r[0]] = ChunkRow(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), *r[7:])
+        finally:
+            conn.execute("COMMIT")
+        return out
+
+    def all_tokens(self) -> tuple[list[str], list[list[str]]]:
+        """Every chunk's BM25 tokens, in a stable order, to (re)build the keyword index."""
+        ids: list[str] = []
+        tokens: list[list[str]] = []
+        for chunk_id, toks in self.conn.execute("SELECT chunk_id, tokens FROM chunks ORDER BY chunk_id"):
+            ids.append(chunk_id)
+            tokens.append(toks.split(" ") if toks else [])
+        return ids, tokens
+
+    def chunk_hashes(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT chunk_id, text_hash FROM chunks"))
+
+    def vector_inputs(self, chunk_ids: Sequence[str]) -> list[tuple[str, str, str, str, str | None]]:
+        """(chunk_id, embedding text, doc_id, doc_type, date) for chunks whose vectors must be (re)written."""
+        out = []
+        for i in range(0, len(chunk_ids), 500):
+            part = chunk_ids[i:i + 500]
+            marks = ",".join("?" * len(part))
+            out.extend(self.conn.execute(
+                "SELECT c.chunk_id, c.text, c.heading, d.title, d.doc_id, d.doc_type, d.date "
+                f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({marks})", part))
+        return out
+
+    def filter_chunk_ids(self, where_sql: str, params: Sequence[object]) -> set[str]:
+        rows = self.conn.execute(
+            f"SELECT c.chunk_id FROM chunks c JOIN documents d USING (doc_id) WHERE {where_sql}", params)
+        return {r[0] for r in rows}
+
+    def documents(self, doc_type: str | None, offset: int, limit: int) -> tuple[list[dict[str, object]], int]:
+        where, params = ("WHERE doc_type = ?", [doc_type]) if doc_type else ("", [])
+        total = self.conn.execute(f"SELECT count(*) FROM documents {where}", params).fetchone()[0]
+        rows = self.conn.execute(
+            "SELECT d.doc_id, d.title, d.doc_type, d.date, d.source, "
+            "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id) "
+            f"FROM documents d {where} ORDER BY d.doc_id LIMIT ? OFFSET ?", [*params, limit, offset])
+        keys = ("doc_id", "title", "doc_type", "date", "source", "chunks")
+        return [dict(zip(keys, r)) for r in rows], total
+
+    def counts(self) -> dict[str, object]:
+        docs = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+        chunks = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        by_type = dict(self.conn.execute("SELECT doc_type, count(*) FROM documents GROUP BY doc_type"))
+        return {"documents": docs, "chunks": chunks, "doc_types": by_type}
+
+    def extras(self, doc_type: str) -> list[tuple[str, str, str | None, str | None, dict[str, object]]]:
+        rows = self.conn.execute(
+            "SELECT doc_id, title, date, source, extra FROM documents WHERE doc_type = ? ORDER BY date DESC",
+            (doc_type,))
+        return [(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    def titles(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT title FROM documents")]

