@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from index.fusion import rrf
+from index.fusion import score_fusion
 from index.models import Filters, Hit, Method
 from index.store import ChunkRow
 
@@ -22,15 +22,14 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class FusionWeights:
-    """How much each method counts in reciprocal-rank fusion (tuned on the STARD tune split)."""
+class RankingWeights:
+    """Fusion weights and rerank features, tuned on the STARD tune split (see docs/retrieval.md)."""
 
-    dense: float = 1.0
-    bm25: float = 0.5
-    k: int = 60
+    dense: float = 0.6  # weight of the min-max normalised cosine score; BM25 gets the rest
+    local_penalty: float = 0.5  # a local rule loses this share of its score unless the query names its region
 
 
-WEIGHTS = FusionWeights()
+WEIGHTS = RankingWeights()
 
 
 def date_int(date: str | None) -> int:
@@ -99,26 +98,49 @@ def search(kb: KnowledgeBase, query: str, analysis: QueryAnalysis, *, k: int, fi
            method: Method, per_document: bool) -> tuple[list[Hit], dict[str, dict[str, int]]]:
     """Run one query end to end; returns the hits and the facet counts over all candidates."""
     n = kb.settings.candidates
-    rankings: dict[str, list[str]] = {}
+    results: dict[str, list[tuple[str, float]]] = {}
     if method in ("hybrid", "dense"):
         vector = kb.embedder.embed_queries([query])[0]
-        rankings["dense"] = [cid for cid, _ in kb.vectors.query(vector, n, chroma_where(filters))]
+        results["dense"] = kb.vectors.query(vector, n, chroma_where(filters))
     if method in ("hybrid", "bm25"):
         keywords = kb.keywords()
         allowed = None
         if is_filtered(filters):
             where, params = sql_where(filters)
             allowed = keywords.mask(kb.store.filter_chunk_ids(where, params))
-        rankings["bm25"] = [cid for cid, _ in keywords.search(analysis.terms, n, allowed)]
-    weights = {"dense": WEIGHTS.dense, "bm25": WEIGHTS.bm25}
-    fused = rrf(rankings, {m: weights[m] for m in rankings}, k=WEIGHTS.k)
+        results["bm25"] = keywords.search(analysis.terms, n, allowed)
+    fused = score_fusion(results, {"dense": WEIGHTS.dense, "bm25": 1 - WEIGHTS.dense})
     rows = kb.store.chunk_rows([cid for cid, _ in fused])
-    ranks = {m: {cid: i + 1 for i, cid in enumerate(ids)} for m, ids in rankings.items()}
-    scored = [(rows[cid], score) for cid, score in fused if cid in rows and passes(rows[cid], filters)]
+    ranks = {m: {cid: i + 1 for i, (cid, _) in enumerate(found)} for m, found in results.items()}
+    scored = rerank([(rows[cid], score) for cid, score in fused if cid in rows and passes(rows[cid], filters)],
+                    query)
     facets = facet_counts([row for row, _ in scored])
     hits = best_per_document(scored, ranks) if per_document else [
         make_hit(row, score, ranks, [row.chunk_id]) for row, score in scored]
     return hits[:k], facets
+
+
+def rerank(scored: Sequence[tuple[ChunkRow, float]], query: str) -> list[tuple[ChunkRow, float]]:
+    """Adjust fused scores with features of the document, best first.
+
+    Hierarchy of norms: when a question names no region, national law and policy answer it before the
+    local rules that restate them (a 上海市 regulation keeps its full score for a question about 上海).
+    """
+    def adjusted(row: ChunkRow, score: float) -> float:
+        region = row.jurisdiction
+        if region and row.doc_type in ("law", "policy") and short_region(region) not in query:
+            return score * (1 - WEIGHTS.local_penalty)
+        return score
+
+    return sorted(((row, adjusted(row, score)) for row, score in scored), key=lambda t: -t[1])
+
+
+def short_region(region: str) -> str:
+    """上海市 → 上海, 广东省 → 广东, 深圳经济特区 → 深圳: how people name a region in a question."""
+    for suffix in ("经济特区", "特别行政区", "自治区", "省", "市"):
+        if region.endswith(suffix) and len(region) > len(suffix) + 1:
+            return region[: -len(suffix)]
+    return region
 
 
 def best_per_document(scored: Sequence[tuple[ChunkRow, float]],

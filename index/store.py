@@ -47,6 +47,7 @@ class ChunkRow:
     doc_type: str
     date: str | None
     source: str | None
+    jurisdiction: str | None  # region of a local rule (上海市), None for national documents
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,8 @@ class Store:
                 marks = ",".join("?" * len(part))
                 for r in conn.execute(
                     "SELECT c.chunk_id, c.doc_id, c.position, c.text, c.start, c.end, c.heading, "
-                    "d.title, d.doc_type, d.date, d.source FROM chunks c JOIN documents d USING (doc_id) "
+                    "d.title, d.doc_type, d.date, d.source, json_extract(d.extra, '$.jurisdiction') "
+                    "FROM chunks c JOIN documents d USING (doc_id) "
                     f"WHERE c.chunk_id IN ({marks})", part):
                     out[r[0]] = ChunkRow(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), *r[7:])
         finally:

@@ -33,6 +33,12 @@ _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
 _YEAR_IN_NAME = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)\s*年")
 _STEM_DATE = re.compile(r"\s*[（(]\s*\d{4}-\d{1,2}-\d{1,2}\s*[)）]\s*$")
 _SOURCE = re.compile(r"(?:来源|发布机关|发文机关)[ \t]*[：:][ \t]*(\S+?)(?=\s|日期|$)", re.MULTILINE)
+# "1994年9月8日 北京市第十届人民代表大会常务委员会第十二次会议通过" → the body that passed a law
+_PASSED_BY = re.compile(r"日\s*(?P<body>[^，。,\s《]+?)第[\d一二三四五六七八九十百零]+次(?:常务)?会议")
+_SESSION = re.compile(r"第[一二三四五六七八九十百零\d]+届")
+# a local body or regulation names its region first: 上海市…, 广东省…, 深圳经济特区…
+_REGION = re.compile(r"^(?P<region>[\u4e00-\u9fff]{2,8}?(?:省|自治区|特别行政区|经济特区|市(?!场)))")
+_NATIONAL = ("中华人民共和国", "全国", "国务院", "最高人民", "中共中央", "中央")
 _H1 = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _ARTICLE_LINE = re.compile(rf"^{ARTICLE_NUMBER}\s", re.MULTILINE)
 _LAW_TITLE = re.compile(
@@ -193,6 +199,26 @@ def detect_source(text: str) -> str | None:
     return match.group(1).strip("，,;；。") or None
 
 
+def source_from_header(header: str) -> str | None:
+    """The body that first passed a law, from a LawRefBook header (全国人民代表大会常务委员会, 上海市…)."""
+    match = _PASSED_BY.search(header)
+    return _SESSION.sub("", match.group("body")) or None if match else None
+
+
+def detect_jurisdiction(title: str, source: str | None) -> str | None:
+    """The region a local regulation or body belongs to (上海市, 广东省), None for national ones.
+
+    Retrieval ranks national law above local rules unless the question names the region, which is how a
+    union officer reads the hierarchy of norms (上位法) when no locality is given.
+    """
+    for text in (source, title):
+        if text and not text.startswith(_NATIONAL):
+            match = _REGION.match(text)
+            if match:
+                return match.group("region")
+    return None
+
+
 def detect_doc_type(text: str, *, title: str, folders: Sequence[str]) -> DocType:
     """Folder names first (innermost wins), then title and content cues.
 
@@ -269,8 +295,11 @@ def describe(
         text, header_title=header_title, title_hint=title_hint, fallback=fallback_title
     )
     date = fields["date"] if "date" in fields else detect_date(text, header=header, file_name=file_name, title=title)
-    source = fields["source"] if "source" in fields else detect_source(text)
+    source = fields["source"] if "source" in fields else detect_source(text) or source_from_header(header)
     doc_type = fields.get("doc_type") or detect_doc_type(text, title=title, folders=folders)
+    jurisdiction = extra.get("jurisdiction") or detect_jurisdiction(title, cast("str | None", source))
+    if jurisdiction:
+        extra["jurisdiction"] = jurisdiction
     return Metadata(title, cast("str | None", date), cast("str | None", source), cast(DocType, doc_type), extra)
 
 

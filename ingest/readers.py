@@ -15,6 +15,7 @@ import json
 import re
 import stat
 import unicodedata
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +30,20 @@ from docx.table import Table
 from ingest.chunking import starts_structure
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
+# python-docx inflates every part of a .docx into memory; a real document unpacks to a few MB, so a package
+# declaring more is a zip bomb (hundreds of MB of XML from a few hundred KB) or not a text document.
+MAX_DOCX_UNPACKED_BYTES = 64 * 1024 * 1024
 SIDECAR_SUFFIX = ".meta.json"
 
 # Share of control / replacement characters above which "text" is really binary decoded by accident.
 _MAX_GARBAGE_RATIO = 0.01
 _GARBAGE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\ufffd]")
+_HANZI = re.compile(r"[\u4e00-\u9fff]")
+_HANZI_SAMPLE = 20000  # hanzi looked at to tell GB from Big5: plenty, and bounded on huge files
+
+# Part of every source hash: bump it when a change to reading, cleaning, metadata or chunking should
+# re-read files that have not changed on disk (the content hash then decides what really changed).
+PIPELINE_VERSION = "2"
 
 
 class UnreadableFile(Exception):
@@ -84,18 +94,19 @@ def load_source(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> SourceFile:
         sidecar = sidecar_path.read_bytes() if sidecar_path else None
     except OSError as exc:
         raise UnreadableFile(f"cannot read file: {exc.strerror or exc}") from exc
-    digest = hashlib.sha256(data)
+    digest = hashlib.sha256(PIPELINE_VERSION.encode() + b"\x00" + data)
     if sidecar is not None:
         digest.update(b"\x00sidecar\x00" + sidecar)
     return SourceFile(path, data, sidecar, sidecar_path, digest.hexdigest())
 
 
 def decode(data: bytes) -> str:
-    """Decode text bytes: strict UTF-8 (± BOM), UTF-16 by BOM, strict GB18030, then charset-normalizer.
+    """Decode text bytes: strict UTF-8 (± BOM), UTF-16 by BOM, strict GB18030 or Big5, then charset-normalizer.
 
     GB18030 is tried before statistical detection because it is a strict superset of GBK/GB2312 and
     rejects most non-Chinese byte soup, while detectors often mistake short Chinese texts for Big5 or
-    Shift-JIS.  NUL bytes outside UTF-16 mean a binary file that merely has a text extension.
+    Shift-JIS.  Big5 bytes are valid GB18030 too, though, so :func:`_gb_or_big5` picks between the two.
+    NUL bytes outside UTF-16 mean a binary file that merely has a text extension.
     """
     try:
         return data.decode("utf-8-sig")
@@ -109,13 +120,47 @@ def decode(data: bytes) -> str:
     if b"\x00" in data:
         raise UnreadableFile("binary file (contains NUL bytes), not text")
     try:
-        return _reject_garbage(data.decode("gb18030"))
+        return _gb_or_big5(data, _reject_garbage(data.decode("gb18030")))
     except UnicodeDecodeError:
         pass
     best = from_bytes(data).best()
     if best is None:
         raise UnreadableFile("cannot detect the text encoding (not UTF-8, UTF-16 or GB18030/GBK)")
     return _reject_garbage(str(best))
+
+
+def _gb_or_big5(data: bytes, gb_text: str) -> str:
+    """The Big5 reading of ``data`` if it is valid and reads as more common characters than the GB one.
+
+    Traditional-Chinese Big5 text also decodes as GB18030, into nonsense made of rare characters, while
+    GBK text almost never decodes as strict Big5.  So the decoding whose hanzi are more often the common
+    characters of its own charset (GB2312; Big5's level-1 block) is the right one.
+    """
+    gb_share = _common_hanzi_share(gb_text, big5=False)
+    if gb_share == 1.0:
+        return gb_text
+    for encoding in ("big5", "cp950"):  # cp950 = Big5 with Microsoft's additions (files saved on Windows)
+        try:
+            big5_text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return _reject_garbage(big5_text) if _common_hanzi_share(big5_text, big5=True) > gb_share else gb_text
+    return gb_text
+
+
+def _common_hanzi_share(text: str, *, big5: bool) -> float:
+    """Share of the text's hanzi that are common characters: in GB2312, or in Big5 rows A4–C6 (level 1)."""
+    hanzi = _HANZI.findall(text, 0, _HANZI_SAMPLE * 4)[:_HANZI_SAMPLE]
+    if not hanzi:
+        return 1.0
+    common = 0
+    for char in hanzi:
+        try:
+            encoded = char.encode("big5" if big5 else "gb2312")
+        except UnicodeEncodeError:
+            continue
+        common += 0xA4 <= encoded[0] <= 0xC6 if big5 else 1
+    return common / len(hanzi)
 
 
 def _reject_garbage(text: str) -> str:
@@ -162,6 +207,7 @@ def _html(data: bytes) -> list[RawRecord]:
 
 def _docx(data: bytes) -> list[RawRecord]:
     """.docx → paragraphs and table rows in document order; Title/Heading N styles become ``#`` lines."""
+    _refuse_zip_bomb(data)
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises zip, XML and KeyError flavours for broken packages
@@ -178,6 +224,22 @@ def _docx(data: bytes) -> list[RawRecord]:
         lines.append(f"{'#' * level} {block.text.strip()}" if level and block.text.strip() else block.text)
     title = (document.core_properties.title or "").strip()
     return [RawRecord("\n\n".join(lines), title_hint=title or None)]
+
+
+def _refuse_zip_bomb(data: bytes) -> None:
+    """Refuse a .docx whose parts would unpack past ``MAX_DOCX_UNPACKED_BYTES``, before inflating any.
+
+    The declared sizes are a safe bound: Python's zipfile never inflates a member past its declared size.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            unpacked = sum(info.file_size for info in package.infolist())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
+        raise UnreadableFile(f"corrupt or unsupported .docx file ({type(exc).__name__})") from exc
+    if unpacked > MAX_DOCX_UNPACKED_BYTES:
+        limit = MAX_DOCX_UNPACKED_BYTES / 2**20
+        raise UnreadableFile(f".docx unpacks to {unpacked / 2**20:.0f} MB (limit {limit:.0f} MB): "
+                             "refused as a possible zip bomb")
 
 
 def _heading_level(style_name: str) -> int:
