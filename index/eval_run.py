@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from index.errors import ZhikuIndexError
 from index.evaluate import aggregate, load_qrels, load_queries
 from index.kb import KnowledgeBase
 from index.models import Method
@@ -33,7 +34,9 @@ def run_eval(settings: Settings, corpus: Path, queries: Path, qrels: Path, *,
     with tempfile.TemporaryDirectory(prefix="zhiku-eval-") as tmp:
         kb = KnowledgeBase.open(settings.model_copy(update={"kb": Path(tmp), "chroma_url": None}))
         try:
-            kb.ingest([corpus], progress=progress)
+            report = kb.ingest([corpus], progress=progress)
+            if report.skipped:  # scoring an empty KB would print zeros that look like a result
+                raise ZhikuIndexError(f"the corpus could not be ingested: {report.skipped[0][1]}")
             results = {}
             for method in methods:
                 run = {q: [record_id(h.doc_id) for h in kb.search(texts[q], k=k, method=method).hits]

@@ -327,7 +327,8 @@ def _jsonl(data: bytes) -> list[RawRecord]:
         if record_id in seen:
             raise UnreadableFile(f"line {number}: duplicate record id {record_id!r}")
         seen.add(record_id)
-        fields = {key: value for key, value in record.items() if key not in ("id", "text")}
+        # an empty field ("title": "") says nothing: detection fills it, as if the field were absent
+        fields = {key: value for key, value in record.items() if key not in ("id", "text") and value != ""}
         records.append(RawRecord(text, fields=fields, record_id=record_id))
     if not records:
         raise UnreadableFile("no records in .jsonl file")

@@ -73,6 +73,9 @@ class QueryParams(BaseModel):
         query = self.q.strip()
         if not query:
             raise _invalid("empty_query", "查询不能为空 / The query must not be empty")
+        if not any(char.isalnum() for char in query):  # else dense search "finds" arbitrary passages for "？！"
+            raise _invalid("empty_query", "查询中没有可检索的文字（只有标点、符号或控制字符）/ "
+                                          "The query has no words to search for (only punctuation or symbols)")
         if len(query) > settings.max_query_chars:
             raise _invalid("query_too_long", f"查询过长（最多 {settings.max_query_chars} 字）/ "
                                              f"The query is too long (at most {settings.max_query_chars} characters)")
