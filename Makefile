@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: install
-	$(BIN)/zhiku ingest corpus --kb $(KB)
+	$(BIN)/zhiku ingest corpus/policies corpus/cases --kb $(KB)
 	@echo "zhiku is serving on http://$(HOST):$(PORT)/"
 	$(BIN)/zhiku serve --kb $(KB) --host $(HOST) --port $(PORT)
 
