@@ -14,6 +14,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from index import retrieval
 from index.answer import extract_answer
 from index.embedders import Embedder, load_embedder
@@ -49,6 +51,8 @@ class KnowledgeBase:
         self._keyword_lock = threading.Lock()
         self._keywords: KeywordIndex | None = None
         self._keyword_generation = -1
+        self._vectors_lock = threading.Lock()
+        self._vectors_generation = store.generation  # the write this process's vector client has seen
 
     @classmethod
     def open(cls, settings: Settings) -> KnowledgeBase:
@@ -57,9 +61,7 @@ class KnowledgeBase:
         kb_dir.mkdir(parents=True, exist_ok=True)
         store = Store(kb_dir / "zhiku.sqlite")
         embedder = CachedEmbedder(load_embedder(settings), EmbeddingCache(settings.cache_dir / "embeddings.sqlite"))
-        vectors = VectorStore.open(kb_dir, embedder_name=embedder.name, dim=embedder.dim,
-                                   chroma_url=settings.chroma_url)
-        kb = cls(settings, store, embedder, vectors)
+        kb = cls(settings, store, embedder, _open_vectors(settings, embedder))
         if store.get_meta("vectors_generation", "0") != str(store.generation):
             kb.reconcile_vectors()
         return kb
@@ -150,6 +152,7 @@ class KnowledgeBase:
         crash_point("vectors")
         self.vectors.upsert(ids[half:], vectors[half:], metas[half:])
         self.store.set_meta("vectors_generation", str(generation))
+        self._vectors_generation = generation
         for change in batch:
             if change.kind == "add":
                 report.added += 1
@@ -208,6 +211,21 @@ class KnowledgeBase:
                     index.save(bm25_dir)
                 self._keywords, self._keyword_generation = index, generation
         return self._keywords
+
+    def nearest(self, vector: np.ndarray, n: int, where: dict[str, object] | None) -> list[tuple[str, float]]:
+        """Dense candidates, from a vector client that has seen the latest committed write.
+
+        An embedded chroma client keeps its index in memory, per process: a server would never see what a
+        separate ``zhiku ingest`` added. When SQLite says another process wrote since, reopen the client
+        (a ``chroma run`` server needs no reopening). Queries hold the lock, so none meets a closed client.
+        """
+        with self._vectors_lock:
+            generation = self.store.generation
+            if generation != self._vectors_generation and not self.settings.chroma_url:
+                self.vectors.close()
+                self.vectors = _open_vectors(self.settings, self.embedder)
+            self._vectors_generation = generation
+            return self.vectors.query(vector, n, where)
 
     # --- reads -----------------------------------------------------------------------------------
     def search(self, query: str, *, k: int = 10, filters: Filters = Filters(),
@@ -273,6 +291,11 @@ class KnowledgeBase:
         repaired = self.reconcile_vectors() if repair and problems else []
         return CheckReport(documents=int(counts["documents"]), chunks=len(expected), vectors=self.vectors.count(),
                            keyword_rows=keyword_rows, problems=problems, repaired=repaired)
+
+
+def _open_vectors(settings: Settings, embedder: Embedder) -> VectorStore:
+    return VectorStore.open(Path(settings.kb), embedder_name=embedder.name, dim=embedder.dim,
+                            chroma_url=settings.chroma_url)
 
 
 def _saved_keywords(bm25_dir: Path) -> KeywordIndex | None:

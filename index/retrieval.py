@@ -101,7 +101,7 @@ def search(kb: KnowledgeBase, query: str, analysis: QueryAnalysis, *, k: int, fi
     results: dict[str, list[tuple[str, float]]] = {}
     if method in ("hybrid", "dense"):
         vector = kb.embedder.embed_queries([query])[0]
-        results["dense"] = kb.vectors.query(vector, n, chroma_where(filters))
+        results["dense"] = kb.nearest(vector, n, chroma_where(filters))
     if method in ("hybrid", "bm25"):
         keywords = kb.keywords()
         allowed = None
