@@ -89,4 +89,5 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
-        return not self.problems or bool(self.repaired) and len(self.repaired) >= len(self.problems)
+        """Consistent, or every problem found was repaired by this run."""
+        return len(self.repaired) >= len(self.problems)
