@@ -49,6 +49,8 @@ def machine_facts() -> dict[str, Any]:
 def save_results(name: str, settings: dict[str, Any], results: Any, started: dict[str, Any]) -> Path:
     """Write ``bench/results/<name>.json`` with the command, settings, machine (at start and end) and results."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    if "--quick" in sys.argv:  # a smoke run must not overwrite the figures of a full one
+        name += "_quick"
     path = RESULTS_DIR / f"{name}.json"
     module = f"bench.{Path(sys.argv[0]).stem}"
     payload = {"benchmark": name, "command": " ".join([Path(sys.executable).name, "-m", module, *sys.argv[1:]]),
