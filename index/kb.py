@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from index import retrieval
+from index.adapter import with_query_adapter
 from index.answer import extract_answer
 from index.embedders import Embedder, load_embedder
 from index.embedding_cache import CachedEmbedder, EmbeddingCache
@@ -60,7 +61,8 @@ class KnowledgeBase:
         kb_dir = Path(settings.kb)
         kb_dir.mkdir(parents=True, exist_ok=True)
         store = Store(kb_dir / "zhiku.sqlite")
-        embedder = CachedEmbedder(load_embedder(settings), EmbeddingCache(settings.cache_dir / "embeddings.sqlite"))
+        embedder = CachedEmbedder(with_query_adapter(load_embedder(settings), settings),
+                                  EmbeddingCache(settings.cache_dir / "embeddings.sqlite"))
         kb = cls(settings, store, embedder, _open_vectors(settings, embedder))
         if store.get_meta("vectors_generation", "0") != str(store.generation):
             kb.reconcile_vectors()

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     model_path: Path | None = Field(
         None, description="Local model directory for the sentence-transformers backend (never a hub id)."
     )
+    query_adapter: str = Field(
+        "builtin", description="Query adapter (index/adapter.py): builtin, none, or a file from `zhiku train-adapter`."
+    )
     threads: int = Field(2, ge=1, le=64, description="CPU threads for embedding.")
     chroma_url: str | None = Field(
         None, description="URL of a `chroma run` server; unset = embedded PersistentClient in the KB dir."

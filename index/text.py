@@ -206,3 +206,12 @@ def _densest_window(spans: Sequence[tuple[int, int]], width: int) -> int:
             best_start, best_cover = start, cover
         cover -= end - start
     return best_start
+
+
+QUESTION_CUES = ("?", "？", "吗", "呢", "怎么", "怎样", "如何", "什么", "是否", "能否", "可否", "哪些", "哪个",
+                 "多少", "为什么", "为何", "应当", "应该", "可以", "能不能", "有没有")
+
+
+def is_question(query: str) -> bool:
+    """A question asks what the rules say; a few bare terms ask for material on a topic."""
+    return any(cue in query for cue in QUESTION_CUES)

@@ -1,4 +1,4 @@
-"""The ``zhiku`` command line: ingest, search, ask, serve, stats, check, eval.
+"""The ``zhiku`` command line: ingest, search, ask, serve, stats, check, eval, train-adapter.
 
 Each subcommand is one function registered with :func:`command`; the registry adds the shared ``--kb``
 option and the error handling, so adding a subcommand (e.g. ``eval``) means writing one decorated function.
@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from index.errors import ZhikuIndexError
-from index.eval_run import run_eval
+from index.eval_run import run_eval, train_adapter
 from index.evaluate import load_queries, split_queries
 from index.kb import KnowledgeBase
 from index.settings import Settings
@@ -186,23 +186,33 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.ok else 1
 
 
+BEIR_FILES = (
+    arg("--corpus", type=Path, required=True, help="JSONL {id,title,text}"),
+    arg("--queries", type=Path, required=True, help="JSONL {id,text}"),
+    arg("--qrels", type=Path, required=True, help="TSV with header: query_id corpus_id score"),
+)
+
+
+def _query_subset(args: argparse.Namespace) -> list[str] | None:
+    """Check the BEIR-style files exist; the query ids of ``--split`` (None = all)."""
+    missing = [str(p) for p in (args.corpus, args.queries, args.qrels) if not p.is_file()]
+    if missing:
+        raise UsageError(f"文件不存在 / file not found: {', '.join(missing)}")
+    if args.split == "all":
+        return None
+    tune, holdout = split_queries(load_queries(args.queries))
+    return tune if args.split == "tune" else holdout
+
+
 @command("eval", "评测检索质量 / measure retrieval quality on a BEIR-style set",
-         arg("--corpus", type=Path, required=True, help="JSONL {id,title,text}"),
-         arg("--queries", type=Path, required=True, help="JSONL {id,text}"),
-         arg("--qrels", type=Path, required=True, help="TSV with header: query_id corpus_id score"),
+         *BEIR_FILES,
          arg("--split", choices=["all", "tune", "holdout"], default="all",
              help="查询子集 / query subset: the deterministic tune / held-out split (default all)"),
          JSON_FLAG)
 def evaluate(args: argparse.Namespace, settings: Settings) -> int:
     """Hybrid figures are the default search path exactly as users get it; bm25 and dense alone beside it."""
-    missing = [str(p) for p in (args.corpus, args.queries, args.qrels) if not p.is_file()]
-    if missing:
-        raise UsageError(f"文件不存在 / file not found: {', '.join(missing)}")
-    query_ids = None
-    if args.split != "all":
-        tune, holdout = split_queries(load_queries(args.queries))
-        query_ids = tune if args.split == "tune" else holdout
-    results = run_eval(settings, args.corpus, args.queries, args.qrels, query_ids=query_ids, progress=True)
+    results = run_eval(settings, args.corpus, args.queries, args.qrels, query_ids=_query_subset(args),
+                       progress=True)
     if args.json:
         _print_json(results)
         return 0
@@ -210,6 +220,23 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
     for method, m in results.items():
         print(f"{method:<8}{m['hit@1']:>8.3f}{m['recall@10']:>11.3f}{m['mrr@10']:>9.3f}{m['ndcg@10']:>9.3f}"
               f"{int(m['n']):>7}")
+    return 0
+
+
+@command("train-adapter", "用标注问题训练查询适配器 / fit a query adapter to judged questions (BEIR-style set)",
+         *BEIR_FILES,
+         arg("--split", choices=["all", "tune"], default="tune",
+             help="训练用的查询 / questions to train on: the tune split (default; keeps the held-out split "
+                  "for zhiku eval --split holdout) or all"),
+         arg("--out", type=Path, required=True, help="适配器文件 / adapter file to write (.npz)"))
+def train_adapter_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Then ``ZHIKU_QUERY_ADAPTER=<file> zhiku eval … --split holdout`` measures it on unseen questions."""
+    adapter = train_adapter(settings, args.corpus, args.queries, args.qrels, query_ids=_query_subset(args),
+                            progress=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    adapter.save(args.out)
+    print(f"已写入 / wrote {args.out}: {adapter.embedder}, {adapter.info['queries']} questions, "
+          f"{adapter.info['passages']} passages")
     return 0
 
 
