@@ -125,9 +125,9 @@ def search(kb: KnowledgeBase, query: str, analysis: QueryAnalysis, *, k: int, fi
     scored = rerank([(rows[cid], score) for cid, score in fused if cid in rows and passes(rows[cid], filters)],
                     query)
     facets = facet_counts([row for row, _ in scored])
-    hits = best_per_document(scored, ranks) if per_document else [
-        make_hit(row, score, ranks, [row.chunk_id]) for row, score in scored]
-    return hits[:k], facets
+    hits = best_per_document(scored, ranks, k) if per_document else [
+        make_hit(row, score, ranks, [row.chunk_id]) for row, score in scored[:k]]
+    return hits, facets
 
 
 def rerank(scored: Sequence[tuple[ChunkRow, float]], query: str) -> list[tuple[ChunkRow, float]]:
@@ -159,16 +159,16 @@ def short_region(region: str) -> str:
     return region
 
 
-def best_per_document(scored: Sequence[tuple[ChunkRow, float]],
-                      ranks: dict[str, dict[str, int]]) -> list[Hit]:
-    """Keep each document's best chunk; its per-method ranks are the best of any of its chunks."""
+def best_per_document(scored: Sequence[tuple[ChunkRow, float]], ranks: dict[str, dict[str, int]],
+                      k: int) -> list[Hit]:
+    """The ``k`` best documents, each as its best chunk; its per-method ranks are the best of any of its chunks."""
     chunks_of: dict[str, list[str]] = defaultdict(list)
     best: dict[str, tuple[ChunkRow, float]] = {}
     for row, score in scored:
         chunks_of[row.doc_id].append(row.chunk_id)
         if row.doc_id not in best:
             best[row.doc_id] = (row, score)
-    return [make_hit(row, score, ranks, chunks_of[doc_id]) for doc_id, (row, score) in best.items()]
+    return [make_hit(row, score, ranks, chunks_of[doc_id]) for doc_id, (row, score) in list(best.items())[:k]]
 
 
 def make_hit(row: ChunkRow, score: float, ranks: dict[str, dict[str, int]], chunk_ids: Sequence[str]) -> Hit:

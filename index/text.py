@@ -115,8 +115,12 @@ def analyze_query(query: str) -> QueryAnalysis:
     return default_tokenizer().analyze_query(query)
 
 
+@lru_cache(maxsize=4096)
 def _shadow(text: str) -> str:
     """A normalised copy of ``text`` with the same length, so match offsets map back to the raw text.
+
+    Cached: zhconv's conversion is most of a snippet's cost, and a server shows the same chunks to many
+    different queries (4,096 chunks of ~400 characters hold a few MB).
 
     NFKC and phrase-level conversion can change the length; then fall back to plain lower-casing, which
     still finds Simplified terms in Simplified text.
