@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ import scipy.sparse as sp
 
 FORMAT = 1
 CURRENT = "CURRENT"  # names the live snapshot folder; replaced atomically by save()
+ABANDONED_STAGING_SECONDS = 3600  # a staging folder this old belongs to a save that was killed
 CHAR_PREFIX = "@"
 _TF_MAX = np.iinfo(np.uint16).max
 
@@ -164,8 +166,9 @@ class KeywordIndex:
         """Write a new snapshot folder, then switch ``CURRENT`` to it with one atomic ``os.replace``.
 
         A crash at any point leaves the previous snapshot live. The previous snapshot is kept (a reader may
-        have just resolved ``CURRENT`` to it); older ones are deleted. Staging folders are left alone: one
-        may belong to a save in progress (callers serialise writers, but a stale folder costs only disk).
+        have just resolved ``CURRENT`` to it); older ones are deleted. So are staging folders a killed save
+        left behind, once they are an hour old: a younger one may belong to a save in progress in another
+        process (a save takes seconds).
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -187,8 +190,11 @@ class KeywordIndex:
         pointer.write_text(snapshot, encoding="utf-8")
         _fsync(pointer)
         os.replace(pointer, directory / CURRENT)
+        abandoned_before = time.time() - ABANDONED_STAGING_SECONDS
         for stale in directory.iterdir():
-            if stale.is_dir() and stale.name.startswith("gen-") and stale.name not in (snapshot, previous):
+            old_snapshot = stale.name.startswith("gen-") and stale.name not in (snapshot, previous)
+            abandoned = stale.name.startswith(".staging-") and stale.stat().st_mtime < abandoned_before
+            if stale.is_dir() and (old_snapshot or abandoned):
                 shutil.rmtree(stale, ignore_errors=True)
 
     @classmethod

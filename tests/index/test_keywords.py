@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
+import time
 from pathlib import Path
 
 import bm25s
@@ -228,3 +230,16 @@ def test_beats_plain_jieba_on_stard_held_out_queries(shared: Path) -> None:
         scores[name] = aggregate(run, {q: qrels[q] for q in holdout})
     assert scores["zhiku"]["recall@10"] > scores["plain"]["recall@10"], scores
     assert scores["zhiku"]["mrr@10"] > scores["plain"]["mrr@10"], scores
+
+
+def test_a_save_clears_staging_folders_that_killed_saves_left(tmp_path: Path, index: KeywordIndex) -> None:
+    abandoned, in_progress = tmp_path / ".staging-killed", tmp_path / ".staging-running"
+    for folder in (abandoned, in_progress):
+        folder.mkdir()
+        (folder / "tf.npz").write_bytes(b"half written")
+    two_hours_ago = time.time() - 7200
+    os.utime(abandoned, (two_hours_ago, two_hours_ago))
+    index.save(tmp_path)
+    assert not abandoned.exists()
+    assert in_progress.exists()  # young: it may belong to another process's save in progress
+    assert KeywordIndex.load(tmp_path).ids == index.ids
