@@ -43,7 +43,7 @@ _HANZI_SAMPLE = 20000  # hanzi looked at to tell GB from Big5: plenty, and bound
 
 # Part of every source hash: bump it when a change to reading, cleaning, metadata or chunking should
 # re-read files that have not changed on disk (the content hash then decides what really changed).
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 
 
 class UnreadableFile(Exception):
@@ -172,6 +172,25 @@ def _reject_garbage(text: str) -> str:
 
 def _plain(data: bytes) -> list[RawRecord]:
     return [RawRecord(decode(data))]
+
+
+_MARKDOWN_INLINE = (
+    (re.compile(r"\*\*(.+?)\*\*"), r"\1"),  # **bold**
+    (re.compile(r"(?<![A-Za-z0-9])__(.+?)__(?![A-Za-z0-9])"), r"\1"),  # __bold__, not snake__case__names
+    (re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # [text](url), ![alt](src)
+    (re.compile(r"`([^`\n]+)`"), r"\1"),  # `code`
+)
+
+
+def _markdown(data: bytes) -> list[RawRecord]:
+    """Markdown as its reader sees it: emphasis, link targets and code ticks go, or snippets show ``**…**``.
+
+    ``#`` heading lines stay: the chunker reads them as headings. Single ``*`` is left alone (bullets, ×).
+    """
+    text = decode(data)
+    for pattern, replacement in _MARKDOWN_INLINE:
+        text = pattern.sub(replacement, text)
+    return [RawRecord(text)]
 
 
 _BLOCK_TAGS = ["p", "div", "li", "tr", "table", "section", "article", "blockquote", "pre", "ul", "ol", "dd", "dt"]
@@ -337,8 +356,8 @@ def _jsonl(data: bytes) -> list[RawRecord]:
 
 _READERS: dict[str, Callable[[bytes], list[RawRecord]]] = {
     ".txt": _plain,
-    ".md": _plain,
-    ".markdown": _plain,
+    ".md": _markdown,
+    ".markdown": _markdown,
     ".html": _html,
     ".htm": _html,
     ".docx": _docx,

@@ -193,3 +193,14 @@ def test_bad_jsonl_is_skipped_with_the_line_and_reason(tmp_path: Path, content: 
     path = tmp_path / "bad.jsonl"
     path.write_text(content, encoding="utf-8")
     assert reason in skip_reason(path)
+
+
+def test_markdown_emphasis_links_and_code_marks_are_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "指引.md"
+    path.write_text("# 技能人才薪酬分配指引\n\n## 一、工资单元\n\n- **岗位工资单元**：依据[岗位评价](https://example.org/p)确定；"
+                    "__能力工资单元__与`职业技能等级`挂钩。\n- 夜班津贴 * 系数\n", encoding="utf-8")
+    doc = read_one(path)
+    assert "- 岗位工资单元：依据岗位评价确定；能力工资单元与职业技能等级挂钩。" in doc.text
+    assert "*" * 2 not in doc.text and "](" not in doc.text and "`" not in doc.text
+    assert "夜班津贴 * 系数" in doc.text  # a lone * is not emphasis
+    assert "## 一、工资单元" in doc.text  # headings stay for the chunker
