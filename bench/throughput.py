@@ -10,7 +10,8 @@ time is up, at most ``--max-requests`` per level; each level is measured ``--rep
 with the other levels, and the medians are reported. Besides requests/s and latency it reports the
 server's CPU time per request (from /proc), which says whether the server or the client-side load is the
 limit. ``--variant LABEL:KEY=VALUE,...`` runs the server once per variant with those environment variables,
-levels interleaved (variant A level 1, variant B level 1, ...), so configurations are compared side by side.
+levels interleaved (variant A level 1, variant B level 1, ...), so configurations are compared side by side;
+each variant's server gets the same query sequence (each server still sees every query only once).
 """
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ def measure_level(server: ZhikuServer, queries: Iterator[str], clients: int, sec
     exhausted = run.statuses.pop("queries_exhausted", 0)
     if exhausted:
         print(f"  warning: the distinct queries ran out after {done} requests at {clients} clients: use fewer "
-              "variants or a shorter --seconds", flush=True)
+              "--repeats or a shorter --seconds", flush=True)
     return {"clients": clients, "requests": done, "seconds": round(elapsed, 2), "req_per_s": round(done / elapsed, 1),
             "errors": errors, "statuses": run.statuses, "queries_ran_out": bool(exhausted),
             "latency_ms": latency_ms(run.latencies),
@@ -118,12 +119,15 @@ def main() -> None:
     started = machine_facts()
     variants = [parse_variant(v) for v in args.variant] or [("default", {})]
     kb_dir = build_corpus_kb(args.corpus, args.embedder)
-    queries = iter(load_queries())  # one stream: no query is sent twice in the whole run
+    # One stream per server, the same sequence for each: no server is sent a query twice, and every variant
+    # answers the same questions (the client runs one level of one variant at a time).
+    streams = {label: iter(load_queries()) for label, _ in variants}
     results: dict[str, dict[str, Any]] = {}
     servers = {label: ZhikuServer(kb_dir, args.embedder, WORK_DIR / "logs" / f"throughput-{label}.log", env)
                for label, env in variants}
     try:
         for label, server in servers.items():
+            queries = streams[label]
             server.__enter__()
             cold_start = server.wait_first_answer(next(queries))
             results[label] = {"env": dict(variants)[label], "cold_start_s": round(cold_start, 2)}
@@ -133,7 +137,7 @@ def main() -> None:
         for repeat in range(args.repeats):  # levels and variants interleaved, so load drift hits all alike
             for clients in args.levels:
                 for label, server in servers.items():
-                    runs[label, clients].append(measure_level(server, queries, clients, args.seconds,
+                    runs[label, clients].append(measure_level(server, streams[label], clients, args.seconds,
                                                               args.max_requests))
                     print(f"  {repeat + 1}/{args.repeats} {label}: {clients} clients -> "
                           f"{runs[label, clients][-1]['req_per_s']} req/s", flush=True)

@@ -58,5 +58,13 @@ class Settings(BaseSettings):
     read_requires_key: bool = Field(False, description="Also require the API key for reads.")
     cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins; empty = CORS off.")
     rate_limit_per_minute: int = Field(600, ge=0, description="Searches per client per minute; 0 = unlimited.")
+    max_concurrent_searches: int = Field(
+        2, ge=0, le=1024,
+        description="Searches (search, ask) the server runs at once; more wait their turn. 0 = no cap. "
+                    "About the core count: more only contend for the cores (bench/README.md, Throughput).",
+    )
+    search_wait_seconds: float = Field(
+        30.0, gt=0, le=3600, description="Longest a search waits for its turn before the server answers 503 busy.",
+    )
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="Largest accepted upload file.")
     max_upload_files: int = Field(20, ge=1, description="Most files in one upload request.")

@@ -2,15 +2,20 @@
 
 Routes are plain ``def``: search and ingest are synchronous CPU work, so FastAPI runs them in its thread
 pool instead of blocking the event loop. Only the upload *body* is read asynchronously (a dependency that
-streams it), and the ingest itself then runs in the thread pool like everything else.
+streams it), and the ingest itself then runs in the thread pool like everything else. The routes that search
+(search, ask) are ``async`` only to wait for a search slot (``max_concurrent_searches``) on the event loop,
+holding no thread while they wait; the search itself runs in the thread pool too.
 """
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated
+from typing import Annotated, TypeVar
 
+import anyio
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 
 from index.errors import ZhikuIndexError
@@ -29,6 +34,8 @@ JSON_BODY_LIMIT = 64 * 1024  # every body but an upload: a search request is a q
 UPLOAD_ROUTE = ("POST", "/api/documents")  # limited while streaming by service.uploads instead
 MAX_OFFSET = 2**31 - 1  # SQLite integers overflow far above this; no KB has that many documents
 EMPTY_FILE_REASON = "空文件 / empty file"
+BUSY_RETRY_AFTER_S = 5
+T = TypeVar("T")
 
 
 def _version() -> str:
@@ -60,6 +67,28 @@ ops = APIRouter()
 
 
 # --- search and ask --------------------------------------------------------------------------------
+async def _in_search_slot(request: Request, work: Callable[[], T]) -> T:
+    """Run ``work`` in the thread pool once one of the ``max_concurrent_searches`` slots is free.
+
+    Searches beyond the cap wait their turn (first come, first served) without holding a thread; one that
+    waits longer than ``search_wait_seconds`` is answered 503 ``busy`` instead of queueing for ever.
+    Measured: more searches at once than the cores can run only make each of them slower (bench/README.md).
+    """
+    slots: anyio.Semaphore | None = request.app.state.search_slots
+    if slots is None:
+        return await run_in_threadpool(work)
+    settings: Settings = request.app.state.settings
+    with anyio.move_on_after(settings.search_wait_seconds) as waiting:
+        await slots.acquire()
+    if waiting.cancelled_caught:
+        raise ApiError(503, "busy", f"服务器繁忙，请 {BUSY_RETRY_AFTER_S} 秒后重试 / The server is busy: "
+                       f"retry in {BUSY_RETRY_AFTER_S} s", {"Retry-After": str(BUSY_RETRY_AFTER_S)})
+    try:
+        return await run_in_threadpool(work)
+    finally:
+        slots.release()
+
+
 def _search(params: SearchParams, kb: KnowledgeBase, settings: Settings) -> SearchResponse:
     started = time.perf_counter()
     query, k, filters = params.resolve(settings)
@@ -68,23 +97,28 @@ def _search(params: SearchParams, kb: KnowledgeBase, settings: Settings) -> Sear
 
 
 @reads.get("/search", dependencies=[Depends(rate_limit)], summary="检索 / search")
-def search(params: Annotated[SearchParams, Query()], kb: KB, settings: Config) -> SearchResponse:
+async def search(params: Annotated[SearchParams, Query()], kb: KB, settings: Config,
+                 request: Request) -> SearchResponse:
     """Hybrid (BM25 + dense) search: one best passage per document, with facets for filtering."""
-    return _search(params, kb, settings)
+    return await _in_search_slot(request, lambda: _search(params, kb, settings))
 
 
 @reads.post("/search", dependencies=[Depends(rate_limit)], summary="检索（JSON 请求体）/ search with a JSON body")
-def search_post(params: SearchParams, kb: KB, settings: Config) -> SearchResponse:
-    return _search(params, kb, settings)
+async def search_post(params: SearchParams, kb: KB, settings: Config, request: Request) -> SearchResponse:
+    return await _in_search_slot(request, lambda: _search(params, kb, settings))
 
 
-@reads.get("/ask", dependencies=[Depends(rate_limit)], summary="问答 / extractive answer")
-def ask(params: Annotated[AskParams, Query()], kb: KB, settings: Config) -> AnswerResponse:
-    """Answer sentences quoted from the documents, each with its citation; found=false when nothing fits."""
+def _ask(params: AskParams, kb: KnowledgeBase, settings: Settings) -> AnswerResponse:
     started = time.perf_counter()
     query, k, filters = params.resolve(settings)
     answer = kb.ask(query, k=k, filters=filters)
     return AnswerResponse.of(answer, (time.perf_counter() - started) * 1000)
+
+
+@reads.get("/ask", dependencies=[Depends(rate_limit)], summary="问答 / extractive answer")
+async def ask(params: Annotated[AskParams, Query()], kb: KB, settings: Config, request: Request) -> AnswerResponse:
+    """Answer sentences quoted from the documents, each with its citation; found=false when nothing fits."""
+    return await _in_search_slot(request, lambda: _ask(params, kb, settings))
 
 
 @reads.get("/suggest", summary="搜索建议 / suggestions for the search box")

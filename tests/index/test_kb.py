@@ -10,6 +10,7 @@ from index.errors import EmbedderMismatch
 from index.kb import KnowledgeBase
 from index.models import Filters
 from index.settings import Settings
+from index.store import ChunkRow, Store
 
 LABOUR_LAW = "社会法/工会法(2021-12-24).md"
 
@@ -88,4 +89,30 @@ def test_ask_quotes_the_article_and_refuses_noise(folder: Path, settings: Settin
     assert "百分之二" in answer.sentences[0].text
     assert "第四十三条" in answer.sentences[0].citation
     assert not kb.ask("火星移民签证怎么办理").found
+    kb.close()
+
+
+def test_hit_metadata_follows_a_write_by_another_handle(folder: Path, settings: Settings) -> None:
+    """``Store.chunk_rows`` keeps the documents' metadata per generation: any write, through any handle on
+    the file (a server beside a ``zhiku ingest``), must show in the next read."""
+    kb = KnowledgeBase.open(settings)
+    kb.ingest([folder])
+    reader = Store(Path(settings.kb) / "zhiku.sqlite")
+    case_id = "docs/cases/示例.txt"
+
+    def case_rows() -> list[ChunkRow]:
+        ids = [r[0] for r in reader.conn.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (case_id,))]
+        return list(reader.chunk_rows(ids).values())
+
+    before = case_rows()
+    assert before and {(r.title, r.date) for r in before} == {("某能源集团工会推进产改纪实", "2024-05-01")}
+    case = folder / "cases" / "示例.txt"
+    edited = case.read_text(encoding="utf-8").replace("推进产改", "深化产改").replace("2024-05-01", "2024-06-01")
+    case.write_text(edited, encoding="utf-8")
+    assert kb.ingest([folder]).updated == 1
+    after = case_rows()
+    assert after and {(r.title, r.date) for r in after} == {("某能源集团工会深化产改纪实", "2024-06-01")}
+    hit = kb.search("劳模创新工作室", k=1, filters=Filters(doc_types=("case",))).hits[0]
+    assert (hit.title, hit.date) == ("某能源集团工会深化产改纪实", "2024-06-01")
+    reader.close()
     kb.close()
