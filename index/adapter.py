@@ -95,6 +95,17 @@ def with_query_adapter(embedder: Embedder, settings: Settings) -> Embedder:
     return embedder if adapter is None else AdaptedEmbedder(embedder, adapter)
 
 
+def describe(embedder: Embedder) -> str:
+    """Which adapter the questions of ``embedder`` pass through, for ``zhiku stats`` and ``/api/health``."""
+    while not isinstance(embedder, AdaptedEmbedder):
+        inner = getattr(embedder, "embedder", None)  # a wrapper (CachedEmbedder) keeps its model here
+        if inner is None:
+            return "none"
+        embedder = inner
+    info = embedder.adapter.info
+    return f"{info.get('queries', '?')} questions of {info.get('corpus', '?')}"
+
+
 class AdaptedEmbedder:
     """An :class:`Embedder` whose *questions* pass through an adapter; passages are the inner model's.
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from index import retrieval
-from index.adapter import with_query_adapter
+from index.adapter import describe, with_query_adapter
 from index.answer import extract_answer
 from index.embedders import Embedder, load_embedder
 from index.embedding_cache import CachedEmbedder, EmbeddingCache
@@ -297,7 +297,8 @@ class KnowledgeBase:
 
     def stats(self) -> dict[str, object]:
         return {**self.store.counts(), "vectors": self.vectors.count(), "embedder": self.embedder.name,
-                "dim": self.embedder.dim, "vector_store": self.settings.chroma_url or "embedded",
+                "dim": self.embedder.dim, "query_adapter": describe(self.embedder),
+                "vector_store": self.settings.chroma_url or "embedded",
                 "generation": self.store.generation}
 
     def check(self, *, repair: bool = False) -> CheckReport:

@@ -177,6 +177,7 @@ def cases(kb: KB, topic: str | None = None, org: str | None = None,
 def health(kb: KB) -> Health:
     stats = kb.stats()
     return Health(status="ok", version=VERSION, embedder=str(stats["embedder"]), dim=int(stats["dim"]),
+                  query_adapter=str(stats["query_adapter"]),
                   documents=int(stats["documents"]), chunks=int(stats["chunks"]), vectors=int(stats["vectors"]),
                   vector_store=str(stats["vector_store"]), doc_types=dict(stats["doc_types"]))
 

