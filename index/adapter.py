@@ -24,7 +24,6 @@ import numpy as np
 
 from index.embedders import Embedder, text_list
 from index.errors import EmbedderUnavailable
-from index.settings import Settings
 from index.text import is_question
 
 BUILTIN_DIR = Path(__file__).parent / "adapters"
@@ -41,6 +40,10 @@ class QueryAdapter:
     def apply(self, vectors: np.ndarray) -> np.ndarray:
         mapped = np.asarray(vectors, dtype=np.float32) @ self.matrix
         return mapped / np.maximum(np.linalg.norm(mapped, axis=1, keepdims=True), np.float32(1e-12))
+
+    def describe(self) -> str:
+        """What ``zhiku stats`` and ``/api/health`` show: what the adapter was trained on."""
+        return f"{self.info.get('queries', '?')} questions of {self.info.get('corpus', '?')}"
 
     def save(self, path: Path) -> None:
         """Stored as the float16 difference from the identity: small numbers, a quarter of the bytes."""
@@ -87,23 +90,6 @@ def resolve_adapter(choice: str, kind: str, embedder: Embedder) -> QueryAdapter 
             "Train one for this embedder with `zhiku train-adapter`, or set ZHIKU_QUERY_ADAPTER=none."
         )
     return adapter
-
-
-def with_query_adapter(embedder: Embedder, settings: Settings) -> Embedder:
-    """``embedder`` with the adapter the settings select, or unchanged when there is none."""
-    adapter = resolve_adapter(settings.query_adapter, settings.embedder, embedder)
-    return embedder if adapter is None else AdaptedEmbedder(embedder, adapter)
-
-
-def describe(embedder: Embedder) -> str:
-    """Which adapter the questions of ``embedder`` pass through, for ``zhiku stats`` and ``/api/health``."""
-    while not isinstance(embedder, AdaptedEmbedder):
-        inner = getattr(embedder, "embedder", None)  # a wrapper (CachedEmbedder) keeps its model here
-        if inner is None:
-            return "none"
-        embedder = inner
-    info = embedder.adapter.info
-    return f"{info.get('queries', '?')} questions of {info.get('corpus', '?')}"
 
 
 class AdaptedEmbedder:

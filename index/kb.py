@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from index import retrieval
-from index.adapter import describe, with_query_adapter
+from index.adapter import AdaptedEmbedder, QueryAdapter, resolve_adapter
 from index.answer import extract_answer
 from index.embedders import Embedder, load_embedder
 from index.embedding_cache import CachedEmbedder, EmbeddingCache
@@ -43,11 +43,13 @@ def embedding_input(title: str, heading: Sequence[str], text: str) -> str:
 class KnowledgeBase:
     """Open with :meth:`open`; every method is safe to call from several threads."""
 
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder, vectors: VectorStore) -> None:
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder, vectors: VectorStore,
+                 query_adapter: QueryAdapter | None = None) -> None:
         self.settings = settings
         self.store = store
-        self.embedder = embedder
+        self.embedder = embedder  # with query_adapter inside it, when there is one
         self.vectors = vectors
+        self.query_adapter = query_adapter
         self._write_lock = threading.Lock()
         self._keyword_lock = threading.Lock()
         self._keywords: KeywordIndex | None = None
@@ -61,9 +63,11 @@ class KnowledgeBase:
         kb_dir = Path(settings.kb)
         kb_dir.mkdir(parents=True, exist_ok=True)
         store = Store(kb_dir / "zhiku.sqlite")
-        embedder = CachedEmbedder(with_query_adapter(load_embedder(settings), settings),
+        model = load_embedder(settings)
+        adapter = resolve_adapter(settings.query_adapter, settings.embedder, model)
+        embedder = CachedEmbedder(model if adapter is None else AdaptedEmbedder(model, adapter),
                                   EmbeddingCache(settings.cache_dir / "embeddings.sqlite"))
-        kb = cls(settings, store, embedder, _open_vectors(settings, embedder))
+        kb = cls(settings, store, embedder, _open_vectors(settings, embedder), adapter)
         if store.get_meta("vectors_generation", "0") != str(store.generation):
             kb.reconcile_vectors()
         return kb
@@ -297,7 +301,7 @@ class KnowledgeBase:
 
     def stats(self) -> dict[str, object]:
         return {**self.store.counts(), "vectors": self.vectors.count(), "embedder": self.embedder.name,
-                "dim": self.embedder.dim, "query_adapter": describe(self.embedder),
+                "dim": self.embedder.dim, "query_adapter": self.query_adapter.describe() if self.query_adapter else "none",
                 "vector_store": self.settings.chroma_url or "embedded",
                 "generation": self.store.generation}
 

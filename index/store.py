@@ -181,7 +181,7 @@ class Store:
         conn = self.conn
         conn.execute("BEGIN")
         try:
-            docs = self._documents_meta(conn)
+            docs = self._documents_meta()
             rows = []
             for i in range(0, len(chunk_ids), 500):
                 part = chunk_ids[i:i + 500]
@@ -189,19 +189,17 @@ class Store:
                 rows += conn.execute("SELECT chunk_id, doc_id, position, text, start, end, heading FROM chunks "
                                      f"WHERE chunk_id IN ({marks})", part).fetchall()
             if not docs.keys() >= {r[1] for r in rows}:  # only if the file was replaced under the same generation
-                docs = self._documents_meta(conn, reload=True)
+                docs = self._documents_meta(reload=True)
         finally:
             conn.execute("COMMIT")
         return {r[0]: ChunkRow(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), *docs[r[1]]) for r in rows}
 
-    def _documents_meta(self, conn: sqlite3.Connection,
-                        reload: bool = False) -> dict[str, tuple[str, str, str | None, str | None, str | None]]:
-        """Every document's (title, doc_type, date, source, jurisdiction) at the generation of ``conn``'s snapshot."""
-        row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        generation = int(row[0] or 0) if row else 0
+    def _documents_meta(self, reload: bool = False) -> dict[str, tuple[str, str, str | None, str | None, str | None]]:
+        """Every document's (title, doc_type, date, source, jurisdiction) at the generation of the open snapshot."""
+        generation = self.generation
         cached_generation, docs = self._doc_meta
         if reload or cached_generation != generation:
-            docs = {r[0]: r[1:] for r in conn.execute(
+            docs = {r[0]: r[1:] for r in self.conn.execute(
                 "SELECT doc_id, title, doc_type, date, source, json_extract(extra, '$.jurisdiction') FROM documents")}
             self._doc_meta = (generation, docs)  # one assignment: other threads see the old pair or the new
         return docs

