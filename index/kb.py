@@ -326,7 +326,7 @@ class KnowledgeBase:
 
 def _open_vectors(settings: Settings, embedder: Embedder) -> VectorStore:
     return VectorStore.open(Path(settings.kb), embedder_name=embedder.name, dim=embedder.dim,
-                            chroma_url=settings.chroma_url)
+                            chroma_url=settings.chroma_url, ef_search=settings.ann_ef_search)
 
 
 def _saved_keywords(bm25_dir: Path) -> KeywordIndex | None:

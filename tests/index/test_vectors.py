@@ -36,8 +36,8 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> OpenStore:
     """Opens a store on the same KB in either mode; every test below runs against both."""
     url = request.getfixturevalue("chroma_server") if request.param == "server" else None
 
-    def open_(embedder_name: str = MODEL, dim: int = DIM) -> VectorStore:
-        return VectorStore.open(tmp_path / "kb", embedder_name=embedder_name, dim=dim, chroma_url=url)
+    def open_(embedder_name: str = MODEL, dim: int = DIM, **options: int) -> VectorStore:
+        return VectorStore.open(tmp_path / "kb", embedder_name=embedder_name, dim=dim, chroma_url=url, **options)
 
     return open_
 
@@ -111,6 +111,38 @@ def test_reopen_keeps_vectors_and_refuses_another_model(open_store: OpenStore) -
     with pytest.raises(EmbedderMismatch, match="16 dimensions"):
         open_store(dim=16)
     assert issubclass(EmbedderMismatch, ZhikuIndexError)
+
+
+def test_ef_search_is_set_on_create_and_brought_up_to_date_on_open(open_store: OpenStore) -> None:
+    def ef_search(store: VectorStore) -> int:
+        return store._collection.configuration["hnsw"]["ef_search"]
+
+    store = open_store(ef_search=150)
+    assert ef_search(store) == 150
+    store.close()
+    assert ef_search(open_store(ef_search=300)) == 300  # a KB made with another value (or before the setting)
+
+
+def test_a_wider_hnsw_search_finds_the_exact_neighbours(tmp_path: Path) -> None:
+    """A KB opened with a wider breadth than it was made with searches with it at once."""
+    dim, n = 64, 3000
+    vectors = np.random.default_rng(1).normal(size=(n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    queries = vectors[:20] + np.random.default_rng(2).normal(scale=0.5, size=(20, dim)).astype(np.float32)
+
+    def recall(store: VectorStore) -> float:
+        found = 0
+        for q in queries:
+            exact = {f"c{i}" for i in np.argsort(-(vectors @ q))[:100]}
+            found += len(exact & {cid for cid, _ in store.query(q, 100)})
+        return found / (100 * len(queries))
+
+    store = VectorStore.open(tmp_path, embedder_name=MODEL, dim=dim, ef_search=100)
+    store.upsert([f"c{i}" for i in range(n)], vectors, [metadata(i) for i in range(n)])
+    narrow = recall(store)
+    store.close()
+    wide = recall(VectorStore.open(tmp_path, embedder_name=MODEL, dim=dim, ef_search=n))
+    assert wide > 0.99 and wide > narrow
 
 
 def test_wrong_vector_size_is_refused(tmp_path: Path) -> None:
