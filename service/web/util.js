@@ -42,6 +42,8 @@ export async function getJSON(path, params = {}, signal = undefined) {
   }
   const response = await fetch(url, { headers: { Accept: "application/json" }, signal });
   const body = await response.json().catch(() => null);
+  // A newer query aborted this one: its answer (read in full, or cut off while being read) must not be shown.
+  signal?.throwIfAborted();
   if (!response.ok) {
     throw new ApiError(response.status, body?.error?.code ?? "http_error",
                        body?.error?.message ?? `请求失败 (HTTP ${response.status})`);

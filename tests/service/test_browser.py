@@ -144,3 +144,22 @@ def test_phone_width_has_no_horizontal_scroll(browser, server: Server) -> None:
     assert page.evaluate(fits)
     visit.shot("document")
     visit.close()
+
+
+def test_an_answer_that_arrives_after_a_newer_query_is_never_shown(browser, server: Server) -> None:
+    """Typing a new question aborts the old request; a response already in hand must be dropped too."""
+    visit = Visit(browser, server, 1280, 800, "abort")
+    outcome = visit.page.evaluate("""async () => {
+        const { getJSON } = await import("/static/util.js");
+        const realFetch = window.fetch;
+        // a response that is already complete when the caller aborts (the fetch itself can no longer fail)
+        window.fetch = async () => new Response('{"found": true}', { headers: { "Content-Type": "application/json" } });
+        try {
+            const controller = new AbortController();
+            const pending = getJSON("/api/ask", { q: "旧问题" }, controller.signal);
+            controller.abort();
+            try { await pending; return "shown"; } catch (error) { return error.name; }
+        } finally { window.fetch = realFetch; }
+    }""")
+    assert outcome == "AbortError"
+    visit.close()
