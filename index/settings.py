@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences repeated between neighbouring chunks.")
     batch_chunks: int = Field(
         512, ge=1, le=100_000,
-        description="Chunks per committed ingest batch: bounds the work a crash can lose and the memory used.",
+        description=("Chunks per committed ingest batch, embedded in one model call and cached in one commit: "
+                     "bounds the work a crash can lose and the memory used."),
     )
 
     # --- retrieval ------------------------------------------------------------------------------

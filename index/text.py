@@ -31,7 +31,7 @@ def normalize(text: str) -> str:
 
 def _is_word(token: str) -> bool:
     """Punctuation and whitespace are never terms; any letter, digit or Han character makes one."""
-    return any(ch.isalnum() for ch in token)
+    return token.isalnum() or any(ch.isalnum() for ch in token)  # most tokens are all Han: one C call
 
 
 @dataclass(frozen=True)

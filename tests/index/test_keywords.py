@@ -12,12 +12,25 @@ import numpy as np
 import pytest
 
 from index.evaluate import aggregate, load_corpus, load_qrels, load_queries, split_queries
+from index.kb import chunk_terms, embedding_input
 from index.keywords import CURRENT, BM25Params, KeywordIndex, features
 from index.text import Tokenizer, analyze_query, default_tokenizer, highlight, snippet, tokenize
+from ingest.chunking import chunk_document
 from ingest.lexicon import load_lexicon
+from ingest.pipeline import iter_files, read_document
 
 
 # --- tokeniser --------------------------------------------------------------------------------------
+
+def test_chunk_terms_are_the_terms_of_the_embedded_text() -> None:
+    """The heading path is cut once per path, and must give exactly the terms of the whole input."""
+    root = Path(__file__).resolve().parents[2] / "corpus"
+    chunks = [(doc.title, chunk.heading, chunk.text)
+              for path in iter_files(root) for doc in read_document(path, root) for chunk in chunk_document(doc)]
+    assert len(chunks) > 100 and any(len(heading) > 1 for _, heading, _ in chunks)
+    for title, heading, text in chunks:
+        assert chunk_terms(title, heading, text) == tokenize(embedding_input(title, heading, text))
+
 
 def test_domain_terms_stay_whole() -> None:
     tokens = tokenize("深入推进产业工人队伍建设改革，建好劳模创新工作室，开好职工代表大会。")
