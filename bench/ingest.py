@@ -91,8 +91,9 @@ def report(runs: list[dict[str, object]]) -> dict[str, dict[str, float]]:
                 [[name, int(m["documents"]), int(m["chunks"]), round(m["embedded_chars"] / 1000), m["seconds"],
                   m["docs_per_s"], m["chunks_per_s"], m["kchars_per_s"]]
                  for name, m in (("zhiku", z), ("langchain", lc))])
-    print_table("where the time goes (median seconds, share of the run; zhiku embeds in a helper thread while it "
-                "writes and tokenizes, so its phases overlap and its 'other' is minus the overlap)",
+    print_table("where the time goes (median seconds, share of the run; zhiku embeds in two helper threads, two "
+                "batches in flight, while it writes and tokenizes: 'embed' sums both threads' waits, the phases "
+                "overlap and its 'other' is minus the overlap)",
                 ["phase", "zhiku", "langchain"],
                 [[phase, _share(z, phase), _share(lc, phase)] for phase in PHASES])
     r = med["ratio"]
