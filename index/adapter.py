@@ -5,7 +5,9 @@ The small offline encoders put "老板拖欠工资怎么办" far from "用人单
 trained on general text, and there is no offline cross-encoder to fix the ranking afterwards. An adapter
 learned from judged questions (``zhiku train-adapter``) fixes part of it: ``q' = normalise(q @ W)``, with
 ``W`` kept close to the identity so the embedder's general knowledge stays. Only queries pass through it;
-passage vectors are untouched, so an adapter is switched on, off or retrained without re-indexing.
+passage vectors are untouched, so an adapter is switched on, off or retrained without re-indexing. Its
+lexical half (:mod:`index.expansion`), learned from the same questions, adds the statute words that go with
+a question's everyday words to its BM25 query.
 
 zhiku ships one adapter per built-in embedder that has one (``index/adapters/<kind>.npz``), trained on the
 tune split of the STARD legal questions only; docs/retrieval.md has what it gains on the held-out split
@@ -24,6 +26,7 @@ import numpy as np
 
 from index.embedders import Embedder, text_list
 from index.errors import EmbedderUnavailable
+from index.expansion import TermTranslations
 from index.text import is_question
 
 BUILTIN_DIR = Path(__file__).parent / "adapters"
@@ -36,10 +39,18 @@ class QueryAdapter:
     embedder: str
     matrix: np.ndarray
     info: dict[str, object] = field(default_factory=dict)  # how it was trained: data, sizes, parameters
+    translations: TermTranslations | None = None  # BM25 expansions; None in adapters saved before them
 
     def apply(self, vectors: np.ndarray) -> np.ndarray:
         mapped = np.asarray(vectors, dtype=np.float32) @ self.matrix
         return mapped / np.maximum(np.linalg.norm(mapped, axis=1, keepdims=True), np.float32(1e-12))
+
+    def expansions(self, query: str, terms: Sequence[str]) -> dict[str, float]:
+        """Weighted BM25 words to add to ``query`` (whose terms are ``terms``): only questions get any,
+        for the reason :class:`AdaptedEmbedder` gives."""
+        if self.translations is None or not is_question(query):
+            return {}
+        return self.translations.expand(terms)
 
     def describe(self) -> str:
         """What ``zhiku stats`` and ``/api/health`` show: what the adapter was trained on."""
@@ -48,9 +59,10 @@ class QueryAdapter:
     def save(self, path: Path) -> None:
         """Stored as the float16 difference from the identity: small numbers, a quarter of the bytes."""
         delta = (self.matrix - np.eye(len(self.matrix), dtype=np.float32)).astype(np.float16)
+        lexical = self.translations.to_arrays() if self.translations is not None else {}
         with Path(path).open("wb") as f:
             np.savez_compressed(f, delta=delta, embedder=np.array(self.embedder),
-                                info=np.array(json.dumps(self.info, ensure_ascii=False)))
+                                info=np.array(json.dumps(self.info, ensure_ascii=False)), **lexical)
 
     @classmethod
     def load(cls, path: Path) -> QueryAdapter:
@@ -58,6 +70,7 @@ class QueryAdapter:
             with np.load(Path(path)) as data:
                 delta = data["delta"].astype(np.float32)
                 embedder, info = str(data["embedder"]), json.loads(str(data["info"]))
+                translations = TermTranslations.from_arrays(data) if "expansion_words" in data else None
         except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             raise EmbedderUnavailable(
                 f"cannot read the query adapter {path}: {exc}. Train one with `zhiku train-adapter`, "
@@ -65,7 +78,8 @@ class QueryAdapter:
             ) from exc
         if delta.ndim != 2 or delta.shape[0] != delta.shape[1]:
             raise EmbedderUnavailable(f"the query adapter {path} is not a square matrix: {delta.shape}")
-        return cls(embedder=embedder, matrix=delta + np.eye(len(delta), dtype=np.float32), info=info)
+        return cls(embedder=embedder, matrix=delta + np.eye(len(delta), dtype=np.float32), info=info,
+                   translations=translations)
 
 
 def builtin_path(kind: str) -> Path:

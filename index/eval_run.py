@@ -8,6 +8,7 @@ second run of the same corpus cost only the queries.
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -16,9 +17,11 @@ from pathlib import Path
 from index.adapter import QueryAdapter, TrainingParams, train_matrix
 from index.errors import ZhikuIndexError
 from index.evaluate import aggregate, load_qrels, load_queries
+from index.expansion import TermTranslations
 from index.kb import KnowledgeBase, embedding_input
 from index.models import Method
 from index.settings import Settings
+from index.text import analyze_query
 
 METHODS: tuple[Method, ...] = ("hybrid", "bm25", "dense")
 
@@ -89,5 +92,23 @@ def train_adapter(settings: Settings, corpus: Path, queries: Path, qrels: Path, 
         if not used:
             raise ZhikuIndexError("no judged query has a relevant record in the corpus: nothing to train on")
         matrix = train_matrix(kb.embedder.embed_queries([texts[q] for q in used]), passages, relevant, params)
-        info = {"corpus": corpus.name, "queries": len(used), "passages": len(chunk_ids), **asdict(params)}
-        return QueryAdapter(embedder=kb.embedder.name, matrix=matrix, info=info)
+        translations = learn_translations(kb, [texts[q] for q in used], relevant)
+        info = {"corpus": corpus.name, "queries": len(used), "passages": len(chunk_ids), **asdict(params),
+                "expansion_pairs": len(translations)}
+        return QueryAdapter(embedder=kb.embedder.name, matrix=matrix, info=info, translations=translations)
+
+
+def learn_translations(kb: KnowledgeBase, questions: Sequence[str],
+                       relevant: Sequence[Sequence[int]]) -> TermTranslations:
+    """The adapter's BM25 half: question words → the words of the passages that answer them.
+
+    ``relevant[i]`` are row indices into the keyword index (as for :func:`train_matrix`); a question's
+    answer is every word of its relevant passages, their heading paths included (a law's name is part of
+    what people's words point to).
+    """
+    ids, tokens = kb.store.all_tokens()
+    row_of = {chunk_id: row for row, chunk_id in enumerate(ids)}
+    words = [set(tokens[row_of[chunk_id]]) for chunk_id in kb.keywords().ids]
+    frequency = Counter(word for passage in words for word in passage)
+    answers = [set().union(*(words[row] for row in rows)) for rows in relevant]
+    return TermTranslations.learn([analyze_query(q).terms for q in questions], answers, frequency, len(words))

