@@ -37,14 +37,22 @@ from ingest.models import Change, Chunk, Document
 from ingest.pipeline import scan
 
 
-def _heading_path(title: str, heading: Sequence[str]) -> list[str]:
-    """The document title and the chunk's section headings, outermost first, each once."""
-    return [title, *[h for h in heading if h != title]]
+def _heading_path(title: str, heading: Sequence[str], text: str) -> list[str]:
+    """The document title and the chunk's section headings, outermost first, each once.
+
+    The innermost heading is left out when the text opens with it: an article's chunk starts with its own
+    第四十三条, and saying it twice only costs the model time (6,793 of ../shared/corpus's 12,044 chunks,
+    1.6 % of the characters embedded).
+    """
+    path = [title, *[h for h in heading if h != title]]
+    if len(path) > 1 and text.startswith(path[-1]):
+        path.pop()
+    return path
 
 
 def embedding_input(title: str, heading: Sequence[str], text: str) -> str:
     """The text a chunk is embedded (and BM25-indexed) as: its heading path gives it context."""
-    return " ".join(_heading_path(title, heading)) + "\n" + text
+    return " ".join(_heading_path(title, heading, text)) + "\n" + text
 
 
 @lru_cache(maxsize=4096)
@@ -59,7 +67,7 @@ def chunk_terms(title: str, heading: Sequence[str], text: str) -> list[str]:
     the text, so the parts give the same terms apart (checked on all 12,044 chunks of ../shared/corpus);
     the heading path, 14 % of the characters, repeats across the chunks of a document.
     """
-    path_terms = (term for part in _heading_path(title, heading) for term in _heading_terms(part))
+    path_terms = (term for part in _heading_path(title, heading, text) for term in _heading_terms(part))
     return [*path_terms, *tokenize(text)]
 
 

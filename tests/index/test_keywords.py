@@ -32,6 +32,16 @@ def test_chunk_terms_are_the_terms_of_the_embedded_text() -> None:
         assert chunk_terms(title, heading, text) == tokenize(embedding_input(title, heading, text))
 
 
+def test_the_embedded_text_says_each_heading_once() -> None:
+    """An article's chunk opens with its own 第四十三条: the heading path leaves it to the text."""
+    path = ("中华人民共和国工会法", "第五章 工会的经费和财产", "第四十三条")
+    article = "第四十三条 工会经费的来源：……"
+    assert embedding_input(path[0], path, article) == "中华人民共和国工会法 第五章 工会的经费和财产\n" + article
+    assert embedding_input(path[0], path, "（二）建立工会组织的用人单位按每月……") == (
+        "中华人民共和国工会法 第五章 工会的经费和财产 第四十三条\n（二）建立工会组织的用人单位按每月……")
+    assert embedding_input("通知", (), "通知全文") == "通知\n通知全文"  # the title always stays
+
+
 def test_domain_terms_stay_whole() -> None:
     tokens = tokenize("深入推进产业工人队伍建设改革，建好劳模创新工作室，开好职工代表大会。")
     assert {"产业工人队伍建设改革", "劳模创新工作室", "职工代表大会"} <= set(tokens)
