@@ -297,10 +297,12 @@ class KnowledgeBase:
                method: Method = "hybrid", per_document: bool = True) -> SearchResult:
         started = time.perf_counter()
         analysis = analyze_query(query)
-        hits, facets = retrieval.search(self, query, analysis, k=k, filters=filters, method=method,
+        learned = self.query_adapter.expansions(query, analysis.terms) if self.query_adapter else {}
+        hits, facets = retrieval.search(self, query, analysis, learned, k=k, filters=filters, method=method,
                                         per_document=per_document)
         return SearchResult(query=query, hits=hits, terms=analysis.terms, expansions=analysis.expansions,
-                            facets=facets, took_ms=(time.perf_counter() - started) * 1000, method=method)
+                            facets=facets, took_ms=(time.perf_counter() - started) * 1000, method=method,
+                            learned=list(learned))
 
     def ask(self, query: str, *, k: int = 5, filters: Filters = Filters()) -> Answer:
         started = time.perf_counter()

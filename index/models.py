@@ -45,6 +45,7 @@ class SearchResult:
     facets: dict[str, dict[str, int]]  # {"doc_type": {...}, "year": {...}, "source": {...}} over the candidates
     took_ms: float
     method: Method = "hybrid"
+    learned: list[str] = field(default_factory=list)  # words the query adapter added to BM25, strongest first
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -103,9 +103,12 @@ def passes(row: ChunkRow, filters: Filters) -> bool:
     return not (filters.title_contains and filters.title_contains not in row.title)
 
 
-def search(kb: KnowledgeBase, query: str, analysis: QueryAnalysis, *, k: int, filters: Filters,
-           method: Method, per_document: bool) -> tuple[list[Hit], dict[str, dict[str, int]]]:
-    """Run one query end to end; returns the hits and the facet counts over all candidates."""
+def search(kb: KnowledgeBase, query: str, analysis: QueryAnalysis, learned: Mapping[str, float], *, k: int,
+           filters: Filters, method: Method, per_document: bool) -> tuple[list[Hit], dict[str, dict[str, int]]]:
+    """Run one query end to end; returns the hits and the facet counts over all candidates.
+
+    ``learned`` are the query adapter's weighted BM25 words for this query (:mod:`index.expansion`).
+    """
     n = kb.settings.candidates
     results: dict[str, list[tuple[str, float]]] = {}
     if method in ("hybrid", "dense"):
@@ -117,7 +120,6 @@ def search(kb: KnowledgeBase, query: str, analysis: QueryAnalysis, *, k: int, fi
         if is_filtered(filters):
             where, params = sql_where(filters)
             allowed = keywords.mask(kb.store.filter_chunk_ids(where, params))
-        learned = kb.query_adapter.expansions(query, analysis.terms) if kb.query_adapter else None
         results["bm25"] = keywords.search(analysis.terms, n, allowed, extra=learned)
     dense_weight = WEIGHTS.dense_weight(kb.settings.embedder)
     fused = score_fusion(results, {"dense": dense_weight, "bm25": 1 - dense_weight})

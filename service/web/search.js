@@ -46,6 +46,7 @@ function summary(data) {
   for (const [form, others] of Object.entries(data.expansions ?? {})) {
     parts.push(`已扩展：${form} → ${others.join("、")}`);
   }
+  if (data.learned?.length) parts.push(`也检索了：${data.learned.slice(0, 6).join("、")}`);
   return parts.join(" · ");
 }
 

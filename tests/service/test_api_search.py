@@ -33,6 +33,13 @@ def test_search_returns_hits_with_passages_snippets_and_facets(client: httpx.Cli
     assert any("工会法" in hit["title"] for hit in body["results"])
 
 
+def test_a_question_says_which_words_the_adapter_added(client: httpx.Client) -> None:
+    asked = client.get("/api/search", params={"q": "被公司辞退了有没有补偿？"}).json()
+    assert asked["learned"] and not set(asked["learned"]) & set(asked["terms"])
+    assert "解除劳动合同" in asked["learned"]
+    assert client.get("/api/search", params={"q": "辞退 补偿"}).json()["learned"] == []  # keywords: none
+
+
 def test_snippet_escapes_markup_from_the_query(client: httpx.Client) -> None:
     body = client.get("/api/search", params={"q": "<script>alert(1)</script> 工会"}).json()
     assert body["results"] and all(_only_marks(hit["snippet"]) for hit in body["results"])
