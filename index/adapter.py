@@ -53,8 +53,10 @@ class QueryAdapter:
         return self.translations.expand(terms)
 
     def describe(self) -> str:
-        """What ``zhiku stats`` and ``/api/health`` show: what the adapter was trained on."""
-        return f"{self.info.get('queries', '?')} questions of {self.info.get('corpus', '?')}"
+        """What ``zhiku stats`` and ``/api/health`` show: what the adapter was trained on, and whether it has
+        its lexical half (adapters trained before :mod:`index.expansion` have only the map)."""
+        trained = f"{self.info.get('queries', '?')} questions of {self.info.get('corpus', '?')}"
+        return trained if self.translations is None else f"{trained}, {len(self.translations):,} expansion pairs"
 
     def save(self, path: Path) -> None:
         """Stored as the float16 difference from the identity: small numbers, a quarter of the bytes."""

