@@ -163,10 +163,14 @@ class KeywordIndex:
         return [(self.ids[row], float(scores[row])) for row in best]
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
-        """BM25 idf of the known terms (unknown terms are left out): how telling each query term is."""
-        df = np.diff(self._tf.indptr)
+        """BM25 idf of the known terms (unknown terms are left out): how telling each query term is.
+
+        Reads only these terms' column bounds: a search calls it for every question (the learned expansion
+        words the KB holds), and the whole vocabulary's document frequencies cost O(vocabulary) each time.
+        """
+        bounds = self._tf.indptr
         cols = {term: self._terms[term] for term in terms if term in self._terms}
-        return {term: float(_idf(df[col], len(self.ids))) for term, col in cols.items()}
+        return {term: float(_idf(bounds[col + 1] - bounds[col], len(self.ids))) for term, col in cols.items()}
 
     # --- persistence --------------------------------------------------------------------------------
 
