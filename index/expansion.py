@@ -53,7 +53,7 @@ class TermTranslations:
     params: ExpansionParams = ExpansionParams()
 
     @classmethod
-    def learn(cls, questions: Sequence[Iterable[str]], answers: Sequence[Iterable[str]],
+    def learn(cls, questions: Sequence[Sequence[str]], answers: Sequence[Iterable[str]],
               document_frequency: Mapping[str, int], passages: int,
               params: ExpansionParams = ExpansionParams()) -> TermTranslations:
         """Word associations from judged pairs: ``questions[i]``'s words, ``answers[i]``'s passage words.
@@ -86,7 +86,7 @@ class TermTranslations:
             if pairs:
                 table[term] = tuple(sorted(pairs, key=lambda pair: (-pair[1], pair[0])))
         learned = cls(table, params)
-        tops = [next(iter(strengths.values())) for q in questions if (strengths := learned._strengths(list(q)))]
+        tops = [next(iter(strengths.values())) for q in questions if (strengths := learned._strengths(q))]
         reference = float(np.median(tops)) if tops else 1.0
         return cls(table, dataclasses.replace(params, reference=reference))
 

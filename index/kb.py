@@ -297,10 +297,11 @@ class KnowledgeBase:
                method: Method = "hybrid", per_document: bool = True) -> SearchResult:
         started = time.perf_counter()
         analysis = analyze_query(query)
-        learned = self.query_adapter.expansions(query, analysis.terms) if self.query_adapter else {}
-        if learned:  # only words this KB holds: the response lists them as searched
-            known = self.keywords().idf(learned)
-            learned = {word: weight for word, weight in learned.items() if word in known}
+        learned: dict[str, float] = {}
+        if self.query_adapter and method != "dense":  # only BM25 uses them; the response lists the KB's own
+            keywords = self.keywords()
+            learned = {word: weight for word, weight in self.query_adapter.expansions(query, analysis.terms).items()
+                       if keywords.has_term(word)}
         hits, facets = retrieval.search(self, query, analysis, learned, k=k, filters=filters, method=method,
                                         per_document=per_document)
         return SearchResult(query=query, hits=hits, terms=analysis.terms, expansions=analysis.expansions,

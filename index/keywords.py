@@ -162,11 +162,14 @@ class KeywordIndex:
         best = top[np.lexsort((top, -scores[top]))][:n]
         return [(self.ids[row], float(scores[row])) for row in best]
 
+    def has_term(self, term: str) -> bool:
+        """Whether some chunk holds ``term`` (a word, as :func:`index.text.tokenize` gives it)."""
+        return term in self._terms
+
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
         """BM25 idf of the known terms (unknown terms are left out): how telling each query term is.
 
-        Reads only these terms' column bounds: a search calls it for every question (the learned expansion
-        words the KB holds), and the whole vocabulary's document frequencies cost O(vocabulary) each time.
+        Reads only these terms' column bounds, not the whole vocabulary's document frequencies.
         """
         bounds = self._tf.indptr
         cols = {term: self._terms[term] for term in terms if term in self._terms}

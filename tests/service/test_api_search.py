@@ -46,6 +46,8 @@ def test_a_question_says_which_words_the_adapter_added(client: httpx.Client) -> 
     everything = adapter.expansions(WAGES_QUESTION, analyze_query(WAGES_QUESTION).terms)
     assert set(asked["learned"]) < set(everything)  # words learned from STARD that this KB lacks are not listed
     assert client.get("/api/search", params={"q": "老板 拖欠 工资"}).json()["learned"] == []  # keywords: none
+    dense = client.get("/api/search", params={"q": WAGES_QUESTION, "method": "dense"}).json()
+    assert dense["learned"] == []  # no keyword search ran: nothing was added to one
 
 
 def test_snippet_escapes_markup_from_the_query(client: httpx.Client) -> None:
