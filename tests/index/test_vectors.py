@@ -142,7 +142,7 @@ def test_a_wider_hnsw_search_finds_the_exact_neighbours(tmp_path: Path) -> None:
     narrow = recall(store)
     store.close()
     wide = recall(VectorStore.open(tmp_path, embedder_name=MODEL, dim=dim, ef_search=n))
-    assert wide > 0.99 and wide > narrow
+    assert wide > 0.99 and wide > narrow, f"recall@100 at ef_search 100: {narrow:.3f}, at {n}: {wide:.3f}"
 
 
 def test_wrong_vector_size_is_refused(tmp_path: Path) -> None:
