@@ -16,6 +16,9 @@ guards against:
   then set the timeout on the client's session (a private attribute, checked against 1.5.9).
 * ``delete(ids=[])`` and ``upsert`` with no rows raise; batches above ``get_max_batch_size()`` raise.
 * ``query`` with ``n_results`` above the collection's size returns the rows there are (none when empty).
+* Re-opened right after another client of the path closed, on a busy machine, ``modify`` can fail at
+  once with ``InternalError: … (code: 5) database is locked`` (about one reopen in 150 with both cores
+  busy): its SQLite file is still held by the closed client's last work. It is tried again (:func:`_retried`).
 
 ``where`` syntax that works (each operator dict holds exactly one operator, ``$and``/``$or`` need at
 least two clauses, ``$in`` needs a non-empty list, numbers compare as numbers)::
@@ -32,10 +35,11 @@ The embedded store is for one process at a time; several processes need the serv
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import chromadb
@@ -52,7 +56,10 @@ from index.settings import ANN_EF_SEARCH
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 2.0  # seconds to open a connection to a chroma server: a live one answers in ms
+LOCKED_PAUSES = (0.05, 0.2, 0.5, 1.0, 2.0)  # seconds before each new try of a write that found the file locked
 PAGE_SIZE = 5000  # ids per page when listing the whole collection
+
+T = TypeVar("T")
 
 
 def _chroma_settings() -> ChromaSettings:
@@ -98,7 +105,7 @@ class VectorStore:
                 )
                 _check_model(col, where, embedder_name, dim)
                 if _ef_search(col) != ef_search:  # before any query loads the index with the old value
-                    col.modify(configuration={"hnsw": {"ef_search": ef_search}})
+                    _retried(lambda: col.modify(configuration={"hnsw": {"ef_search": ef_search}}))
                 return cls(client, col, dim=dim, where=where)
         except BaseException:
             client.close()  # an embedded client left open keeps the path's files locked
@@ -213,6 +220,19 @@ def _unavailable_as_error(where: str) -> Iterator[None]:
             "`chroma run --path DIR --host HOST --port PORT`, or unset ZHIKU_CHROMA_URL to use the "
             "embedded store in the KB directory."
         ) from exc
+
+
+def _retried(write: Callable[[], T], pauses: Sequence[float] = LOCKED_PAUSES) -> T:
+    """``write()``, tried again after each pause while chroma says its SQLite file is locked (module doc)."""
+    for pause in pauses:
+        try:
+            return write()
+        except chromadb.errors.InternalError as exc:
+            if "database is locked" not in str(exc):
+                raise
+            log.info("chroma's database was locked; trying again in %.2f s", pause)
+            time.sleep(pause)
+    return write()
 
 
 def _ef_search(col: Collection) -> int | None:

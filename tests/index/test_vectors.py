@@ -1,15 +1,17 @@
 """VectorStore against real chroma: embedded in a KB dir, and through a real ``chroma run`` server."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import chromadb.errors
 import numpy as np
 import pytest
 
 from index.errors import EmbedderMismatch, VectorStoreUnavailable, ZhikuIndexError
-from index.vectors import PAGE_SIZE, VectorStore
+from index.vectors import PAGE_SIZE, VectorStore, _retried
 
 if TYPE_CHECKING:
     from conftest import ChromaProcess
@@ -143,6 +145,33 @@ def test_a_wider_hnsw_search_finds_the_exact_neighbours(tmp_path: Path) -> None:
     store.close()
     wide = recall(VectorStore.open(tmp_path, embedder_name=MODEL, dim=dim, ef_search=n))
     assert wide > 0.99 and wide > narrow, f"recall@100 at ef_search 100: {narrow:.3f}, at {n}: {wide:.3f}"
+
+
+def test_a_write_that_finds_chroma_locked_is_tried_again() -> None:
+    """What chroma raised once in ~150 reopens on a busy machine (index.vectors module doc)."""
+    locked = chromadb.errors.InternalError("Database error: error returned from database: (code: 5) "
+                                           "database is locked")
+    tries: list[int] = []
+
+    def locked_twice() -> str:
+        tries.append(1)
+        if len(tries) <= 2:
+            raise locked
+        return "written"
+
+    def always_locked() -> str:
+        raise locked
+
+    def broken() -> str:
+        raise chromadb.errors.InternalError("no such table: collections")
+
+    assert _retried(locked_twice, pauses=(0.01, 0.01, 0.01)) == "written" and len(tries) == 3
+    with pytest.raises(chromadb.errors.InternalError, match="locked"):  # still locked after the last pause
+        _retried(always_locked, pauses=(0.01, 0.01))
+    started = time.monotonic()
+    with pytest.raises(chromadb.errors.InternalError, match="no such table"):  # any other error at once
+        _retried(broken, pauses=(5.0,))
+    assert time.monotonic() - started < 1.0
 
 
 def test_wrong_vector_size_is_refused(tmp_path: Path) -> None:
