@@ -297,16 +297,11 @@ class KnowledgeBase:
                method: Method = "hybrid", per_document: bool = True) -> SearchResult:
         started = time.perf_counter()
         analysis = analyze_query(query)
-        learned: dict[str, float] = {}
-        if self.query_adapter and method != "dense":  # only BM25 uses them; the response lists the KB's own
-            keywords = self.keywords()
-            learned = {word: weight for word, weight in self.query_adapter.expansions(query, analysis.terms).items()
-                       if keywords.has_term(word)}
-        hits, facets = retrieval.search(self, query, analysis, learned, k=k, filters=filters, method=method,
-                                        per_document=per_document)
+        hits, facets, learned = retrieval.search(self, query, analysis, k=k, filters=filters, method=method,
+                                                 per_document=per_document)
         return SearchResult(query=query, hits=hits, terms=analysis.terms, expansions=analysis.expansions,
                             facets=facets, took_ms=(time.perf_counter() - started) * 1000, method=method,
-                            learned=list(learned))
+                            learned=learned)
 
     def ask(self, query: str, *, k: int = 5, filters: Filters = Filters()) -> Answer:
         started = time.perf_counter()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -103,14 +103,16 @@ def passes(row: ChunkRow, filters: Filters) -> bool:
     return not (filters.title_contains and filters.title_contains not in row.title)
 
 
-def search(kb: KnowledgeBase, query: str, analysis: QueryAnalysis, learned: Mapping[str, float], *, k: int,
-           filters: Filters, method: Method, per_document: bool) -> tuple[list[Hit], dict[str, dict[str, int]]]:
-    """Run one query end to end; returns the hits and the facet counts over all candidates.
+def search(kb: KnowledgeBase, query: str, analysis: QueryAnalysis, *, k: int, filters: Filters, method: Method,
+           per_document: bool) -> tuple[list[Hit], dict[str, dict[str, int]], list[str]]:
+    """Run one query end to end; returns the hits, the facet counts over all candidates and the learned words.
 
-    ``learned`` are the query adapter's weighted BM25 words for this query (:mod:`index.expansion`).
+    The learned words are the query adapter's weighted BM25 words (:mod:`index.expansion`) that the KB holds,
+    strongest first; only BM25 uses them, so a dense search has none.
     """
     n = kb.settings.candidates
     results: dict[str, list[tuple[str, float]]] = {}
+    learned: dict[str, float] = {}
     if method in ("hybrid", "dense"):
         vector = kb.embedder.embed_queries([query])[0]
         results["dense"] = kb.nearest(vector, n, chroma_where(filters))
@@ -120,6 +122,9 @@ def search(kb: KnowledgeBase, query: str, analysis: QueryAnalysis, learned: Mapp
         if is_filtered(filters):
             where, params = sql_where(filters)
             allowed = keywords.mask(kb.store.filter_chunk_ids(where, params))
+        if kb.query_adapter:
+            learned = {word: weight for word, weight in kb.query_adapter.expansions(query, analysis.terms).items()
+                       if keywords.has_term(word)}
         results["bm25"] = keywords.search(analysis.terms, n, allowed, extra=learned)
     dense_weight = WEIGHTS.dense_weight(kb.settings.embedder)
     fused = score_fusion(results, {"dense": dense_weight, "bm25": 1 - dense_weight})
@@ -130,7 +135,7 @@ def search(kb: KnowledgeBase, query: str, analysis: QueryAnalysis, learned: Mapp
     facets = facet_counts([row for row, _ in scored])
     hits = best_per_document(scored, ranks, k) if per_document else [
         make_hit(row, score, ranks, [row.chunk_id]) for row, score in scored[:k]]
-    return hits, facets
+    return hits, facets, list(learned)
 
 
 def rerank(scored: Sequence[tuple[ChunkRow, float]], query: str) -> list[tuple[ChunkRow, float]]:
