@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ingest.chunking import chunk_document
+from ingest.chunking import CHUNKING_VERSION, chunk_document
 from ingest.clean import clean
 from ingest.metadata import (
     MetadataError,
@@ -48,6 +48,12 @@ def iter_files(folder: Path) -> Iterator[Path]:
         for name in sorted(files):
             if not name.startswith(".") and not name.endswith(SIDECAR_SUFFIX):
                 yield Path(directory) / name
+
+
+def stamped(digest: str) -> str:
+    """A hash as the index keeps it: with the chunking rules' version, so that a KB built under older rules
+    sees every file as changed and re-chunks it on the next ingest instead of keeping stale passages."""
+    return f"{digest}@chunking-{CHUNKING_VERSION}"
 
 
 def parse_source(source: SourceFile, root: Path) -> list[Document]:
@@ -89,8 +95,8 @@ def _document(record: RawRecord, source: SourceFile, root: Path, sidecar: tuple[
         doc_type=meta.doc_type,
         date=meta.date,
         source=meta.source,
-        content_hash=content_hash(cleaned.text, meta),
-        source_hash=source.source_hash,
+        content_hash=stamped(content_hash(cleaned.text, meta)),
+        source_hash=stamped(source.source_hash),
         root=str(root),
         extra=meta.extra,
     )
@@ -156,7 +162,7 @@ def scan(
         try:
             source = load_source(path, max_bytes=max_bytes)
             previous = by_file.get((str(root), make_doc_id(path, root)), [])
-            if previous and all(doc.source_hash == source.source_hash for doc in previous):
+            if previous and all(doc.source_hash == stamped(source.source_hash) for doc in previous):
                 plan.unchanged.extend(doc.doc_id for doc in previous)
                 seen.update((doc.doc_id, doc.root) for doc in previous)
                 continue
