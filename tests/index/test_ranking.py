@@ -1,0 +1,70 @@
+"""Ranking steps on hand-made rows: intent cues, coverage, the relevance scale and grouping by document."""
+from __future__ import annotations
+
+import pytest
+
+from index.intent import asks_of, intent_of
+from index.ranking import Candidate, Relevance, concepts, coverage, grouped, kind_features
+from index.store import ChunkRow
+from index.text import normalize
+
+
+def row(doc_id: str, position: int, doc_type: str = "policy", jurisdiction: str | None = None) -> ChunkRow:
+    return ChunkRow(chunk_id=f"{doc_id}::{position}", doc_id=doc_id, position=position, text="正文", start=0, end=2,
+                    heading=(doc_id,), title=doc_id, doc_type=doc_type, date=None, source=None,
+                    jurisdiction=jurisdiction)
+
+
+@pytest.mark.parametrize(("query", "case", "rule", "asks"), [
+    ("有没有企业搞师带徒的例子", True, False, "other"),
+    ("哪家企业用师带徒培养青年技工？", True, False, "other"),
+    ("师带徒 案例", True, False, "other"),
+    ("产改 技能培训", True, False, "other"),  # bare keywords: a trainer browsing a topic
+    ("加班费按什么标准算？", False, True, "other"),
+    ("企业年金缴费比例是多少", False, True, "figure"),
+    ("职工代表大会有哪些职权", False, False, "list"),
+    ("产改是什么", False, False, "definition"),
+    ("试用期可以不交社保吗", False, True, "yesno"),
+    ("集体协商怎么开展", False, False, "howto"),
+])
+def test_intent_reads_what_the_query_wants(query: str, case: bool, rule: bool, asks: str) -> None:
+    intent = intent_of(query)
+    assert (intent.wants_case, intent.wants_rule) == (case, rule)
+    assert asks_of(query) == intent.asks == asks
+
+
+def test_coverage_counts_a_word_in_any_of_its_lexicon_forms() -> None:
+    words = concepts(["产改", "技能"], {"产改": ["产业工人队伍建设改革"]})
+    idf = {"产改": 2.0, "技能": 1.0}
+    assert coverage(normalize("深化产业工人队伍建设改革，提升技能"), words, idf) == pytest.approx(1.0)
+    assert coverage(normalize("提升技能"), words, idf) == pytest.approx(1 / 3)
+    assert coverage("任何文字", concepts(["火星"], {}), idf) == 0.0  # an unknown word weighs like the rarest
+
+
+def test_relevance_is_a_probability_that_grows_with_each_piece_of_evidence() -> None:
+    model = Relevance(fused=2.0, cosine=1.0, coverage=3.0, form=0.5, kind=(0.5, -0.5, -0.7), bias=-3.0, threshold=0.5,
+                      cosine_scale={False: (0.85, 0.05)})
+
+    def p(fused: float, cosine: float, cover: float, kind: tuple[float, float, float] = (0, 0, 0)) -> float:
+        return model.probability(Candidate(row("a", 0), fused, cosine, cover, 0.0, kind, adapted=False))
+
+    assert 0 < p(0, 0.7, 0) < p(1, 0.7, 0) < p(1, 0.9, 0) < p(1, 0.9, 1) < 1
+    assert p(1, 0.9, 1, (0, 0, 1)) < p(1, 0.9, 1) < p(1, 0.9, 1, (1, 0, 0))
+
+
+def test_kind_features_follow_the_hierarchy_of_norms_and_the_intent() -> None:
+    local = row("上海市工会条例", 0, "law", jurisdiction="上海市")
+    assert kind_features(local, "工会经费怎么拨缴？", intent_of("工会经费怎么拨缴？")) == (0.0, 0.0, 1.0)
+    assert kind_features(local, "上海工会经费怎么拨缴？", intent_of("上海工会经费怎么拨缴？")) == (0.0, 0.0, 0.0)
+    case = row("某公司案例", 0, "case")
+    assert kind_features(case, "师带徒 案例", intent_of("师带徒 案例")) == (1.0, 0.0, 0.0)
+    assert kind_features(case, "加班费合法吗", intent_of("加班费合法吗")) == (0.0, 1.0, 0.0)
+
+
+def test_grouped_keeps_a_documents_passages_together_and_caps_them() -> None:
+    ranked = [(row("A", 0), 0.9), (row("B", 0), 0.8), (row("A", 1), 0.7), (row("A", 2), 0.6), (row("A", 3), 0.5),
+              (row("C", 0), 0.4)]
+    shown = grouped(ranked, k=5, per_document=3)
+    assert [(r.doc_id, r.position) for r, _ in shown] == [("A", 0), ("A", 1), ("A", 2), ("B", 0), ("C", 0)]
+    assert [(r.doc_id, r.position) for r, _ in grouped(ranked, k=3, per_document=1)] == [("A", 0), ("B", 0),
+                                                                                          ("C", 0)]
