@@ -1,22 +1,49 @@
-"""Extractive answers without an LLM: the sentences of the top passages that best cover the question.
+"""Extractive answers without an LLM: the part of the best passages that answers what the question asks.
 
-Each sentence is scored by the IDF-weighted share of the question's terms it contains (so a sentence
-that names 拨缴 and 经费 beats one that only repeats 企业). The answer takes the best sentence of each
-passage in retrieval order, so the ranking's judgement (hierarchy of norms, fusion) decides which source
-is quoted first, and every quoted sentence cites a different passage. When no sentence covers enough of
-the question we say so instead of quoting noise.
+The passages are the search's hits, already cut at the relevance threshold, best first. Each is read as
+units — its sentences, and its lists (（一）（二）…, - …, 1. …) as one unit each — and every unit is scored
+by how much of the question it covers (the IDF-weighted share of the question's words in the unit and its
+headings) and by whether it has the *form* the question asks for (:mod:`index.intent`): a figure for 比例是多少,
+a list for 有哪些, a definition for 是什么, a rule (应当/可以/不得) for a yes/no question. The best passage
+is preferred: a unit of a later passage must be clearly better to be quoted first. A heading alone is never
+an answer. When search found relevant passages but no unit answers well enough, the answer has no
+sentences and the passages are shown instead of a bare 未找到相关内容.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+from index.intent import CASE_CUES, Asks, intent_of, offers
 from index.models import AnswerSentence, Hit, SearchResult
+from index.ranking import concepts, coverage
+from index.text import analyze_query, normalize
 
-MIN_COVERAGE = 0.45  # share of the question's IDF mass a sentence must contain to count as an answer
-MAX_SENTENCES = 3
+MIN_COVERAGE = 0.3  # share of the question's IDF mass a unit must hold (with its headings) to be quoted
+MAX_SENTENCES = 3  # sentences quoted besides a list's items
+MAX_ITEMS = 12  # a list longer than this is cut (the passage is shown in full below the answer)
+PASSAGES = 3  # how many of the top passages are read
+RANK_STEP = 0.15  # a unit of the n-th passage gives up n × this
+SUPPORT_MARGIN = 0.2  # further sentences must score within this of the best unit
+
 _ARTICLE = re.compile(r"^第[零一二三四五六七八九十百千0-9]+条")
 _SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]?[”’」』）)]*")
+_LINE = re.compile(r"[^\n]+")
+_ITEM = re.compile(r"(?:[-*•·]\s+|[（(][一二三四五六七八九十]+[）)]|\d{1,2}[.、．]\s*|[一二三四五六七八九十]+是)")
+_MARKER = re.compile(r"^(?:#{1,6}\s+|[-*•·]\s+)")  # Markdown heading or bullet markers, not shown
+_HEADING = re.compile(r"^(?:#{1,6}\s|第[零一二三四五六七八九十百千0-9]+[编章节](?:\s|$)|[一二三四五六七八九十百]+、|[（(][一二三四五六七八九十]+[）)])")
+_FORM_BONUS = {"figure": 0.3, "list": 0.4, "definition": 0.25, "yesno": 0.15}
+_FORM_MISS = {"figure": -0.2}
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """A sentence or a whole list of a passage: ``parts`` are its sentences' spans within the passage."""
+
+    passage: int
+    parts: tuple[tuple[int, int], ...]
+    is_list: bool
 
 
 def citation(hit: Hit) -> str:
@@ -34,32 +61,101 @@ def citation(hit: Hit) -> str:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    return [(m.start(), m.end()) for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+    """Sentences (and lines), without Markdown markers: what a person would quote."""
+    spans = []
+    for m in _SENTENCE.finditer(text):
+        start, end = m.start(), m.end()
+        while start < end and text[start].isspace():
+            start += 1
+        marker = _MARKER.match(text, start, end)
+        if marker:
+            start = marker.end()
+        if text[start:end].strip():
+            spans.append((start, end))
+    return spans
+
+
+def _is_heading(text: str) -> bool:
+    """A heading line (## 三、缴费规定, 第二章 总则, （一）知情权) that does not say anything by itself."""
+    stripped = text.strip()
+    return bool(_HEADING.match(stripped)) and (len(stripped) <= 25 or not re.search(r"[，,；;]", stripped)) and (
+        not stripped.endswith(("。", "！", "？", "；")) or len(stripped) <= 25)
+
+
+def units(text: str, passage: int) -> list[_Unit]:
+    """The passage's sentences, with each run of two or more list lines joined into one unit."""
+    out: list[_Unit] = []
+    items: list[tuple[int, int]] = []
+
+    def flush() -> None:
+        if len(items) >= 2:
+            out.append(_Unit(passage, tuple(items), is_list=True))
+        items.clear()
+
+    for line in _LINE.finditer(text):
+        stripped = line.group(0).strip()
+        if not stripped:
+            continue
+        lead = line.start() + len(line.group(0)) - len(line.group(0).lstrip())
+        spans = [(line.start() + a, line.start() + b) for a, b in sentence_spans(line.group(0))]
+        if _ITEM.match(stripped):
+            items.append((spans[0][0] if spans else lead, line.end()))
+        else:
+            flush()
+        out += [_Unit(passage, (span,), is_list=False) for span in spans if not _is_heading(text[span[0]:span[1]])]
+    flush()
+    return out
+
+
+def _form(asks: Asks, unit_text: str, is_list: bool) -> float:
+    matched = is_list if asks == "list" else offers(asks, unit_text)
+    if matched is None:
+        return 0.0
+    return _FORM_BONUS.get(asks, 0.0) if matched else _FORM_MISS.get(asks, 0.0)
 
 
 def extract_answer(result: SearchResult, idf: Mapping[str, float]) -> tuple[list[AnswerSentence], bool]:
-    """Up to three sentences, one per passage in hit order; ``found`` is False when none covers the question."""
-    # a term the corpus never uses is as telling as its rarest word: no sentence can cover it, and a
-    # question made of such terms ("火星移民签证") must not be "answered" by its one common word (办理)
-    rarest = max(idf.values(), default=1.0)
-    weights = {t: idf.get(t, rarest) for t in dict.fromkeys(result.terms)}
-    terms = [t for t, w in weights.items() if w > 0]
-    total = sum(weights[t] for t in terms)
-    chosen: list[AnswerSentence] = []
-    for hit in result.hits if terms else []:
-        best = max(((coverage(hit.text[a:b], terms, weights, total), a, b) for a, b in sentence_spans(hit.text)),
-                   default=None)
-        if best is None or best[0] < MIN_COVERAGE:
-            continue
-        score, start, end = best
-        chosen.append(AnswerSentence(text=hit.text[start:end].strip(), citation=citation(hit), doc_id=hit.doc_id,
-                                     heading=hit.heading, start=hit.start + start, end=hit.start + end,
-                                     score=round(score, 4)))
-        if len(chosen) == MAX_SENTENCES:
-            break
-    return chosen, bool(chosen)
+    """The answer's sentences (a list's items each one) and ``found``: whether anything relevant was found.
+
+    ``found`` with no sentences means: relevant passages, but none says it in a quotable unit.
+    """
+    hits = result.hits
+    if not hits:
+        return [], False
+    asks = intent_of(result.query).asks
+    analysis = analyze_query(result.query)
+    words = concepts([t for t in analysis.base_terms if t not in CASE_CUES], analysis.expansions)
+    passages = _distinct(hits)[:PASSAGES]
+    best: list[tuple[float, float, _Unit]] = []
+    for rank, hit in enumerate(passages):
+        context = normalize(" ".join(h for h in hit.heading if h != hit.title))
+        for unit in units(hit.text, rank):
+            if unit.is_list and asks != "list":  # a figure or a rule is one sentence of a list, not all of it
+                continue
+            text = "".join(hit.text[a:b] for a, b in unit.parts)
+            covered = coverage(context + normalize(text), words, idf)
+            if covered < MIN_COVERAGE:
+                continue
+            best.append((covered + _form(asks, text, unit.is_list) - RANK_STEP * rank, covered, unit))
+    if not best:
+        return [], True
+    best.sort(key=lambda t: -t[0])
+    top_score, _, top = best[0]
+    chosen = [top] + [u for score, _, u in best[1:] if not top.is_list and not u.is_list
+                      and score >= top_score - SUPPORT_MARGIN][: MAX_SENTENCES - 1]
+    return [sentence for unit in chosen for sentence in _sentences(unit, passages[unit.passage])], True
 
 
-def coverage(sentence: str, terms: Sequence[str], idf: Mapping[str, float], total: float) -> float:
-    """The IDF-weighted share of the question's terms that occur in the sentence."""
-    return sum(idf[t] for t in terms if t in sentence) / total
+def _distinct(hits: Sequence[Hit]) -> list[Hit]:
+    """The hits with overlapping passages of one document dropped (chunks can repeat a sentence)."""
+    out: list[Hit] = []
+    for hit in hits:
+        if not any(h.doc_id == hit.doc_id and h.start < hit.end and hit.start < h.end for h in out):
+            out.append(hit)
+    return out
+
+
+def _sentences(unit: _Unit, hit: Hit) -> list[AnswerSentence]:
+    return [AnswerSentence(text=hit.text[a:b].strip(), citation=citation(hit), doc_id=hit.doc_id, heading=hit.heading,
+                           start=hit.start + a, end=hit.start + b, score=0.0)
+            for a, b in unit.parts[:MAX_ITEMS]]

@@ -29,9 +29,10 @@ from index.keywords import KeywordIndex
 from index.models import Answer, CheckReport, Filters, IngestReport, Method, SearchResult
 from index.settings import Settings
 from index.store import NewChunk, Store
+from index.suggest import suggestions
 from index.text import analyze_query, tokenize
 from index.vectors import VectorStore
-from ingest.cases import case_profile
+from ingest.cases import case_profile, profile_rules
 from ingest.lexicon import load_lexicon
 from ingest.models import Change, Chunk, Document
 from ingest.pipeline import scan
@@ -293,15 +294,22 @@ class KnowledgeBase:
         self.vectors = _open_vectors(self.settings, self.embedder)
 
     # --- reads -----------------------------------------------------------------------------------
-    def search(self, query: str, *, k: int = 10, filters: Filters = Filters(),
-               method: Method = "hybrid", per_document: bool = True) -> SearchResult:
+    def search(self, query: str, *, k: int = 10, filters: Filters = Filters(), method: Method = "hybrid",
+               per_document: int | None = retrieval.PASSAGES_PER_DOCUMENT,
+               min_relevance: float | None = None) -> SearchResult:
+        """The ``k`` best passages that pass the relevance cut-off, a document's passages grouped together.
+
+        Args:
+            per_document: most passages of one document (1: one hit per document; None: no cap).
+            min_relevance: the cut-off on the 0–1 relevance scale; None = the embedder's calibrated one.
+        """
         started = time.perf_counter()
         analysis = analyze_query(query)
-        hits, facets, learned = retrieval.search(self, query, analysis, k=k, filters=filters, method=method,
-                                                 per_document=per_document)
-        return SearchResult(query=query, hits=hits, terms=analysis.terms, expansions=analysis.expansions,
-                            facets=facets, took_ms=(time.perf_counter() - started) * 1000, method=method,
-                            learned=learned)
+        found = retrieval.search(self, query, analysis, k=k, filters=filters, method=method,
+                                 per_document=per_document, min_relevance=min_relevance)
+        return SearchResult(query=query, hits=found.hits, terms=analysis.terms, expansions=analysis.expansions,
+                            facets=found.facets, took_ms=(time.perf_counter() - started) * 1000, method=method,
+                            learned=found.learned, total=found.total)
 
     def ask(self, query: str, *, k: int = 5, filters: Filters = Filters()) -> Answer:
         started = time.perf_counter()
@@ -318,11 +326,25 @@ class KnowledgeBase:
                   limit: int = 50) -> tuple[list[dict[str, object]], int]:
         return self.store.documents(doc_type, offset, limit)
 
-    def cases(self, *, topic: str | None = None, org: str | None = None,
+    def cases(self, *, q: str | None = None, topic: str | None = None, org: str | None = None,
               year: int | None = None) -> list[dict[str, object]]:
+        """Case reports with their profiles (newest first), narrowed by every filter given.
+
+        With ``q``, only the reports the KB's own search finds among the case reports, best first.
+        """
+        rows = self.store.extras("case")
+        rank: dict[str, int] | None = None
+        if q:
+            hits = self.search(q, k=max(len(rows), 1), filters=Filters(doc_types=("case",)), per_document=1).hits
+            rank = {}
+            for hit in hits:
+                rank.setdefault(hit.doc_id, len(rank))
         out = []
-        for doc_id, title, date, source, extra in self.store.extras("case"):
-            profile = dict(extra.get("case") or {})
+        rules = profile_rules(load_lexicon())
+        for doc_id, title, date, source, extra in rows:
+            if rank is not None and doc_id not in rank:
+                continue
+            profile = _current_case_profile(self.store, doc_id, extra, rules)
             if topic and topic not in profile.get("topics", []):
                 continue
             if org and not any(org in o for o in profile.get("organisations", [])) and org not in title:
@@ -330,10 +352,10 @@ class KnowledgeBase:
             if year and profile.get("year") != year:
                 continue
             out.append({"doc_id": doc_id, "title": title, "date": date, "source": source, **profile})
-        return out
+        return out if rank is None else sorted(out, key=lambda case: rank[case["doc_id"]])
 
     def suggest(self, prefix: str, limit: int = 8) -> list[str]:
-        return retrieval.suggest(prefix, self.store.titles(), load_lexicon(), limit)
+        return suggestions(prefix, self.store.titles(), load_lexicon(), limit)
 
     def stats(self) -> dict[str, object]:
         return {**self.store.counts(), "vectors": self.vectors.count(), "embedder": self.embedder.name,
@@ -401,8 +423,26 @@ def _with_case_profile(doc: Document, lexicon) -> Document:
     """Case reports carry structured fields (organisation, year, topics, figures) for the case finder."""
     if doc.doc_type != "case":
         return doc
-    profile = case_profile(doc.text, doc.title, doc.date, lexicon)
-    return Document(**{**doc.__dict__, "extra": {**doc.extra, "case": profile.to_dict()}})
+    profile = {**case_profile(doc.text, doc.title, doc.date, lexicon).to_dict(), "rules": profile_rules(lexicon)}
+    return Document(**{**doc.__dict__, "extra": {**doc.extra, "case": profile}})
+
+
+_REPROFILED: dict[tuple[str, str, str], dict[str, object]] = {}  # (doc_id, content_hash, rules) -> profile
+
+
+def _current_case_profile(store: Store, doc_id: str, extra: dict[str, object], rules: str) -> dict[str, object]:
+    """A case's stored profile; or, when older rules or topics made it (the file is unchanged, so the ingest
+    skipped it), the profile today's rules give, computed once per text and process."""
+    profile = dict(extra.get("case") or {})
+    if profile.get("rules") == rules:
+        return profile
+    doc = store.document(doc_id)
+    if doc is None:  # deleted since the list was read
+        return profile
+    key = (doc_id, doc.content_hash, rules)
+    if key not in _REPROFILED:
+        _REPROFILED[key] = case_profile(doc.text, doc.title, doc.date, load_lexicon()).to_dict()
+    return _REPROFILED[key]
 
 
 def _progress(total: int, enabled: bool):

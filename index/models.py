@@ -20,7 +20,7 @@ class Filters:
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result: the best passage of one document (or one chunk when per_document=False)."""
+    """One search result: a passage of a document, with its relevance on the 0–1 scale (``score``)."""
 
     doc_id: str
     title: str
@@ -46,6 +46,7 @@ class SearchResult:
     took_ms: float
     method: Method = "hybrid"
     learned: list[str] = field(default_factory=list)  # words the query adapter added to BM25, strongest first
+    total: int = 0  # documents above the relevance cut-off among all candidates (hits shows the best of them)
 
 
 @dataclass(frozen=True)

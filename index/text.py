@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import jieba
@@ -40,6 +41,7 @@ class QueryAnalysis:
 
     terms: list[str]
     expansions: dict[str, list[str]]  # form found in the query -> the equivalent forms added, e.g. 产改 -> [...]
+    base_terms: list[str] = field(default_factory=list)  # the query's own terms, before any expansion
 
 
 class Tokenizer:
@@ -91,6 +93,7 @@ class Tokenizer:
         """
         normalized = normalize(query)
         terms = dict.fromkeys(self._cut(normalized, self.search))
+        base = list(terms)
         expansions: dict[str, list[str]] = {}
         for word in dict.fromkeys(self._cut(normalized, search=False)):
             if word in self._synonyms:
@@ -98,7 +101,7 @@ class Tokenizer:
                 expansions[form] = list(others)
                 for other in others:
                     terms.update(dict.fromkeys(self.tokenize(other)))
-        return QueryAnalysis(terms=list(terms), expansions=expansions)
+        return QueryAnalysis(terms=list(terms), expansions=expansions, base_terms=base)
 
 
 @lru_cache(maxsize=1)
@@ -167,6 +170,19 @@ def _render(text: str, spans: Sequence[tuple[int, int]], lo: int, hi: int) -> st
         cursor = end
     out.append(html.escape(text[cursor:hi]))
     return "".join(out)
+
+
+_MARKDOWN_LINE = re.compile(r"^(?:#{1,6}[ \t]+|[-*+>][ \t]+)", re.MULTILINE)
+
+
+def readable(text: str, heading: Sequence[str] = ()) -> str:
+    """A passage as a person reads it on a card: no Markdown markers (## 三、缴费规定, - item, **bold**), and
+    no opening line that only repeats the card's own heading path."""
+    plain = _MARKDOWN_LINE.sub("", text).replace("**", "")
+    first, newline, rest = plain.partition("\n")
+    if newline and first.strip() in heading:
+        plain = rest
+    return plain.strip()
 
 
 def highlight(text: str, terms: Sequence[str]) -> str:

@@ -1,15 +1,19 @@
 """What a case report is about, in the form the case finder filters and shows.
 
-Trainers look for cases by who did it (organisations), when (year), what it is about (topics) and, above all,
-by the figures that make a case teachable ("26家产改单位", "培训职工92557人", "企业年金覆盖32家"). These are
-pure functions over the clean text, run once at ingest for ``doc_type == "case"``; the result is stored as JSON
-in ``Document.extra`` (hence ``to_dict``/``from_dict``).
+Trainers look for cases by who did it (the reporting organisation), when (year), what it is about (topics:
+the practices they teach, 师带徒, 企业年金, 职代会 …) and, above all, by the figures that make a case teachable
+("26家产改单位", "培训职工92557人", "企业年金覆盖32家"). These are pure functions over the clean text, run once
+at ingest for ``doc_type == "case"``; the result is stored as JSON in ``Document.extra`` (hence
+``to_dict``/``from_dict``), stamped with :func:`profile_rules` so that a KB profiled by older rules or an
+older topics.tsv is re-profiled when read (``index.kb.KnowledgeBase.cases``).
 
 Extraction prefers precision over recall: a figure whose meaning cannot be read off its clause is dropped
 rather than shown with a wrong label, and ordinals, slogans and bare "一" are never figures.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -21,8 +25,11 @@ import jieba
 import jieba.posseg
 
 from ingest.lexicon import Lexicon
+from ingest.metadata import detect_source
 
 jieba.setLogLevel(60)  # jieba prints its dictionary-loading chatter to stderr otherwise
+
+PROFILE_VERSION = 2  # raise when the rules below change; a change to topics.tsv is seen by itself
 
 
 @dataclass(frozen=True)
@@ -49,9 +56,9 @@ class Fact:
 class CaseProfile:
     """The case finder's view of one case report."""
 
-    organisations: list[str]  # longest first
+    organisations: list[str]  # the one reporting enterprise or union, normalised (empty when none is named)
     year: int | None
-    topics: list[str]  # lexicon topics, most-cued first
+    topics: list[str]  # lexicon topics the report is about, title-cued first
     facts: list[Fact]  # in text order
 
     def to_dict(self) -> dict[str, object]:
@@ -80,11 +87,18 @@ def case_profile(text: str, title: str, date: str | None, lexicon: Lexicon) -> C
     """
     tagger = _tagger(lexicon.userdict)
     return CaseProfile(
-        organisations=organisations(f"{title}\n{text}", tagger),
+        organisations=reporting_organisation(text, title, tagger),
         year=report_year(text, title, date),
-        topics=topics(text, lexicon.topics),
+        topics=topics(text, title, lexicon.topics),
         facts=facts(text, tagger),
     )
+
+
+def profile_rules(lexicon: Lexicon) -> str:
+    """What a stored profile was made by: these rules and the lexicon's topics (a profile made otherwise is
+    stale, though its file is unchanged)."""
+    topics_digest = hashlib.sha256(json.dumps(lexicon.topics, ensure_ascii=False).encode()).hexdigest()[:16]
+    return f"{PROFILE_VERSION}:{topics_digest}"
 
 
 # --- tagging ------------------------------------------------------------------------------------------------
@@ -131,14 +145,44 @@ _FUNCTION_TAGS = frozenset("pcudxqtryeowa")
 _MAX_NAME_TOKENS = 6
 
 
-def organisations(text: str, tagger: jieba.posseg.POSTokenizer) -> list[str]:
-    """Enterprise and union names, longest first, e.g. ``["江钨控股集团工会", "江钨控股集团"]``.
+def reporting_organisation(text: str, title: str, tagger: jieba.posseg.POSTokenizer) -> list[str]:
+    """The one enterprise or union that reports, as a list of at most one name, e.g. ``["江钨控股集团"]``.
+
+    The reporter is named in the title (华南某纺织公司工会建设…), else on the 来源 line; units inside it
+    (选煤厂, 第二炼钢厂) and the bodies a report merely mentions are not its organisation, and a report that
+    names no reporter (a court case: 张某入职某建筑公司…) has none. The name is normalised
+    (:func:`normalise_organisation`) so that a company and its union are one organisation.
+    """
+    for place in (title, detect_source(text) or ""):
+        names = _names(place, tagger)
+        if names:
+            return [normalise_organisation(names[0])]
+    return []
+
+
+def normalise_organisation(name: str) -> str:
+    """``某省电力公司工会`` -> ``某省电力公司``, ``西南某化工集团有限公司`` -> ``西南某化工集团``.
+
+    A union of a named enterprise stands for the enterprise; a 总工会 is an organisation of its own. A
+    group's legal-form suffix is dropped because reports call the same group both ways.
+    """
+    base = name.removesuffix("工会")
+    if base != name and not name.endswith("总工会") and _is_org_suffix(base):
+        name = base
+    for form in ("股份有限公司", "有限责任公司", "有限公司", "公司"):
+        if name.endswith(form) and name.removesuffix(form).endswith("集团"):
+            return name.removesuffix(form)
+    return name
+
+
+def _names(text: str, tagger: jieba.posseg.POSTokenizer) -> list[str]:
+    """Enterprise and union names in the order they occur, e.g. ``["江钨控股集团", "江钨控股集团工会"]``.
 
     A name is a run of name-like tokens (nouns, places, 某) ending in an organisation suffix. Verbs may sit
     inside a name (装备 *制造* 公司) but never start one (*运用*中华钨矿公司), and a name made only of
     generic words (集团公司工会) is not a name.
     """
-    found: dict[str, int] = {}
+    found: dict[str, None] = {}
     for line in filter(None, re.split(r"[。！？；\n]", text)):
         tokens = _tag(tagger, line)
         for end in range(len(tokens)):
@@ -148,9 +192,9 @@ def organisations(text: str, tagger: jieba.posseg.POSTokenizer) -> list[str]:
             if _is_org_suffix(following) and not following.endswith("工会"):
                 continue  # 轨道交通集团|有限公司: only the whole name counts; X集团|工会 names both
             name = _name_ending_at(tokens, end)
-            if name and name not in found:
-                found[name] = len(found)
-    return sorted(found, key=lambda name: (-len(name), found[name]))
+            if name:
+                found.setdefault(name)
+    return list(found)
 
 
 def _is_org_suffix(word: str) -> bool:
@@ -206,18 +250,37 @@ def report_year(text: str, title: str, date: str | None) -> int | None:
 # --- topics -------------------------------------------------------------------------------------------------
 
 
-def topics(text: str, topic_cues: dict[str, tuple[str, ...]]) -> list[str]:
-    """Topics whose cue words occur, most occurrences first (lexicon order breaks ties).
+_META_LINE = re.compile(r"^(?:来源|日期|时间|说明|作者|发布|编辑|责任编辑)\s*[:：]")
+LEAD_CHARS = 250  # a report without paragraph breaks has no lead paragraph, only a beginning
+MIN_CUED_SENTENCES = 3  # a topic the lead does not name must come up again and again in the body
 
-    Cues are matched longest-first without overlap, so "劳模创新工作室" counts once, not also as "创新".
+
+def lead_paragraph(text: str, title: str) -> str:
+    """The report's first paragraph after its title and its 来源/日期/说明 lines (at most ``LEAD_CHARS``)."""
+    title = title.strip().lstrip("#").strip()
+    for line in text.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line and line != title and not _META_LINE.match(line):
+            return line[:LEAD_CHARS]
+    return ""
+
+
+def topics(text: str, title: str, topic_cues: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """The topics a report is about: a cue in its title or lead paragraph, or in ``MIN_CUED_SENTENCES``
+    sentences or more (a cue merely mentioned, or one list naming five practices, does not make a topic).
+
+    Title-cued topics come first, then lead-cued ones, then the most-cued; lexicon order breaks ties.
     """
-    counts: dict[str, int] = {}
-    for topic, cues in topic_cues.items():
-        pattern = "|".join(re.escape(cue) for cue in sorted(set(cues), key=len, reverse=True))
-        if n := len(re.findall(pattern, text)):
-            counts[topic] = n
-    order = list(topic_cues)
-    return sorted(counts, key=lambda topic: (-counts[topic], order.index(topic)))
+    lead = lead_paragraph(text, title)
+    sentences = [s for s in re.split(f"[{_SENTENCE_END}]", text) if s.strip()]
+    ranked: dict[str, tuple[bool, bool, int, int]] = {}
+    for order, (topic, cues) in enumerate(topic_cues.items()):
+        cue = re.compile("|".join(re.escape(c) for c in sorted(set(cues), key=len, reverse=True)))
+        in_title, in_lead = bool(cue.search(title)), bool(cue.search(lead))
+        cued = sum(1 for sentence in sentences if cue.search(sentence))
+        if in_title or in_lead or cued >= MIN_CUED_SENTENCES:
+            ranked[topic] = (not in_title, not in_lead, -cued, order)
+    return sorted(ranked, key=ranked.__getitem__)
 
 
 # --- facts --------------------------------------------------------------------------------------------------

@@ -133,10 +133,13 @@ def ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print_json(response.model_dump(mode="json"))
         return 0
-    if not response.found:
+    if response.message:
         print(response.message)
     for sentence in response.sentences:
         print(f"· {sentence.text}  —— {sentence.citation}")
+    if response.found and not response.sentences:
+        for passage in response.passages:
+            print(f"· {passage.title} › {passage.heading}")
     return 0
 
 

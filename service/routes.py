@@ -166,10 +166,20 @@ def upload(files: Annotated[list[tuple[str, bytes]], Depends(read_upload)], kb: 
 
 # --- cases -----------------------------------------------------------------------------------------
 @reads.get("/cases", summary="案例库 / browse case reports")
-def cases(kb: KB, topic: str | None = None, org: str | None = None,
-          year: Annotated[int | None, Query(ge=1900, le=2100)] = None) -> CaseList:
-    found = kb.cases(topic=(topic or "").strip() or None, org=(org or "").strip() or None, year=year)
-    return CaseList(total=len(found), cases=[CaseOut(**c) for c in found])
+async def cases(kb: KB, settings: Config, request: Request,
+                q: Annotated[str | None, Query(description="关键词：只列出检索到的案例，最相关的在前")] = None,
+                topic: str | None = None, org: str | None = None,
+                year: Annotated[int | None, Query(ge=1900, le=2100)] = None) -> CaseList:
+    """Case reports with organisation, year, topics and key figures; every parameter given narrows the list.
+
+    With ``q`` the list is searched (a search slot, like /api/search), best match first.
+    """
+    def work() -> CaseList:
+        found = kb.cases(q=(q or "").strip()[:settings.max_query_chars] or None,
+                         topic=(topic or "").strip() or None, org=(org or "").strip() or None, year=year)
+        return CaseList(total=len(found), cases=[CaseOut(**c) for c in found])
+
+    return await (_in_search_slot(request, work) if (q or "").strip() else run_in_threadpool(work))
 
 
 # --- operations ------------------------------------------------------------------------------------

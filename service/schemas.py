@@ -12,12 +12,13 @@ from pydantic import BaseModel, Field, field_validator
 
 from index.models import Answer, AnswerSentence, CheckReport, Filters, Hit, IngestReport, Method, SearchResult
 from index.settings import Settings
-from index.text import highlight, snippet
+from index.text import highlight, readable, snippet
 from ingest.models import DOC_TYPES, Chunk, Document
 from service.errors import ApiError
 
 HEADING_SEPARATOR = " > "
 NOT_FOUND_MESSAGE = "未找到相关内容"
+PASSAGES_ONLY_MESSAGE = "没有能直接回答的句子，以下段落与问题相关，请查看原文"
 
 
 def join_heading(heading: tuple[str, ...] | list[str]) -> str:
@@ -115,7 +116,7 @@ class HitOut(BaseModel):
     heading_path: list[str]
     text: str = Field(description="段落原文 / the passage (plain text)")
     snippet: str = Field(description="高亮摘要，已做 HTML 转义 / highlighted, HTML-escaped excerpt with <mark>")
-    score: float
+    score: float = Field(description="相关度，0–1：模型估计该段落回答了查询的概率；低于阈值的段落不列出")
     ranks: dict[str, int | None]
     start: int = Field(description="段落在全文中的起始位置 / passage offset in the document text")
     end: int
@@ -130,7 +131,7 @@ class HitOut(BaseModel):
 class SearchResponse(BaseModel):
     query: str
     method: str
-    total: int = Field(description="结果数 / number of results")
+    total: int = Field(description="相关文档数：相关度达到阈值的文档总数（results 只列出其中最相关的 k 段）")
     took_ms: float
     terms: list[str] = Field(description="检索与高亮所用的词 / query terms used for BM25 and highlighting")
     expansions: dict[str, list[str]] = Field(description="同义扩展 / lexicon expansions, e.g. 产改 → 产业工人队伍建设改革")
@@ -141,9 +142,9 @@ class SearchResponse(BaseModel):
 
     @classmethod
     def of(cls, result: SearchResult, took_ms: float) -> SearchResponse:
-        return cls(query=result.query, method=result.method, total=len(result.hits), took_ms=round(took_ms, 2),
+        return cls(query=result.query, method=result.method, total=result.total, took_ms=round(took_ms, 2),
                    terms=result.terms, expansions=result.expansions, learned=result.learned, facets=result.facets,
-                   results=[HitOut.of(h, snippet(h.text, result.terms)) for h in result.hits])
+                   results=[HitOut.of(h, snippet(readable(h.text, h.heading), result.terms)) for h in result.hits])
 
 
 class SentenceOut(BaseModel):
@@ -165,7 +166,8 @@ class SentenceOut(BaseModel):
 class AnswerResponse(BaseModel):
     query: str
     found: bool
-    message: str | None = Field(description=f"found 为 false 时为「{NOT_FOUND_MESSAGE}」/ set when nothing relevant")
+    message: str | None = Field(description=f"found 为 false 时为「{NOT_FOUND_MESSAGE}」；找到相关段落但没有可引用的句子时"
+                                            f"为「{PASSAGES_ONLY_MESSAGE}」")
     sentences: list[SentenceOut]
     passages: list[HitOut] = Field(description="支撑段落，答案句已高亮 / supporting passages, answer sentences marked")
     took_ms: float
@@ -176,9 +178,9 @@ class AnswerResponse(BaseModel):
             return cls(query=answer.query, found=False, message=NOT_FOUND_MESSAGE, sentences=[], passages=[],
                        took_ms=round(took_ms, 2))
         quoted = [s.text for s in answer.sentences]
-        return cls(query=answer.query, found=True, message=None,
+        return cls(query=answer.query, found=True, message=None if answer.sentences else PASSAGES_ONLY_MESSAGE,
                    sentences=[SentenceOut.of(s) for s in answer.sentences],
-                   passages=[HitOut.of(h, highlight(h.text, quoted)) for h in answer.passages],
+                   passages=[HitOut.of(h, highlight(readable(h.text, h.heading), quoted)) for h in answer.passages],
                    took_ms=round(took_ms, 2))
 
 
@@ -267,9 +269,9 @@ class CaseOut(BaseModel):
     title: str
     date: str | None
     source: str | None
-    organisations: list[str] = []
+    organisations: list[str] = Field([], description="报告单位（至多一个，企业与其工会算同一单位）")
     year: int | None = None
-    topics: list[str] = []
+    topics: list[str] = Field([], description="案例主题（见 ingest/lexicon/topics.tsv），标题中点明的在前")
     facts: list[CaseFact] = []
 
 

@@ -28,8 +28,22 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
 
 
 def test_trainers_find_case_reports_first(demo: KnowledgeBase) -> None:
-    hits = demo.search("产改 技能培训", k=5).hits
-    assert [h.doc_type for h in hits[:3]] == ["case"] * 3
+    hits = demo.search("产改 技能培训", k=10).hits
+    documents = list(dict.fromkeys((h.doc_id, h.doc_type) for h in hits))
+    assert [doc_type for _, doc_type in documents[:2]] == ["case"] * 2  # then the reform plan's 技能形成体系
+
+
+def test_what_staff_ask_first_use(demo: KnowledgeBase) -> None:
+    """The questions of the first-use trial (../shared/trials) answered as a person expects."""
+    first = demo.search("产改是什么", k=5).hits[0]
+    assert first.doc_type == "policy" and "产业工人队伍建设改革" in first.title
+    pension = "".join(s.text for s in demo.ask("企业年金缴费比例是多少").sentences)
+    assert "8%" in pension and "12%" in pension
+    powers = demo.ask("职工代表大会有哪些职权").sentences
+    assert len(powers) >= 3 and all(s.heading[-1] == "二、职工代表大会的职权" for s in powers)  # the listed powers
+    apprentices = demo.ask("师带徒 案例")
+    assert apprentices.found and apprentices.sentences and "师" in apprentices.sentences[0].text
+    assert demo.search("今天天气怎么样").hits == [] and not demo.ask("今天天气怎么样").found
 
 
 def test_abbreviation_and_full_form_find_each_other(demo: KnowledgeBase) -> None:

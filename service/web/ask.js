@@ -1,5 +1,5 @@
 // The 问答 view: answer sentences quoted from the documents, each with its citation, then the passages.
-import { clear, docHref, el, getJSON, hitCard } from "./util.js";
+import { clear, docHref, el, getJSON, hitCards } from "./util.js";
 
 const view = document.getElementById("view-ask");
 
@@ -24,9 +24,15 @@ export async function showAsk(params, signal, setStatus) {
     view.append(el("p", { class: "empty notfound" }, data.message));
     return;
   }
+  const passages = el("div", { class: "hits" }, hitCards(data.passages));
+  if (!data.sentences.length) {
+    setStatus(`用时 ${Math.round(data.took_ms)} 毫秒`);
+    view.append(el("p", { class: "empty notice" }, data.message), el("h2", { class: "sub" }, "相关段落"), passages);
+    return;
+  }
   setStatus(`用时 ${Math.round(data.took_ms)} 毫秒 · 答案摘自原文，点击出处查看上下文`);
   view.append(
     el("div", { class: "answer" }, el("h2", {}, "答案"), el("ol", { class: "sentences" }, data.sentences.map(sentenceItem))),
     el("h2", { class: "sub" }, "依据段落"),
-    el("div", { class: "hits" }, data.passages.map(hitCard)));
+    passages);
 }

@@ -1,4 +1,5 @@
-// The 案例 view: case reports filtered by topic, organisation and year, each with its key figures.
+// The 案例 view: case reports searched by keyword (q) and filtered by topic, organisation and year, each with
+// its key figures. Every choice lives in the hash (#/cases?q=…&topic=…), so it survives reloads and links.
 import { clear, docHref, el, fillSelect, getJSON, metaLine } from "./util.js";
 
 const list = document.getElementById("case-list");
@@ -7,16 +8,28 @@ const selects = {
   org: document.getElementById("c-org"),
   year: document.getElementById("c-year"),
 };
+const searchForm = document.getElementById("c-search");
+const searchInput = document.getElementById("c-q");
 let allCases = null; // the unfiltered list, fetched once, gives the filter choices
 
-for (const [name, select] of Object.entries(selects)) {
-  select.addEventListener("change", () => {
-    const params = new URLSearchParams(location.hash.split("?")[1] ?? "");
-    if (select.value) params.set(name, select.value);
-    else params.delete(name);
-    location.hash = `#/cases?${params}`;
-  });
+function setParam(name, value) {
+  const params = new URLSearchParams(location.hash.split("?")[1] ?? "");
+  if (value) params.set(name, value);
+  else params.delete(name);
+  location.hash = `#/cases?${params}`;
 }
+
+for (const [name, select] of Object.entries(selects)) {
+  select.addEventListener("change", () => setParam(name, select.value));
+}
+searchForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  setParam("q", searchInput.value.trim());
+});
+// The box's own clear button (×) empties it: list every case again without another click.
+searchInput.addEventListener("search", () => {
+  if (!searchInput.value) setParam("q", "");
+});
 
 function choices(values) {
   const counts = new Map();
@@ -54,12 +67,14 @@ export async function showCases(params, signal, setStatus) {
   setStatus("正在加载案例…");
   allCases ??= (await getJSON("/api/cases", {}, signal)).cases;
   const chosen = { topic: params.get("topic") ?? "", org: params.get("org") ?? "", year: params.get("year") ?? "" };
+  const q = params.get("q") ?? "";
+  searchInput.value = q;
   fillSelect(selects.topic, "全部主题", choices(allCases.flatMap((c) => c.topics)), chosen.topic);
   fillSelect(selects.org, "全部单位", choices(allCases.flatMap((c) => c.organisations)), chosen.org);
   fillSelect(selects.year, "全部年份", choices(allCases.map((c) => c.year).filter(Boolean)), chosen.year);
-  const data = await getJSON("/api/cases", chosen, signal);
-  setStatus(`共 ${data.total} 个案例`);
+  const data = await getJSON("/api/cases", { ...chosen, q }, signal);
+  setStatus(q ? `与“${q}”相关的案例 ${data.total} 个，最相关的在前` : `共 ${data.total} 个案例`);
   clear(list).append(data.cases.length
     ? el("div", { class: "cases" }, data.cases.map(caseCard))
-    : el("p", { class: "empty" }, "没有符合条件的案例。"));
+    : el("p", { class: "empty" }, q ? `没有找到与“${q}”相关的案例，请换个关键词或放宽筛选条件。` : "没有符合条件的案例。"));
 }

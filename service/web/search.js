@@ -1,5 +1,5 @@
 // The 检索 view: results for the query in the URL, with filters (type, year, source) built from facets.
-import { DOC_TYPES, clear, el, fillSelect, getJSON, hitCard } from "./util.js";
+import { DOC_TYPES, clear, el, fillSelect, getJSON, hitCards } from "./util.js";
 
 const view = document.getElementById("view-search");
 const filterBox = document.getElementById("filters");
@@ -42,7 +42,9 @@ function renderFilters(facets, chosen) {
 }
 
 function summary(data) {
-  const parts = [`共 ${data.total} 条结果`, `用时 ${Math.round(data.took_ms)} 毫秒`];
+  const shown = new Set(data.results.map((r) => r.doc_id)).size;
+  const parts = [data.total > shown ? `共 ${data.total} 篇相关文档，显示最相关的 ${shown} 篇` : `共 ${data.total} 篇相关文档`,
+    `用时 ${Math.round(data.took_ms)} 毫秒`];
   for (const [form, others] of Object.entries(data.expansions ?? {})) {
     parts.push(`已扩展：${form} → ${others.join("、")}`);
   }
@@ -67,6 +69,6 @@ export async function showSearch(params, signal, setStatus) {
   renderFilters(baseFacets.q === q ? baseFacets.facets : data.facets, chosen);
   setStatus(summary(data));
   view.append(data.results.length
-    ? el("div", { class: "hits" }, data.results.map(hitCard))
-    : el("p", { class: "empty" }, "未找到相关内容。可以换个说法，或清除筛选条件。"));
+    ? el("div", { class: "hits" }, hitCards(data.results))
+    : el("p", { class: "empty" }, "未找到相关内容。可以换个说法、换几个关键词，或清除筛选条件。"));
 }

@@ -17,6 +17,13 @@ export function attachSuggestions(input, list, onPick) {
     input.removeAttribute("aria-activedescendant");
   }
 
+  // Hide and forget any suggestions still on their way, so that they do not open the list again.
+  function close() {
+    clearTimeout(timer);
+    controller?.abort();
+    hide();
+  }
+
   function pick(text) {
     input.value = text;
     hide();
@@ -62,9 +69,10 @@ export function attachSuggestions(input, list, onPick) {
       event.preventDefault();
       pick(items[active]);
     } else if (event.key === "Escape") {
-      hide();
+      event.preventDefault(); // a type="search" box clears itself on Esc: closing the list must keep the query
+      close();
     }
   });
   input.addEventListener("blur", hide);
-  return { hide: () => { clearTimeout(timer); controller?.abort(); hide(); } };
+  return { hide: close };
 }

@@ -83,12 +83,35 @@ export function fillSelect(select, allLabel, options, selected) {
   }
 }
 
-// One search hit or supporting passage: title linking into the document view at the passage, its
-// metadata, heading path and the server-escaped snippet.
-export function hitCard(hit) {
+// The part of a heading path below the document's title (the card shows the title already).
+function innerHeading(hit) {
+  const path = (hit.heading_path ?? []).filter((h) => h !== hit.title);
+  return path.length ? path.join(" › ") : "";
+}
+
+function passage(hit) {
+  const heading = innerHeading(hit);
+  return el("div", { class: "passage" },
+    heading ? el("a", { class: "heading", href: docHref(hit.doc_id, { start: hit.start, end: hit.end }) }, heading) : null,
+    markup("p", { class: "snippet" }, hit.snippet));
+}
+
+// One document's card: its title linking into the document view at the first passage, its metadata, and
+// each of its passages (several when more than one of the document's passages is among the best).
+export function hitCard(hit, more = []) {
   return el("article", { class: "hit" },
     el("h3", {}, el("a", { href: docHref(hit.doc_id, { start: hit.start, end: hit.end }) }, hit.title)),
     metaLine(hit),
-    hit.heading ? el("div", { class: "heading" }, hit.heading) : null,
-    markup("p", { class: "snippet" }, hit.snippet));
+    [hit, ...more].map(passage));
+}
+
+// Results in order, each document's consecutive passages as one card.
+export function hitCards(hits) {
+  const groups = [];
+  for (const hit of hits) {
+    const last = groups.at(-1);
+    if (last && last[0].doc_id === hit.doc_id) last.push(hit);
+    else groups.push([hit]);
+  }
+  return groups.map(([first, ...more]) => hitCard(first, more));
 }

@@ -26,7 +26,8 @@ def test_packaged_lexicon_loads_with_sensible_sizes() -> None:
     assert 150 <= len(lexicon.words) <= 300
     groups = {frozenset((form, *others)) for form, others in lexicon.synonyms.items()}
     assert 40 <= len(groups) <= 100
-    assert {"技能提升", "待遇", "创新", "民主管理", "劳动竞赛"} <= set(lexicon.topics)
+    assert {"师带徒", "农民工", "劳模创新工作室", "技能竞赛", "职代会", "集体协商", "企业年金", "工匠学院", "困难帮扶",
+            "安全生产", "6S管理", "职工之家", "思想政治引领"} <= set(lexicon.topics)
     assert {"怎么", "请问", "吗", "可以"} <= lexicon.stopwords
     assert not {"不得", "应当"} & lexicon.stopwords  # legal modals carry meaning in statutes
     assert load_lexicon() is lexicon  # cached: read once per process

@@ -151,6 +151,39 @@ def test_phone_width_has_no_horizontal_scroll(browser, server: Server) -> None:
     visit.close()
 
 
+def test_escape_closes_the_suggestions_and_keeps_the_query(browser, server: Server) -> None:
+    visit = Visit(browser, server, 1280, 800, "escape")
+    page = visit.page
+    page.locator("#q").press_sequentially("劳模创新", delay=50)
+    expect(page.locator("#suggestions li").first).to_be_visible()
+    page.locator("#q").press("Escape")
+    expect(page.locator("#suggestions")).to_be_hidden()
+    expect(page.locator("#q")).to_have_value("劳模创新")  # not cleared, as a type="search" box would by default
+    page.wait_for_timeout(400)  # suggestions still on their way must not open the list again
+    expect(page.locator("#suggestions")).to_be_hidden()
+    visit.close()
+
+
+def test_case_search_at_phone_width(browser, server: Server) -> None:
+    visit = Visit(browser, server, 390, 844, "phone")
+    page = visit.page
+    page.locator(".tabs a[data-tab=cases]").click()
+    expect(page.locator("#case-list .case").first).to_be_visible()
+    everything = page.locator("#case-list .case").count()
+    page.locator("#c-q").fill("师带徒")
+    page.locator("#c-q").press("Enter")
+    expect(page.locator("#status")).to_contain_text("师带徒")
+    expect(page.locator("#case-list .case h3").first).to_have_text("华东某装备制造公司以“师带徒”加快青年技能人才成长")
+    assert page.locator("#case-list .case").count() < everything
+    with page.expect_response(lambda r: "/api/cases" in r.url and "topic=" in r.url and "q=" in r.url):
+        page.locator("#c-topic").select_option("师带徒")  # a filter keeps the keyword
+    expect(page.locator("#c-q")).to_have_value("师带徒")
+    expect(page.locator("#case-list .case h3").first).to_have_text("华东某装备制造公司以“师带徒”加快青年技能人才成长")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    visit.shot("case-search")
+    visit.close()
+
+
 def test_an_answer_that_arrives_after_a_newer_query_is_never_shown(browser, server: Server) -> None:
     """Typing a new question aborts the old request; a response already in hand must be dropped too."""
     visit = Visit(browser, server, 1280, 800, "abort")

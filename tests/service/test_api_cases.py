@@ -1,0 +1,61 @@
+"""The 案例 endpoint as a trainer uses it (keyword search, topics, one organisation per case) and suggestions
+for question-style input, over real HTTP against the server on the demo corpus and ../shared."""
+from __future__ import annotations
+
+import httpx
+
+MENTORING_CASE = "华东某装备制造公司以“师带徒”加快青年技能人才成长"
+
+
+def cases(client: httpx.Client, **params: str) -> list[dict]:
+    response = client.get("/api/cases", params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["total"] == len(body["cases"])
+    return body["cases"]
+
+
+def test_keyword_search_lists_only_matching_cases_best_first(client: httpx.Client) -> None:
+    everything = cases(client)
+    found = cases(client, q="师带徒")
+    assert found and found[0]["title"] == MENTORING_CASE
+    assert len(found) < len(everything)
+    assert {c["doc_id"] for c in found} <= {c["doc_id"] for c in everything}  # case reports only
+    assert cases(client, q="  ") == everything  # a blank keyword is no keyword
+
+
+def test_keyword_search_combines_with_the_filters(client: httpx.Client) -> None:
+    (mentoring,) = [c for c in cases(client, q="师带徒") if c["title"] == MENTORING_CASE]
+    both = cases(client, q="师带徒", topic="技能竞赛", year=str(mentoring["year"]))
+    assert [c["title"] for c in both] == [MENTORING_CASE]
+    assert cases(client, q="师带徒", org="某省电力公司") == []
+
+
+def test_topics_name_the_practices_trainers_look_for(client: httpx.Client) -> None:
+    everything = cases(client)
+    for topic, title in [("师带徒", MENTORING_CASE), ("企业年金", "某有色金属集团扩大企业年金覆盖面稳住一线技能人才"),
+                         ("农民工", "中部某建筑工程集团推动农民工向产业工人转变")]:
+        found = cases(client, topic=topic)
+        assert title in {c["title"] for c in found}, topic
+        assert all(topic in c["topics"] for c in found)
+        assert len(found) <= len(everything) // 2, (topic, [c["title"] for c in found])
+
+
+def test_one_organisation_per_case(client: httpx.Client) -> None:
+    everything = cases(client)
+    assert all(len(c["organisations"]) <= 1 for c in everything), [c["organisations"] for c in everything]
+    reports = [c for c in everything if c["source"]]  # court cases (张某入职某公司…) name no reporter
+    assert len(reports) >= 13 and all(len(c["organisations"]) == 1 for c in reports)
+    organisations = [c["organisations"][0] for c in reports]
+    assert len(set(organisations)) == len(organisations)  # no "X工会" beside "X", no 选煤厂
+    assert "某省电力公司" in organisations and "江钨控股集团" in organisations
+    (power,) = cases(client, org="某省电力公司")
+    assert power["organisations"] == ["某省电力公司"]
+
+
+def test_suggestions_for_a_question(client: httpx.Client) -> None:
+    body = client.get("/api/suggest", params={"q": "技术工人待遇怎么提高"}).json()
+    assert "《关于提高技术工人待遇的意见》要点摘编" in body["suggestions"] and "技术工人待遇" in body["suggestions"]
+    assert "技术工人待遇怎么提高" not in body["suggestions"]
+    limited = client.get("/api/suggest", params={"q": "技术工人待遇怎么提高", "limit": 2}).json()["suggestions"]
+    assert len(limited) == 2 and set(limited) <= set(body["suggestions"])
