@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 from index.kb import KnowledgeBase
 from index.settings import Settings
+from service.answers import make_generator
 from service.errors import install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
 from service.limits import BodyLimitMiddleware, RateLimiter
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
     cap = settings.max_concurrent_searches  # searches at once; service.routes._in_search_slot waits for a slot
     app.state.search_slots = anyio.Semaphore(cap) if cap else None
+    app.state.generator = make_generator(settings)  # None = extractive answers only
 
     install_error_handlers(app)
     app.include_router(reads)

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from index.answering.grounded import extractive
 from index.errors import ZhikuIndexError
 from index.eval_run import run_eval, train_adapter
 from index.evaluate import load_queries, split_queries
@@ -129,7 +130,7 @@ def ask(args: argparse.Namespace, settings: Settings) -> int:
     query, k, filters = AskParams(q=args.query, k=args.k).resolve(settings)
     with _open(settings) as kb:
         answer = kb.ask(query, k=k, filters=filters)
-    response = AnswerResponse.of(answer, answer.took_ms)
+    response = AnswerResponse.of(extractive(answer), query, answer.took_ms)
     if args.json:
         _print_json(response.model_dump(mode="json"))
         return 0

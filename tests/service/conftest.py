@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from zhiku_live import (API_KEY, MAX_K, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, REPO, KBs, Server, run_zhiku,
-                        start_server, stop_server)
+from zhiku_live import (API_KEY, LLM_KEY, LLM_MODEL, LLM_TIMEOUT_S, MAX_K, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES,
+                        REPO, FakeLlm, KBs, Server, free_port, run_zhiku, start_server, stop_server)
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +59,28 @@ def bare_server(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
     bare_env = {**env, "ZHIKU_RATE_LIMIT_PER_MINUTE": "3", "ZHIKU_CORS_ORIGINS": '["http://intranet.example"]'}
     running = start_server(tmp_path_factory.mktemp("bare") / "kb", bare_env,
                            tmp_path_factory.mktemp("logs") / "bare.log")
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture(scope="session")
+def fake_llm() -> Iterator[FakeLlm]:
+    llm = FakeLlm(free_port())
+    llm.start()
+    yield llm
+    llm.stop()
+
+
+@pytest.fixture(scope="session")
+def llm_server(kbs: KBs, env: dict[str, str], fake_llm: FakeLlm,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A third server, on its own copy of the KB, whose answers are written by the fake LLM."""
+    kb = tmp_path_factory.mktemp("llm") / "kb"
+    shutil.copytree(kbs.copy, kb)
+    llm_env = {**env, "ZHIKU_LLM_BASE_URL": fake_llm.url + "/v1", "ZHIKU_LLM_MODEL": LLM_MODEL,
+               "ZHIKU_LLM_API_KEY": LLM_KEY, "ZHIKU_LLM_TIMEOUT_SECONDS": str(LLM_TIMEOUT_S),
+               "ZHIKU_RATE_LIMIT_PER_MINUTE": "0"}
+    running = start_server(kb, llm_env, tmp_path_factory.mktemp("logs") / "llm.log")
     yield running
     stop_server(running)
 
