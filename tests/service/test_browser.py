@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from zhiku_live import REPO, Server
+from zhiku_live import HALLUCINATING_REPLY, REPO, FakeLlm, Server
 
 pytestmark = pytest.mark.browser
 
@@ -120,6 +120,28 @@ def test_desktop_search_filter_document_ask_cases(browser, server: Server) -> No
     page.locator(".tabs a[data-tab=search]").click()
     visit.query(WAGES_QUESTION)  # a question: the status line says what the query adapter added
     expect(page.locator("#status")).to_contain_text("也检索了：")
+    visit.close()
+
+
+def test_ask_with_an_llm_streams_then_shows_the_checked_answer(browser, llm_server: Server, fake_llm: FakeLlm) -> None:
+    fake_llm.script({"text": HALLUCINATING_REPLY})
+    visit = Visit(browser, llm_server, 1280, 900, "llm")
+    page = visit.page
+    page.locator(".tabs a[data-tab=ask]").click()
+    visit.query(FUND_QUESTION)
+    claims = page.locator("#view-ask .claims li")
+    expect(claims).to_have_count(3, timeout=30_000)  # the first question of a fresh server loads the models
+    expect(page.locator("#view-ask .claims li.unsupported")).to_have_count(2)
+    expect(claims.first.locator(".cite")).to_have_text("[1]")
+    expect(page.locator("#status")).to_contain_text("大模型")
+    visit.shot("ask")
+
+    fake_llm.script({"text": "{p1}[1]。"})
+    visit.query("那女职工呢？")  # a follow-up: searched for together with the question before
+    expect(page.locator("#view-ask .claims li")).to_have_count(1)
+    assert f"问题：{FUND_QUESTION} 女职工" in fake_llm.requests()[-1]["body"]["messages"][-1]["content"]
+    claims.first.locator(".cite").click()
+    expect(page.locator("#view-doc mark.passage").first).to_be_in_viewport()
     visit.close()
 
 

@@ -6,13 +6,12 @@ import json
 
 import httpx
 import pytest
-from zhiku_live import LLM_KEY, LLM_MODEL, LLM_TIMEOUT_S, FakeLlm, Server
+from zhiku_live import HALLUCINATING_REPLY, LLM_KEY, LLM_MODEL, LLM_TIMEOUT_S, FakeLlm, Server
 
 FUND = "企业应当按什么比例向工会拨缴经费"
 NOTHING = "量子色动力学的渐近自由与夸克禁闭"
 UNSUPPORTED = "（未经资料证实）"
-# passage 1 quoted (supported), an invented figure (unsupported), a citation of a passage never given (dropped)
-SCRIPT = "{p1}[1]。企业每年还须向每名职工发放5000元工会福利[1]。该规定自2030年起施行[9]。"
+SCRIPT = HALLUCINATING_REPLY
 
 
 def ask(server: Server, **params: str) -> dict:

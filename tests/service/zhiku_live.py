@@ -24,6 +24,8 @@ SERVER_START_TIMEOUT = 180.0
 LLM_KEY = "sk-llm-secret-7f3a9c"  # the LLM server's key: must never appear in zhiku's logs or answers
 LLM_MODEL = "qwen-fake"
 LLM_TIMEOUT_S = 2.0
+# passage 1 quoted (supported), an invented figure (unsupported), a citation of a passage never given (dropped)
+HALLUCINATING_REPLY = "{p1}[1]。企业每年还须向每名职工发放5000元工会福利[1]。该规定自2030年起施行[9]。"
 
 
 def zhiku_command() -> list[str]:
