@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import urlencode
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from fastapi import Request
 
 from index.answering.followup import rewrite
-from index.answering.grounded import GroundedAnswer, Generator, extractive
+from index.answering.grounded import GroundedAnswer, Generator, extractive, with_citations
 from index.answering.llm import LlmClient
 from index.kb import KnowledgeBase
 from index.models import Answer
 from index.settings import Settings
 from service.limits import in_search_slot
-from service.schemas import AnswerResponse, AskParams
+from service.schemas import HEADING_SEPARATOR, AnswerResponse, AskParams, HitOut
 
 
 def make_generator(settings: Settings) -> Generator | None:
@@ -79,3 +80,21 @@ async def answer_events(request: Request, params: AskParams) -> AsyncIterator[st
 
 def _event(name: str, data: dict) -> str:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def answer_text(response: AnswerResponse, base_url: str) -> str:
+    """The answer as one text for chat clients and assistants: sentences with [n] marks, then the sources
+    they cite — 《title》, heading and a link into the document at the passage."""
+    if not response.found:
+        return response.message or ""
+    notice = f"（{response.notice}）\n\n" if response.notice else ""
+    cited = sorted({n for claim in response.claims for n in claim.citations})
+    sources = "\n".join(f"[{n}] {_source(response.passages[n - 1], base_url)}" for n in cited)
+    return f"{notice}{with_citations(response.claims)}\n\n来源：\n{sources}"
+
+
+def _source(passage: HitOut, base_url: str) -> str:
+    link = f"{base_url.rstrip('/')}/#/doc?{urlencode({'id': passage.doc_id, 'start': passage.start, 'end': passage.end})}"
+    title = passage.title if "《" in passage.title else f"《{passage.title}》"
+    heading = passage.heading.removeprefix(passage.title).removeprefix(HEADING_SEPARATOR)
+    return f"{title}{' ' + heading if heading else ''} {link}"

@@ -23,6 +23,7 @@ from index.settings import Settings
 from service.answers import make_generator
 from service.errors import install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
+from service.openai_api import openai_api
 from service.limits import BodyLimitMiddleware, RateLimiter
 from service.routes import JSON_BODY_LIMIT, UPLOAD_ROUTE, VERSION, ops, reads, writes
 from service.security import SecurityHeadersMiddleware
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     app.include_router(reads)
     app.include_router(writes)
     app.include_router(ops)
+    app.include_router(openai_api)
     _add_pages(app)
 
     if settings.cors_origins:

@@ -55,10 +55,10 @@ def get_settings(request: Request) -> Settings:
 KB = Annotated[KnowledgeBase, Depends(get_kb)]
 Config = Annotated[Settings, Depends(get_settings)]
 
-_ERRORS = {status: {"model": ErrorBody} for status in (401, 403, 404, 422, 429, 503)}
+ERROR_RESPONSES = {status: {"model": ErrorBody} for status in (401, 403, 404, 422, 429, 503)}
 
-reads = APIRouter(prefix="/api", dependencies=[Depends(require_read_key)], responses=_ERRORS)
-writes = APIRouter(prefix="/api", dependencies=[Depends(require_write_key)], responses=_ERRORS)
+reads = APIRouter(prefix="/api", dependencies=[Depends(require_read_key)], responses=ERROR_RESPONSES)
+writes = APIRouter(prefix="/api", dependencies=[Depends(require_write_key)], responses=ERROR_RESPONSES)
 ops = APIRouter()
 
 
@@ -151,7 +151,7 @@ def cases(kb: KB, topic: str | None = None, org: str | None = None,
 
 
 # --- operations ------------------------------------------------------------------------------------
-@ops.get("/api/health", summary="健康检查 / model, counts and index status", responses=_ERRORS)
+@ops.get("/api/health", summary="健康检查 / model, counts and index status", responses=ERROR_RESPONSES)
 def health(kb: KB) -> Health:
     stats = kb.stats()
     return Health(status="ok", version=VERSION, embedder=str(stats["embedder"]), dim=int(stats["dim"]),

@@ -6,8 +6,9 @@ numbered sources: citation n is ``answer.passages[n - 1]``, for the LLM's claims
 """
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from index.answering import prompt
 from index.answering.claims import Claim, split_claims
@@ -33,7 +34,18 @@ def extractive(answer: Answer, notice: str | None = None) -> GroundedAnswer:
     return GroundedAnswer(answer, "".join(s.text for s in answer.sentences), claims, False, notice)
 
 
-def with_citations(claims: list[Claim]) -> str:
+class ClaimLike(Protocol):
+    """A :class:`Claim`, or its API form: what :func:`with_citations` reads."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def citations(self) -> Sequence[int]: ...
+    @property
+    def supported(self) -> bool: ...
+
+
+def with_citations(claims: Sequence[ClaimLike]) -> str:
     """Claims as running text with their [n] marks; an unsupported one is marked as such."""
     return "".join(c.text + "".join(f"[{n}]" for n in c.citations) + ("" if c.supported else UNSUPPORTED_MARK)
                    for c in claims)
