@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
 
 
 def _add_pages(app: FastAPI) -> None:
-    """The search page at /, the API reference at /docs, their assets under /static (no CDN, no build step)."""
+    """The search page at /, the API reference at /docs, the embeddable /widget.js, assets under /static."""
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
@@ -85,5 +85,11 @@ def _add_pages(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     def docs() -> FileResponse:
         return FileResponse(WEB_DIR / "docs.html")
+
+    @app.get("/widget.js", include_in_schema=False)
+    def widget() -> FileResponse:
+        """The search box for other websites (service/web/widget.js); short-cached so updates reach them."""
+        return FileResponse(WEB_DIR / "widget.js", media_type="text/javascript",
+                            headers={"Cache-Control": "public, max-age=300"})
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")

@@ -2,7 +2,9 @@
 
 Prints precision and recall of *flagging* an unsupported sentence (the job of the checker: a flagged
 sentence that was supported is a false alarm, an unsupported one that passes is a hallucination let through),
-the share of hallucinated sentences let through by kind, and the overlap threshold swept so the chosen
+the share of hallucinated sentences let through by kind, the share of whole answers a hallucinating LLM gets
+past the checker (an answer per passage: all the sentences written about it, passing when any of its
+unsupported sentences is not flagged), and the overlap threshold swept so the chosen
 :data:`~index.answering.claims.MIN_OVERLAP` can be seen in its neighbourhood. docs/answering.md has the figures.
 """
 from __future__ import annotations
@@ -24,6 +26,16 @@ def load(path: Path) -> list[Labelled]:
     data = json.loads(path.read_text(encoding="utf-8"))
     return [(c["sentence"], "".join(data["passages"][p] for p in c["cites"]), c["supported"], c["kind"])
             for c in data["claims"]]
+
+
+def answers_let_through(rows: list[Labelled], check: Check) -> tuple[int, int]:
+    """(answers with an unflagged unsupported sentence, answers with an unsupported sentence), one answer per
+    cited-passage text."""
+    answers: dict[str, list[bool]] = {}
+    for sentence, source, supported, _ in rows:
+        if not supported:
+            answers.setdefault(source, []).append(check(sentence, source))
+    return sum(any(passed) for passed in answers.values()), len(answers)
 
 
 def scores(rows: list[Labelled], check: Check) -> tuple[float, float, dict[str, int]]:
@@ -59,6 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, check in variants(claims.MIN_OVERLAP).items():
         precision, recall, passed = scores(rows, check)
         print(f"  {name:38s} {precision:.3f}  {recall:.3f}  {passed}")
+    through, hallucinating = answers_let_through(rows, lambda s, p: claims.supports(s, [p]))
+    print(f"\nhallucinating answers let through: {through} of {hallucinating} ({through / hallucinating:.0%})")
     print("\nthreshold sweep (shipped checks)   precision  recall")
     saved = claims.MIN_OVERLAP
     try:

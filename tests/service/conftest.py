@@ -44,8 +44,16 @@ def kbs(shared: Path, env: dict[str, str], tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture(scope="session")
-def server(kbs: KBs, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def widget_hosts() -> tuple[str, str]:
+    """Origins of two other websites that embed the widget: the main server allows the first, not the second."""
+    return f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="session")
+def server(kbs: KBs, env: dict[str, str], widget_hosts: tuple[str, str],
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server_env = {**env, "ZHIKU_API_KEY": API_KEY, "ZHIKU_RATE_LIMIT_PER_MINUTE": "0",
+                  "ZHIKU_CORS_ORIGINS": widget_hosts[0],
                   "ZHIKU_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES), "ZHIKU_MAX_UPLOAD_FILES": str(MAX_UPLOAD_FILES),
                   "ZHIKU_MAX_K": str(MAX_K)}
     running = start_server(kbs.primary, server_env, tmp_path_factory.mktemp("logs") / "server.log")
