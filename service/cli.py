@@ -156,6 +156,24 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@command("mcp", "MCP 服务（供 AI 助手使用）/ serve the KB to AI assistants over MCP",
+         arg("--http", action="store_true", help="可流式 HTTP（/mcp），默认 stdio / streamable HTTP at /mcp instead of stdio"),
+         arg("--host", default=None, help="--http 的监听地址 / host for --http (default 127.0.0.1)"),
+         arg("--port", type=int, default=None, help="--http 的端口 / port for --http (default 8000)"))
+def mcp(args: argparse.Namespace, settings: Settings) -> int:
+    from service.mcp_server import build_server
+
+    settings = settings.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v})
+    with _open(settings) as kb:
+        server = build_server(kb, settings)
+        if args.http:
+            print(f"知库 MCP: http://{settings.host}:{settings.port}/mcp", file=sys.stderr, flush=True)
+            server.run("streamable-http", host=settings.host, port=settings.port)
+        else:
+            server.run("stdio")  # stdout is the protocol channel: nothing else may print there
+    return 0
+
+
 @command("stats", "知识库统计 / knowledge-base statistics", JSON_FLAG)
 def stats(args: argparse.Namespace, settings: Settings) -> int:
     with _open(settings) as kb:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.answers import answer_question, answer_text
+from service.answers import answer_text, answerer
 from service.errors import ApiError
 from service.limits import rate_limit
 from service.routes import ERROR_RESPONSES
@@ -86,7 +86,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> dict[str, Any
     if not asked:
         raise ApiError(422, "no_question", "消息中没有用户问题 / The messages contain no user question")
     params = AskParams(q=asked[-1], prev=asked[-2] if len(asked) > 1 else None)
-    content = answer_text(await answer_question(request, params), str(request.base_url))
+    content = answer_text(await answerer(request).answer(params), str(request.base_url))
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
         return StreamingResponse(_chunks(completion_id, created, body.model, content), media_type="text/event-stream",

@@ -20,7 +20,7 @@ from index.kb import KnowledgeBase
 from index.models import IngestReport
 from index.settings import Settings
 from service.errors import ApiError
-from service.answers import answer_events, answer_question
+from service.answers import answerer
 from service.limits import in_search_slot, rate_limit
 from service.schemas import (AnswerResponse, AskParams, CaseList, CaseOut, Deleted, DocumentDetail, DocumentList,
                              DocumentMeta, ErrorBody, Health, IngestReportOut, SearchParams, SearchResponse,
@@ -86,7 +86,7 @@ async def search_post(params: SearchParams, kb: KB, settings: Config, request: R
 async def ask(params: Annotated[AskParams, Query()], request: Request) -> AnswerResponse:
     """Answer sentences with their citations (quoted, or written by the configured LLM and checked claim by
     claim); found=false when nothing fits."""
-    return await answer_question(request, params)
+    return await answerer(request).answer(params)
 
 
 @reads.get("/ask/stream", dependencies=[Depends(rate_limit)], summary="问答（流式）/ answer as server-sent events",
@@ -95,7 +95,7 @@ async def ask(params: Annotated[AskParams, Query()], request: Request) -> Answer
                             "description": "event: delta {text} …, then event: answer (the /api/ask JSON)"}})
 async def ask_stream(params: Annotated[AskParams, Query()], request: Request) -> StreamingResponse:
     """The LLM's answer while it is written (``delta`` events), then the checked answer (``answer``)."""
-    return StreamingResponse(await answer_events(request, params), media_type="text/event-stream",
+    return StreamingResponse(await answerer(request).events(params), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
