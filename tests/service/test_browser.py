@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
-import httpx
 import pytest
-from zhiku_live import HALLUCINATING_REPLY, REPO, FakeLlm, Server
+from zhiku_live import HALLUCINATING_REPLY, REPO, FakeLlm, Server, wait_until_answering
 
 pytestmark = pytest.mark.browser
 
@@ -221,13 +220,8 @@ def host_sites(server: Server, widget_hosts: tuple[str, str], tmp_path_factory) 
     processes = [subprocess.Popen([sys.executable, "-m", "http.server", origin.rsplit(":", 1)[1], "--bind",
                                    "127.0.0.1", "--directory", str(site)], stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL) for origin in widget_hosts]
-    for origin in widget_hosts:
-        for _ in range(100):
-            try:
-                httpx.get(origin, timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    for origin, process in zip(widget_hosts, processes):
+        wait_until_answering(origin, process, timeout=20)
     yield widget_hosts
     for process in processes:
         process.terminate()

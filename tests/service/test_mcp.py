@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Iterator
 
 import anyio
-import httpx
 import pytest
 from mcp import Client, StdioServerParameters
-from zhiku_live import REPO, KBs, free_port, zhiku_command
+from zhiku_live import REPO, KBs, free_port, wait_until_answering, zhiku_command
 
 FUND = "企业应当按什么比例向工会拨缴经费"
 
@@ -20,13 +18,7 @@ def http_url(kbs: KBs, env: dict[str, str]) -> Iterator[str]:
     process = subprocess.Popen([*zhiku_command(), "mcp", "--kb", str(kbs.copy), "--http", "--port", str(port)],
                                env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/mcp"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            httpx.get(url, timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.3)
+    wait_until_answering(url, process)
     yield url
     process.terminate()
     process.wait(timeout=20)

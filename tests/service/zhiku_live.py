@@ -88,6 +88,18 @@ def stop_server(server: Server) -> None:
         server.process.wait()
 
 
+def wait_until_answering(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Until ``url`` answers at all (any status), or fail the test when ``process`` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    pytest.fail(f"{url} did not answer (process exit code {process.poll()})")
+
+
 class FakeLlm:
     """The scripted OpenAI-compatible server of ``fake_llm.py`` as a separate process on a fixed port."""
 
@@ -98,14 +110,7 @@ class FakeLlm:
 
     def start(self) -> None:
         self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("fake_llm.py")), str(self.port)])
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(self.url + "/requests", timeout=1)
-                return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        pytest.fail("the fake LLM server did not start")
+        wait_until_answering(self.url + "/requests", self.process, timeout=20)
 
     def stop(self) -> None:
         """Down: the port is closed, as when the organisation's LLM server is stopped."""
