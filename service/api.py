@@ -20,8 +20,10 @@ from fastapi.staticfiles import StaticFiles
 
 from index.kb import KnowledgeBase
 from index.settings import Settings
+from service.answers import make_generator
 from service.errors import install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
+from service.openai_api import openai_api
 from service.limits import BodyLimitMiddleware, RateLimiter
 from service.routes import JSON_BODY_LIMIT, UPLOAD_ROUTE, VERSION, ops, reads, writes
 from service.security import SecurityHeadersMiddleware
@@ -55,11 +57,13 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
     cap = settings.max_concurrent_searches  # searches at once; service.routes._in_search_slot waits for a slot
     app.state.search_slots = anyio.Semaphore(cap) if cap else None
+    app.state.generator = make_generator(settings)  # None = extractive answers only
 
     install_error_handlers(app)
     app.include_router(reads)
     app.include_router(writes)
     app.include_router(ops)
+    app.include_router(openai_api)
     _add_pages(app)
 
     if settings.cors_origins:
@@ -72,7 +76,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
 
 
 def _add_pages(app: FastAPI) -> None:
-    """The search page at /, the API reference at /docs, their assets under /static (no CDN, no build step)."""
+    """The search page at /, the API reference at /docs, the embeddable /widget.js, assets under /static."""
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
@@ -81,5 +85,11 @@ def _add_pages(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     def docs() -> FileResponse:
         return FileResponse(WEB_DIR / "docs.html")
+
+    @app.get("/widget.js", include_in_schema=False)
+    def widget() -> FileResponse:
+        """The search box for other websites (service/web/widget.js); short-cached so updates reach them."""
+        return FileResponse(WEB_DIR / "widget.js", media_type="text/javascript",
+                            headers={"Cache-Control": "public, max-age=300"})
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from index.answering.grounded import extractive
 from index.errors import ZhikuIndexError
 from index.eval_run import run_eval, train_adapter
 from index.evaluate import load_queries, split_queries
@@ -129,7 +130,7 @@ def ask(args: argparse.Namespace, settings: Settings) -> int:
     query, k, filters = AskParams(q=args.query, k=args.k).resolve(settings)
     with _open(settings) as kb:
         answer = kb.ask(query, k=k, filters=filters)
-    response = AnswerResponse.of(answer, answer.took_ms)
+    response = AnswerResponse.of(extractive(answer), query, answer.took_ms)
     if args.json:
         _print_json(response.model_dump(mode="json"))
         return 0
@@ -155,6 +156,24 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     with _open(settings, create=True) as kb:  # before the server starts: a KB that cannot open is a one-line error
         print(f"知库 zhiku: http://{settings.host}:{settings.port}/", flush=True)
         uvicorn.run(create_app(settings, kb), host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+@command("mcp", "MCP 服务（供 AI 助手使用）/ serve the KB to AI assistants over MCP",
+         arg("--http", action="store_true", help="可流式 HTTP（/mcp），默认 stdio / streamable HTTP at /mcp instead of stdio"),
+         arg("--host", default=None, help="--http 的监听地址 / host for --http (default 127.0.0.1)"),
+         arg("--port", type=int, default=None, help="--http 的端口 / port for --http (default 8000)"))
+def mcp(args: argparse.Namespace, settings: Settings) -> int:
+    from service.mcp_server import build_server
+
+    settings = settings.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v})
+    with _open(settings) as kb:
+        server = build_server(kb, settings)
+        if args.http:
+            print(f"知库 MCP: http://{settings.host}:{settings.port}/mcp", file=sys.stderr, flush=True)
+            server.run("streamable-http", host=settings.host, port=settings.port)
+        else:
+            server.run("stdio")  # stdout is the protocol channel: nothing else may print there
     return 0
 
 

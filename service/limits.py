@@ -9,15 +9,22 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
+
+import anyio
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from index.settings import Settings
 from service.errors import ApiError, error_response
 
 BODY_TOO_LARGE = "请求体过大 / Request body too large"
+BUSY_RETRY_AFTER_S = 5
+T = TypeVar("T")
 
 
 class RateLimiter:
@@ -101,3 +108,25 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+async def in_search_slot(request: Request, work: Callable[[], T]) -> T:
+    """Run ``work`` in the thread pool once one of the ``max_concurrent_searches`` slots is free.
+
+    Searches beyond the cap wait their turn (first come, first served) without holding a thread; one that
+    waits longer than ``search_wait_seconds`` is answered 503 ``busy`` instead of queueing for ever.
+    Measured: more searches at once than the cores can run only make each of them slower (bench/README.md).
+    """
+    slots: anyio.Semaphore | None = request.app.state.search_slots
+    if slots is None:
+        return await run_in_threadpool(work)
+    settings: Settings = request.app.state.settings
+    with anyio.move_on_after(settings.search_wait_seconds) as waiting:
+        await slots.acquire()
+    if waiting.cancelled_caught:
+        raise ApiError(503, "busy", f"服务器繁忙，请 {BUSY_RETRY_AFTER_S} 秒后重试 / The server is busy: "
+                       f"retry in {BUSY_RETRY_AFTER_S} s", {"Retry-After": str(BUSY_RETRY_AFTER_S)})
+    try:
+        return await run_in_threadpool(work)
+    finally:
+        slots.release()

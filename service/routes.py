@@ -9,21 +9,19 @@ holding no thread while they wait; the search itself runs in the thread pool too
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated, TypeVar
+from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from index.errors import ZhikuIndexError
 from index.kb import KnowledgeBase
 from index.models import IngestReport
 from index.settings import Settings
 from service.errors import ApiError
-from service.limits import rate_limit
+from service.answers import answerer
+from service.limits import in_search_slot, rate_limit
 from service.schemas import (AnswerResponse, AskParams, CaseList, CaseOut, Deleted, DocumentDetail, DocumentList,
                              DocumentMeta, ErrorBody, Health, IngestReportOut, SearchParams, SearchResponse,
                              Suggestions, check_doc_type)
@@ -34,8 +32,6 @@ JSON_BODY_LIMIT = 64 * 1024  # every body but an upload: a search request is a q
 UPLOAD_ROUTE = ("POST", "/api/documents")  # limited while streaming by service.uploads instead
 MAX_OFFSET = 2**31 - 1  # SQLite integers overflow far above this; no KB has that many documents
 EMPTY_FILE_REASON = "空文件 / empty file"
-BUSY_RETRY_AFTER_S = 5
-T = TypeVar("T")
 
 
 def _version() -> str:
@@ -59,36 +55,14 @@ def get_settings(request: Request) -> Settings:
 KB = Annotated[KnowledgeBase, Depends(get_kb)]
 Config = Annotated[Settings, Depends(get_settings)]
 
-_ERRORS = {status: {"model": ErrorBody} for status in (401, 403, 404, 422, 429, 503)}
+ERROR_RESPONSES = {status: {"model": ErrorBody} for status in (401, 403, 404, 422, 429, 503)}
 
-reads = APIRouter(prefix="/api", dependencies=[Depends(require_read_key)], responses=_ERRORS)
-writes = APIRouter(prefix="/api", dependencies=[Depends(require_write_key)], responses=_ERRORS)
+reads = APIRouter(prefix="/api", dependencies=[Depends(require_read_key)], responses=ERROR_RESPONSES)
+writes = APIRouter(prefix="/api", dependencies=[Depends(require_write_key)], responses=ERROR_RESPONSES)
 ops = APIRouter()
 
 
 # --- search and ask --------------------------------------------------------------------------------
-async def _in_search_slot(request: Request, work: Callable[[], T]) -> T:
-    """Run ``work`` in the thread pool once one of the ``max_concurrent_searches`` slots is free.
-
-    Searches beyond the cap wait their turn (first come, first served) without holding a thread; one that
-    waits longer than ``search_wait_seconds`` is answered 503 ``busy`` instead of queueing for ever.
-    Measured: more searches at once than the cores can run only make each of them slower (bench/README.md).
-    """
-    slots: anyio.Semaphore | None = request.app.state.search_slots
-    if slots is None:
-        return await run_in_threadpool(work)
-    settings: Settings = request.app.state.settings
-    with anyio.move_on_after(settings.search_wait_seconds) as waiting:
-        await slots.acquire()
-    if waiting.cancelled_caught:
-        raise ApiError(503, "busy", f"服务器繁忙，请 {BUSY_RETRY_AFTER_S} 秒后重试 / The server is busy: "
-                       f"retry in {BUSY_RETRY_AFTER_S} s", {"Retry-After": str(BUSY_RETRY_AFTER_S)})
-    try:
-        return await run_in_threadpool(work)
-    finally:
-        slots.release()
-
-
 def _search(params: SearchParams, kb: KnowledgeBase, settings: Settings) -> SearchResponse:
     started = time.perf_counter()
     query, k, filters = params.resolve(settings)
@@ -100,25 +74,29 @@ def _search(params: SearchParams, kb: KnowledgeBase, settings: Settings) -> Sear
 async def search(params: Annotated[SearchParams, Query()], kb: KB, settings: Config,
                  request: Request) -> SearchResponse:
     """Hybrid (BM25 + dense) search: one best passage per document, with facets for filtering."""
-    return await _in_search_slot(request, lambda: _search(params, kb, settings))
+    return await in_search_slot(request, lambda: _search(params, kb, settings))
 
 
 @reads.post("/search", dependencies=[Depends(rate_limit)], summary="检索（JSON 请求体）/ search with a JSON body")
 async def search_post(params: SearchParams, kb: KB, settings: Config, request: Request) -> SearchResponse:
-    return await _in_search_slot(request, lambda: _search(params, kb, settings))
+    return await in_search_slot(request, lambda: _search(params, kb, settings))
 
 
-def _ask(params: AskParams, kb: KnowledgeBase, settings: Settings) -> AnswerResponse:
-    started = time.perf_counter()
-    query, k, filters = params.resolve(settings)
-    answer = kb.ask(query, k=k, filters=filters)
-    return AnswerResponse.of(answer, (time.perf_counter() - started) * 1000)
+@reads.get("/ask", dependencies=[Depends(rate_limit)], summary="问答 / answer with citations")
+async def ask(params: Annotated[AskParams, Query()], request: Request) -> AnswerResponse:
+    """Answer sentences with their citations (quoted, or written by the configured LLM and checked claim by
+    claim); found=false when nothing fits."""
+    return await answerer(request).answer(params)
 
 
-@reads.get("/ask", dependencies=[Depends(rate_limit)], summary="问答 / extractive answer")
-async def ask(params: Annotated[AskParams, Query()], kb: KB, settings: Config, request: Request) -> AnswerResponse:
-    """Answer sentences quoted from the documents, each with its citation; found=false when nothing fits."""
-    return await _in_search_slot(request, lambda: _ask(params, kb, settings))
+@reads.get("/ask/stream", dependencies=[Depends(rate_limit)], summary="问答（流式）/ answer as server-sent events",
+           response_class=StreamingResponse,
+           responses={200: {"content": {"text/event-stream": {}},
+                            "description": "event: delta {text} …, then event: answer (the /api/ask JSON)"}})
+async def ask_stream(params: Annotated[AskParams, Query()], request: Request) -> StreamingResponse:
+    """The LLM's answer while it is written (``delta`` events), then the checked answer (``answer``)."""
+    return StreamingResponse(await answerer(request).events(params), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @reads.get("/suggest", summary="搜索建议 / suggestions for the search box")
@@ -183,7 +161,7 @@ async def cases(kb: KB, settings: Config, request: Request,
 
 
 # --- operations ------------------------------------------------------------------------------------
-@ops.get("/api/health", summary="健康检查 / model, counts and index status", responses=_ERRORS)
+@ops.get("/api/health", summary="健康检查 / model, counts and index status", responses=ERROR_RESPONSES)
 def health(kb: KB) -> Health:
     stats = kb.stats()
     return Health(status="ok", version=VERSION, embedder=str(stats["embedder"]), dim=int(stats["dim"]),

@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from index.models import Answer, AnswerSentence, CheckReport, Filters, Hit, IngestReport, Method, SearchResult
+from index.answering.grounded import GroundedAnswer
+from index.models import AnswerSentence, CheckReport, Filters, Hit, IngestReport, Method, SearchResult
 from index.settings import Settings
 from index.text import highlight, readable, snippet
 from ingest.models import DOC_TYPES, Chunk, Document
@@ -103,6 +104,12 @@ class SearchParams(QueryParams):
 
 class AskParams(QueryParams):
     k: int = Field(5, description="用于抽取答案的段落数 / passages the answer is drawn from (1..max_k)")
+    prev: str | None = Field(None, description="同一对话的上一个问题 / the previous question of the conversation: "
+                                               "a follow-up such as 那女职工呢？ is rewritten with it before the search")
+
+    def previous(self, settings: Settings) -> str | None:
+        """The previous question, cut to the longest accepted query (it only steers the rewrite)."""
+        return (self.prev or "").strip()[:settings.max_query_chars] or None
 
 
 # --- responses -----------------------------------------------------------------------------------------
@@ -163,22 +170,43 @@ class SentenceOut(BaseModel):
                    heading_path=list(s.heading), start=s.start, end=s.end, score=s.score)
 
 
+class ClaimOut(BaseModel):
+    text: str = Field(description="答案中的一句 / one sentence of the answer")
+    citations: list[int] = Field(description="所依据的段落编号，从 1 起，对应 passages / 1-based numbers into passages")
+    supported: bool = Field(description="所引段落是否支持这句话 / whether the cited passages support it")
+
+
 class AnswerResponse(BaseModel):
-    query: str
+    query: str = Field(description="检索所用的问题（追问已改写）/ the question searched for (a follow-up rewritten)")
+    question: str = Field(description="用户原问题 / the question as asked")
     found: bool
     message: str | None = Field(description=f"found 为 false 时为「{NOT_FOUND_MESSAGE}」；找到相关段落但没有可引用的句子时"
                                             f"为「{PASSAGES_ONLY_MESSAGE}」")
+    answer: str = Field(description="给人看的答案 / the answer a person reads (LLM-written with [n] marks, or the "
+                                   "extracted sentences)")
+    generated: bool = Field(description="答案是否由大模型生成 / true when an LLM wrote the answer")
+    claims: list[ClaimOut] = Field(description="逐句核对 / one per answer sentence with its citations and check")
+    notice: str | None = Field(None, description="大模型不可用等原因改用摘录答案时的说明 / why the extractive "
+                                                 "answer is given although an LLM is configured")
     sentences: list[SentenceOut]
     passages: list[HitOut] = Field(description="支撑段落，答案句已高亮 / supporting passages, answer sentences marked")
     took_ms: float
 
     @classmethod
-    def of(cls, answer: Answer, took_ms: float) -> AnswerResponse:
+    def of(cls, grounded: GroundedAnswer, question: str, took_ms: float) -> AnswerResponse:
+        answer = grounded.answer
         if not answer.found:
-            return cls(query=answer.query, found=False, message=NOT_FOUND_MESSAGE, sentences=[], passages=[],
-                       took_ms=round(took_ms, 2))
+            return cls(query=answer.query, question=question, found=False, message=NOT_FOUND_MESSAGE,
+                       answer=NOT_FOUND_MESSAGE, generated=False, claims=[], notice=grounded.notice, sentences=[],
+                       passages=[], took_ms=round(took_ms, 2))
         quoted = [s.text for s in answer.sentences]
-        return cls(query=answer.query, found=True, message=None if answer.sentences else PASSAGES_ONLY_MESSAGE,
+        passages_only = not grounded.generated and not answer.sentences
+        return cls(query=answer.query, question=question, found=True,
+                   message=PASSAGES_ONLY_MESSAGE if passages_only else None,
+                   answer=PASSAGES_ONLY_MESSAGE if passages_only else grounded.text,
+                   generated=grounded.generated, notice=grounded.notice,
+                   claims=[ClaimOut(text=c.text, citations=list(c.citations), supported=c.supported)
+                           for c in grounded.claims],
                    sentences=[SentenceOut.of(s) for s in answer.sentences],
                    passages=[HitOut.of(h, highlight(readable(h.text, h.heading), quoted)) for h in answer.passages],
                    took_ms=round(took_ms, 2))

@@ -1,13 +1,68 @@
-// The 问答 view: answer sentences quoted from the documents, each with its citation, then the passages.
-import { clear, docHref, el, getJSON, hitCards } from "./util.js";
+// The 问答 view. The answer arrives as server-sent events from /api/ask/stream: with an LLM configured its
+// text is shown while it is written, then replaced by the checked answer — each sentence with links to the
+// passages it cites, unsupported ones marked. Without an LLM the answer is the sentences quoted from the
+// documents, each with its citation. The previous question is sent along, so 那女职工呢？ is understood.
+import { apiError, apiUrl, clear, docHref, el, hitCard } from "./util.js";
 
 const view = document.getElementById("view-ask");
+let previousQuestion = null;
 
 function sentenceItem(sentence) {
   return el("li", {},
     el("span", { class: "sentence" }, sentence.text),
     el("a", { class: "cite", href: docHref(sentence.doc_id, { start: sentence.start, end: sentence.end }) },
       sentence.citation));
+}
+
+function claimItem(claim, passages) {
+  return el("li", { class: claim.supported ? "claim" : "claim unsupported" },
+    el("span", { class: "sentence" }, claim.text),
+    claim.citations.map((n) => {
+      const passage = passages[n - 1];
+      return el("a", { class: "cite", href: docHref(passage.doc_id, passage), title: `${passage.title} ${passage.heading}` },
+        `[${n}]`);
+    }),
+    claim.supported ? null : el("span", { class: "flag" }, "未经资料证实"));
+}
+
+// Each server-sent event as {name, data}, read from the response body as it arrives.
+async function* events(response) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    for (let cut = buffer.indexOf("\n\n"); cut >= 0; cut = buffer.indexOf("\n\n")) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      yield { name: /^event: (.*)$/m.exec(block)?.[1], data: JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? "null") };
+    }
+  }
+}
+
+function render(data, setStatus) {
+  clear(view);
+  if (!data.found) {
+    setStatus("");
+    view.append(el("p", { class: "empty notfound" }, data.message));
+    return;
+  }
+  const passages = el("ol", { class: "hits numbered" }, data.passages.map((passage) => el("li", {}, hitCard(passage))));
+  if (!data.generated && !data.sentences.length) { // relevant passages, but no sentence that says it: show them
+    setStatus(`用时 ${Math.round(data.took_ms)} 毫秒`);
+    view.append(el("p", { class: "empty notice" }, data.message), el("h2", { class: "sub" }, "相关段落"), passages);
+    return;
+  }
+  const how = data.generated ? "答案由大模型根据下列段落撰写，每句已与所引段落核对" : "答案摘自原文，点击出处查看上下文";
+  setStatus(`用时 ${Math.round(data.took_ms)} 毫秒 · ${how}`);
+  const body = data.generated
+    ? el("ol", { class: "claims" }, data.claims.map((claim) => claimItem(claim, data.passages)))
+    : el("ol", { class: "sentences" }, data.sentences.map(sentenceItem));
+  view.append(
+    el("div", { class: "answer" }, el("h2", {}, "答案"), data.notice ? el("p", { class: "notice" }, data.notice) : null, body),
+    el("h2", { class: "sub" }, "依据段落"),
+    passages);
 }
 
 export async function showAsk(params, signal, setStatus) {
@@ -18,21 +73,21 @@ export async function showAsk(params, signal, setStatus) {
     return;
   }
   setStatus("正在查找答案…");
-  const data = await getJSON("/api/ask", { q }, signal);
-  if (!data.found) {
-    setStatus("");
-    view.append(el("p", { class: "empty notfound" }, data.message));
-    return;
+  const prev = previousQuestion !== q ? previousQuestion : null;
+  const response = await fetch(apiUrl("/api/ask/stream", { q, prev }), { headers: { Accept: "text/event-stream" }, signal });
+  if (!response.ok) throw apiError(response, await response.json().catch(() => null));
+  previousQuestion = q;
+  const draft = el("p", { class: "draft", "aria-busy": "true" });
+  for await (const { name, data } of events(response)) {
+    signal?.throwIfAborted(); // a newer question was asked: nothing more of this answer is shown
+    if (name === "delta") {
+      if (!draft.isConnected) {
+        setStatus("大模型正在撰写答案…");
+        view.append(el("div", { class: "answer" }, el("h2", {}, "答案"), draft));
+      }
+      draft.append(data.text);
+    } else if (name === "answer") {
+      render(data, setStatus);
+    }
   }
-  const passages = el("div", { class: "hits" }, hitCards(data.passages));
-  if (!data.sentences.length) {
-    setStatus(`用时 ${Math.round(data.took_ms)} 毫秒`);
-    view.append(el("p", { class: "empty notice" }, data.message), el("h2", { class: "sub" }, "相关段落"), passages);
-    return;
-  }
-  setStatus(`用时 ${Math.round(data.took_ms)} 毫秒 · 答案摘自原文，点击出处查看上下文`);
-  view.append(
-    el("div", { class: "answer" }, el("h2", {}, "答案"), el("ol", { class: "sentences" }, data.sentences.map(sentenceItem))),
-    el("h2", { class: "sub" }, "依据段落"),
-    passages);
 }

@@ -33,21 +33,28 @@ export class ApiError extends Error {
   }
 }
 
-export async function getJSON(path, params = {}, signal = undefined) {
+export function apiUrl(path, params = {}) {
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(params)) {
     for (const v of [].concat(value)) {
       if (v !== undefined && v !== null && v !== "") url.searchParams.append(key, v);
     }
   }
-  const response = await fetch(url, { headers: { Accept: "application/json" }, signal });
+  return url;
+}
+
+// The API's error shape as an ApiError; `body` is the parsed JSON body, or null when there was none.
+export function apiError(response, body) {
+  return new ApiError(response.status, body?.error?.code ?? "http_error",
+                      body?.error?.message ?? `请求失败 (HTTP ${response.status})`);
+}
+
+export async function getJSON(path, params = {}, signal = undefined) {
+  const response = await fetch(apiUrl(path, params), { headers: { Accept: "application/json" }, signal });
   const body = await response.json().catch(() => null);
   // A newer query aborted this one: its answer (read in full, or cut off while being read) must not be shown.
   signal?.throwIfAborted();
-  if (!response.ok) {
-    throw new ApiError(response.status, body?.error?.code ?? "http_error",
-                       body?.error?.message ?? `请求失败 (HTTP ${response.status})`);
-  }
+  if (!response.ok) throw apiError(response, body);
   return body;
 }
 

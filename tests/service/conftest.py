@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from zhiku_live import (API_KEY, MAX_K, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, REPO, KBs, Server, run_zhiku,
-                        start_server, stop_server)
+from zhiku_live import (API_KEY, LLM_KEY, LLM_MODEL, LLM_TIMEOUT_S, MAX_K, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES,
+                        REPO, FakeLlm, KBs, Server, free_port, run_zhiku, start_server, stop_server)
 
 
 @pytest.fixture(scope="session")
@@ -44,8 +44,16 @@ def kbs(shared: Path, env: dict[str, str], tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture(scope="session")
-def server(kbs: KBs, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def widget_hosts() -> tuple[str, str]:
+    """Origins of two other websites that embed the widget: the main server allows the first, not the second."""
+    return f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="session")
+def server(kbs: KBs, env: dict[str, str], widget_hosts: tuple[str, str],
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server_env = {**env, "ZHIKU_API_KEY": API_KEY, "ZHIKU_RATE_LIMIT_PER_MINUTE": "0",
+                  "ZHIKU_CORS_ORIGINS": widget_hosts[0],
                   "ZHIKU_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES), "ZHIKU_MAX_UPLOAD_FILES": str(MAX_UPLOAD_FILES),
                   "ZHIKU_MAX_K": str(MAX_K)}
     running = start_server(kbs.primary, server_env, tmp_path_factory.mktemp("logs") / "server.log")
@@ -59,6 +67,28 @@ def bare_server(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
     bare_env = {**env, "ZHIKU_RATE_LIMIT_PER_MINUTE": "3", "ZHIKU_CORS_ORIGINS": '["http://intranet.example"]'}
     running = start_server(tmp_path_factory.mktemp("bare") / "kb", bare_env,
                            tmp_path_factory.mktemp("logs") / "bare.log")
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture(scope="session")
+def fake_llm() -> Iterator[FakeLlm]:
+    llm = FakeLlm(free_port())
+    llm.start()
+    yield llm
+    llm.stop()
+
+
+@pytest.fixture(scope="session")
+def llm_server(kbs: KBs, env: dict[str, str], fake_llm: FakeLlm,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A third server, on its own copy of the KB, whose answers are written by the fake LLM."""
+    kb = tmp_path_factory.mktemp("llm") / "kb"
+    shutil.copytree(kbs.copy, kb)
+    llm_env = {**env, "ZHIKU_LLM_BASE_URL": fake_llm.url + "/v1", "ZHIKU_LLM_MODEL": LLM_MODEL,
+               "ZHIKU_LLM_API_KEY": LLM_KEY, "ZHIKU_LLM_TIMEOUT_SECONDS": str(LLM_TIMEOUT_S),
+               "ZHIKU_RATE_LIMIT_PER_MINUTE": "0"}
+    running = start_server(kb, llm_env, tmp_path_factory.mktemp("logs") / "llm.log")
     yield running
     stop_server(running)
 

@@ -36,5 +36,5 @@ def test_cors_only_for_configured_origins(bare_server: Server, client: httpx.Cli
         assert allowed.headers.get("access-control-allow-origin") == "http://intranet.example"
         other = c.get("/api/documents", headers={"Origin": "http://elsewhere.example"})
         assert "access-control-allow-origin" not in other.headers
-    # The main server has no cors_origins: CORS is off.
+    # The main server allows only the widget's test host: not this origin.
     assert "access-control-allow-origin" not in client.get("/api/health", headers={"Origin": "http://x.example"}).headers

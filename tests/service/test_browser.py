@@ -5,12 +5,15 @@ Every request the page makes must stay on the local server: nothing may load fro
 """
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from zhiku_live import REPO, Server
+from zhiku_live import HALLUCINATING_REPLY, REPO, FakeLlm, Server, wait_until_answering
 
 pytestmark = pytest.mark.browser
 
@@ -38,9 +41,10 @@ def browser() -> Iterator[object]:
 
 
 class Visit:
-    """A page at one viewport size that records foreign requests and script errors."""
+    """A page of a site (zhiku's or one embedding its widget) at one viewport size that records foreign requests
+    and script errors."""
 
-    def __init__(self, browser, server: Server, width: int, height: int, name: str) -> None:
+    def __init__(self, browser, site: str, width: int, height: int, name: str) -> None:
         self.context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
         self.page = self.context.new_page()
         self.name = name
@@ -48,7 +52,7 @@ class Visit:
         self.errors: list[str] = []
         self.page.on("request", self._request)
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.page.goto(server.url + "/")
+        self.page.goto(site + "/")
 
     def _request(self, request) -> None:
         url = urlparse(request.url)
@@ -69,7 +73,7 @@ class Visit:
 
 
 def test_desktop_search_filter_document_ask_cases(browser, server: Server) -> None:
-    visit = Visit(browser, server, 1280, 900, "desktop")
+    visit = Visit(browser, server.url, 1280, 900, "desktop")
     page = visit.page
 
     page.locator("#q").press_sequentially("工会", delay=50)  # suggestions while typing
@@ -123,8 +127,30 @@ def test_desktop_search_filter_document_ask_cases(browser, server: Server) -> No
     visit.close()
 
 
+def test_ask_with_an_llm_streams_then_shows_the_checked_answer(browser, llm_server: Server, fake_llm: FakeLlm) -> None:
+    fake_llm.script({"text": HALLUCINATING_REPLY})
+    visit = Visit(browser, llm_server.url, 1280, 900, "llm")
+    page = visit.page
+    page.locator(".tabs a[data-tab=ask]").click()
+    visit.query(FUND_QUESTION)
+    claims = page.locator("#view-ask .claims li")
+    expect(claims).to_have_count(3, timeout=30_000)  # the first question of a fresh server loads the models
+    expect(page.locator("#view-ask .claims li.unsupported")).to_have_count(2)
+    expect(claims.first.locator(".cite")).to_have_text("[1]")
+    expect(page.locator("#status")).to_contain_text("大模型")
+    visit.shot("ask")
+
+    fake_llm.script({"text": "{p1}[1]。"})
+    visit.query("那女职工呢？")  # a follow-up: searched for together with the question before
+    expect(page.locator("#view-ask .claims li")).to_have_count(1)
+    assert f"问题：{FUND_QUESTION} 女职工" in fake_llm.requests()[-1]["body"]["messages"][-1]["content"]
+    claims.first.locator(".cite").click()
+    expect(page.locator("#view-doc mark.passage").first).to_be_in_viewport()
+    visit.close()
+
+
 def test_phone_width_has_no_horizontal_scroll(browser, server: Server) -> None:
-    visit = Visit(browser, server, 360, 740, "phone")
+    visit = Visit(browser, server.url, 360, 740, "phone")
     page = visit.page
     fits = "document.documentElement.scrollWidth <= window.innerWidth"
 
@@ -186,7 +212,7 @@ def test_case_search_at_phone_width(browser, server: Server) -> None:
 
 def test_an_answer_that_arrives_after_a_newer_query_is_never_shown(browser, server: Server) -> None:
     """Typing a new question aborts the old request; a response already in hand must be dropped too."""
-    visit = Visit(browser, server, 1280, 800, "abort")
+    visit = Visit(browser, server.url, 1280, 800, "abort")
     outcome = visit.page.evaluate("""async () => {
         const { getJSON } = await import("/static/util.js");
         const realFetch = window.fetch;
@@ -200,4 +226,96 @@ def test_an_answer_that_arrives_after_a_newer_query_is_never_shown(browser, serv
         } finally { window.fetch = realFetch; }
     }""")
     assert outcome == "AbortError"
+    visit.close()
+
+
+# --- the widget on other websites -------------------------------------------------------------------
+HOST_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy"
+      content="default-src 'self'; script-src 'self' {zhiku}; connect-src {zhiku}; style-src 'self'">
+<link rel="stylesheet" href="host.css"><title>某省总工会</title></head>
+<body><h1>某省总工会 · 政策查询</h1><a id="host-link" href="#">本站链接</a>
+<script src="{zhiku}/widget.js" data-kb="zhiku"></script>
+</body></html>"""
+# A hostile stylesheet: it must not reach into the widget, and the widget's must not reach out.
+HOST_CSS = """* { color: rgb(200, 0, 0) !important; font-size: 30px !important; }
+input, button, ol { display: none !important; }"""
+
+
+@pytest.fixture(scope="module")
+def host_sites(server: Server, widget_hosts: tuple[str, str], tmp_path_factory) -> Iterator[tuple[str, str]]:
+    """The two embedding websites as static file servers on their own ports (other origins than zhiku's)."""
+    site = tmp_path_factory.mktemp("host-site")
+    (site / "index.html").write_text(HOST_PAGE.replace("{zhiku}", server.url), encoding="utf-8")
+    (site / "host.css").write_text(HOST_CSS, encoding="utf-8")
+    processes = [subprocess.Popen([sys.executable, "-m", "http.server", origin.rsplit(":", 1)[1], "--bind",
+                                   "127.0.0.1", "--directory", str(site)], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL) for origin in widget_hosts]
+    for origin, process in zip(widget_hosts, processes):
+        wait_until_answering(origin, process, timeout=20)
+    yield widget_hosts
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def widget_visit(browser, origin: str, width: int, name: str):
+    visit = Visit(browser, origin, width, 900, name)
+    visit.page.on("console", lambda m: visit.errors.append(m.text) if "Content Security Policy" in m.text else None)
+    return visit
+
+
+def test_the_widget_on_an_allowed_site(browser, host_sites: tuple[str, str], server: Server) -> None:
+    started = time.perf_counter()
+    visit = widget_visit(browser, host_sites[0], 1280, "widget")
+    page = visit.page
+    box = page.locator(".zhiku-widget input")
+    box.focus()  # by keyboard: type, Enter searches, Tab to 问答 and Enter asks
+    with page.expect_request(lambda r: "/api/search" in r.url and "kb=zhiku" in r.url):
+        page.keyboard.type(FUND_QUESTION)
+        page.keyboard.press("Enter")
+    results = page.locator(".zhiku-widget ol li")
+    expect(results.first).to_be_visible(timeout=30_000)
+    first_results_s = time.perf_counter() - started
+    expect(page.locator(".zhiku-widget mark").first).to_be_visible()
+    inside = results.first.evaluate("li => [getComputedStyle(li).color, getComputedStyle(li).fontSize]")
+    assert inside == ["rgb(31, 41, 51)", "15px"], inside  # the host's !important rules did not reach in
+    outside = page.locator("#host-link").evaluate("a => [getComputedStyle(a).color, getComputedStyle(a).fontSize]")
+    assert outside == ["rgb(200, 0, 0)", "30px"], outside  # and the widget's did not reach out
+    visit.shot("host")
+
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # 问答
+    expect(page.locator(".zhiku-widget .answer")).to_contain_text("百分之二")
+    cite = page.locator(".zhiku-widget .answer a").first
+    expect(cite).to_have_text("[1]")
+    assert cite.get_attribute("href").startswith(server.url + "/#/doc?id=")
+    visit.shot("host-ask")
+    visit.close()
+    print(f"\nwidget: first results {first_results_s:.2f} s after the host page was opened (first visit)")
+
+
+def test_the_widget_fits_a_phone(browser, host_sites: tuple[str, str]) -> None:
+    started = time.perf_counter()
+    visit = widget_visit(browser, host_sites[0], 360, "widget-phone")
+    page = visit.page
+    page.locator(".zhiku-widget input").fill("工会经费")
+    page.locator(".zhiku-widget input").press("Enter")
+    expect(page.locator(".zhiku-widget ol li").first).to_be_visible(timeout=30_000)
+    print(f"\nwidget: first results {time.perf_counter() - started:.2f} s after the host page was opened (warm server)")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    visit.shot("host")
+    visit.close()
+
+
+def test_the_widget_on_a_site_zhiku_does_not_allow(browser, host_sites: tuple[str, str]) -> None:
+    visit = widget_visit(browser, host_sites[1], 1280, "widget-denied")
+    page = visit.page
+    page.locator(".zhiku-widget input").fill("工会经费")
+    page.locator(".zhiku-widget input").press("Enter")
+    expect(page.locator(".zhiku-widget .status.error")).to_contain_text("未获知库授权")
+    expect(page.locator(".zhiku-widget ol li")).to_have_count(0)
     visit.close()

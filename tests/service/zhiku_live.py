@@ -21,6 +21,11 @@ MAX_UPLOAD_BYTES = 64 * 1024
 MAX_UPLOAD_FILES = 3
 MAX_K = 50
 SERVER_START_TIMEOUT = 180.0
+LLM_KEY = "sk-llm-secret-7f3a9c"  # the LLM server's key: must never appear in zhiku's logs or answers
+LLM_MODEL = "qwen-fake"
+LLM_TIMEOUT_S = 2.0
+# passage 1 quoted (supported), an invented figure (unsupported), a citation of a passage never given (dropped)
+HALLUCINATING_REPLY = "{p1}[1]。企业每年还须向每名职工发放5000元工会福利[1]。该规定自2030年起施行[9]。"
 
 
 def zhiku_command() -> list[str]:
@@ -81,6 +86,44 @@ def stop_server(server: Server) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
+
+
+def wait_until_answering(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Until ``url`` answers at all (any status), or fail the test when ``process`` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    pytest.fail(f"{url} did not answer (process exit code {process.poll()})")
+
+
+class FakeLlm:
+    """The scripted OpenAI-compatible server of ``fake_llm.py`` as a separate process on a fixed port."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("fake_llm.py")), str(self.port)])
+        wait_until_answering(self.url + "/requests", self.process, timeout=20)
+
+    def stop(self) -> None:
+        """Down: the port is closed, as when the organisation's LLM server is stopped."""
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def script(self, *replies: dict) -> None:
+        httpx.post(self.url + "/script", json={"replies": list(replies)}, timeout=5).raise_for_status()
+
+    def requests(self) -> list[dict]:
+        return httpx.get(self.url + "/requests", timeout=5).json()["requests"]
 
 
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict:

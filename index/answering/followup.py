@@ -1,0 +1,40 @@
+"""Follow-up questions: "那女职工呢？" means the previous question asked again about 女职工.
+
+Retrieval sees only the question, so an elliptical follow-up is rewritten into a standalone one before the
+search: a word of the previous question that ends like the new subject is swapped for it (男职工 → 女职工),
+else the new subject is added to the previous question. Rules rather than an LLM call: follow-ups are short
+and formulaic in this domain, and the rewrite must also work when no LLM is configured.
+"""
+from __future__ import annotations
+
+import re
+
+MAX_SUBJECT_CHARS = 12  # longer questions carry their own subject: they are asked as they are
+MAX_BARE_SUBJECT_CHARS = 6  # without 那/还有 only "女职工呢？" is a follow-up, not "工会经费按什么比例拨缴呢？"
+_CUE = re.compile(r"^(那么|那|还有|另外|如果是|要是|换成)")
+_TAIL = re.compile(r"(的话|的情况|怎么样|怎么办|如何|呢)*[？?。！!，,\s]*$")
+_END = re.compile(r"[？?。！!\s]+$")
+
+
+def rewrite(question: str, previous: str | None) -> str:
+    """A standalone question for retrieval; ``question`` itself unless it is a follow-up of ``previous``."""
+    subject = _subject(question)
+    if not previous or subject is None:
+        return question
+    previous = _END.sub("", previous.strip())
+    size = len(subject)
+    for start in range(len(previous) - size + 1):
+        word = previous[start:start + size]
+        if size >= 2 and word != subject and word[-2:] == subject[-2:]:
+            return previous[:start] + subject + previous[start + size:]
+    return f"{previous} {subject}"
+
+
+def _subject(question: str) -> str | None:
+    """What a follow-up asks about (那女职工呢？ → 女职工), or None when the question stands alone."""
+    text = question.strip()
+    cue, tail = _CUE.match(text), _TAIL.search(text)
+    if not cue and not (tail and "呢" in tail.group(0)):
+        return None
+    subject = text[cue.end() if cue else 0:tail.start() if tail else len(text)].strip()
+    return subject if 0 < len(subject) <= (MAX_SUBJECT_CHARS if cue else MAX_BARE_SUBJECT_CHARS) else None

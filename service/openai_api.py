@@ -1,0 +1,106 @@
+"""An OpenAI-compatible face: chat clients (Open WebUI, Cherry Studio, Dify, LobeChat) ask zhiku as a "model".
+
+``GET /v1/models`` lists one model per readable KB (today the one KB, named :data:`MODEL_ID`);
+``POST /v1/chat/completions`` answers the last user message — the one before it is the previous question a
+follow-up is rewritten with — as an assistant message: zhiku's answer with its numbered sources (title,
+heading, link), non-streamed or, with ``stream: true``, as ``chat.completion.chunk`` events ending in
+``data: [DONE]``. Errors keep the API's ``{"error": {"code", "message"}}``, which OpenAI clients read as theirs.
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.answers import answer_text, answerer
+from service.errors import ApiError
+from service.limits import rate_limit
+from service.routes import ERROR_RESPONSES
+from service.schemas import AskParams
+from service.security import require_read_key
+
+MODEL_ID = "zhiku"  # the one KB of today; with several KBs each readable one becomes a model named after it
+CHUNK_CHARS = 24  # the answer is streamed in pieces of about a clause
+
+openai_api = APIRouter(prefix="/v1", dependencies=[Depends(require_read_key)], responses=ERROR_RESPONSES,
+                       tags=["OpenAI-compatible"])
+
+
+class ModelOut(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "zhiku"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelOut]
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """Plain text of the message; the list form keeps its ``text`` parts (images etc. are ignored)."""
+        if isinstance(self.content, list):
+            return "".join(str(part.get("text", "")) for part in self.content if part.get("type") == "text")
+        return self.content or ""
+
+
+class ChatRequest(BaseModel):
+    """What zhiku reads of an OpenAI chat request; sampling options (temperature …) are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(description=f"知识库名称 / the KB to ask, from /v1/models (today '{MODEL_ID}')")
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+
+
+def readable_models(request: Request) -> list[str]:
+    """The KBs this caller may read, as model ids: the place a list of KBs and users plugs in later."""
+    return [MODEL_ID]
+
+
+@openai_api.get("/models", summary="模型列表（每个知识库一个）/ one model per readable KB")
+def models(request: Request) -> ModelList:
+    return ModelList(data=[ModelOut(id=name) for name in readable_models(request)])
+
+
+@openai_api.post("/chat/completions", dependencies=[Depends(rate_limit)], summary="问答（OpenAI 格式）/ chat completion",
+                 response_model=None, responses={200: {"content": {"text/event-stream": {}}}})
+async def chat_completions(body: ChatRequest, request: Request) -> dict[str, Any] | StreamingResponse:
+    """zhiku's answer to the last user message, with numbered sources; ``stream: true`` for chunks."""
+    if body.model not in readable_models(request):
+        raise ApiError(404, "model_not_found", f"没有这个模型（知识库）：{body.model[:100]}，可用：{', '.join(readable_models(request))} / "
+                                               f"no such model: use one of GET /v1/models")
+    asked = [m.text().strip() for m in body.messages if m.role == "user" and m.text().strip()]
+    if not asked:
+        raise ApiError(422, "no_question", "消息中没有用户问题 / The messages contain no user question")
+    params = AskParams(q=asked[-1], prev=asked[-2] if len(asked) > 1 else None)
+    content = answer_text(await answerer(request).answer(params), str(request.base_url))
+    completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    if body.stream:
+        return StreamingResponse(_chunks(completion_id, created, body.model, content), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
+    return {"id": completion_id, "object": "chat.completion", "created": created, "model": body.model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
+
+
+async def _chunks(completion_id: str, created: int, model: str, content: str) -> AsyncIterator[str]:
+    pieces = [{"role": "assistant", "content": ""}] + [{"content": content[i:i + CHUNK_CHARS]}
+                                                       for i in range(0, len(content), CHUNK_CHARS)]
+    for delta, finish in [(d, None) for d in pieces] + [({}, "stop")]:
+        chunk = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
+                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+    yield "data: [DONE]\n\n"
