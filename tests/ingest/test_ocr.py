@@ -1,0 +1,85 @@
+"""Scans and photos read by real RapidOCR: pages rendered from real law text, as a scanner would give them.
+
+OCR costs seconds a page on 2 cores, so each test reads one or two small pages.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen import canvas
+
+from bench.scans import character_error_rate, law_paragraphs, render_page
+from ingest.chunking import chunk_document
+from ingest.models import Document
+from ingest.pipeline import read_document, with_pages
+from ingest.readers import ReadContext
+
+TRADE_UNION_LAW = "corpus/laws/社会法/工会法(2021-12-24).md"
+PAGE_MM = (150, 150)  # a small page: about 1.4 megapixels at 200 dpi
+
+
+@pytest.fixture(scope="module")
+def articles(shared: Path) -> list[str]:
+    """第四十二条 and 第四十三条 of the 工会法, as its paragraphs (the list items of 第四十三条 included)."""
+    return law_paragraphs(shared / TRADE_UNION_LAW, "第四十二条", 9)
+
+
+def read_one(path: Path, context: ReadContext) -> Document:
+    result = read_document(path, context=context)
+    assert isinstance(result, list) and len(result) == 1, result
+    return result[0]
+
+
+def scanned_pdf(path: Path, first_page: list[str], scan: Image.Image, dpi: int) -> None:
+    """Page 1 typed (a text layer), page 2 a scanned image without one, as office scanners mix them."""
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    size = (scan.width * 72 / dpi, scan.height * 72 / dpi)
+    pdf = canvas.Canvas(str(path), pagesize=size)
+    pdf.setFont("STSong-Light", 12)
+    for i, line in enumerate(first_page):
+        pdf.drawString(36, size[1] - 48 - 20 * i, line)
+    pdf.showPage()
+    pdf.drawImage(ImageReader(scan), 0, 0, *size)
+    pdf.showPage()
+    pdf.save()
+
+
+def test_scanned_pdf_page_is_ocrd_once_and_chunked_like_the_digital_law(
+    tmp_path: Path, articles: list[str]
+) -> None:
+    path = tmp_path / "工会经费.pdf"
+    scanned_pdf(path, ["中华人民共和国工会法（节选）", "第四十一条 本条见下页之前。"], render_page(articles, 200, size_mm=PAGE_MM), 200)
+    progress: list[tuple[int, int]] = []
+    context = ReadContext(cache_dir=tmp_path / "cache", on_progress=lambda done, total: progress.append((done, total)))
+    doc = read_one(path, context)
+    assert progress == [(2, 2)]  # page 1 had a text layer; page 2 was the one OCR'd
+    scanned = doc.text[doc.page_starts[1]:]
+    assert character_error_rate("\n".join(articles), scanned) <= 0.01
+    # The OCR'd articles are chunked as the digital text is: same headings, same article boundaries.
+    digital = Document(doc.doc_id, doc.title, "\n".join(articles), "law", None, None, "", "", "")
+    chunks = with_pages(doc, chunk_document(doc))
+    ocr_articles = [(c.heading[-1], c.page) for c in chunks if c.start >= doc.page_starts[1]]
+    assert ocr_articles == [(c.heading[-1], 2) for c in chunk_document(digital)] == [("第四十二条", 2), ("第四十三条", 2)]
+    assert {c.page for c in chunks if c.start < doc.page_starts[1]} == {1}
+
+    started = time.perf_counter()
+    again = read_one(path, ReadContext(cache_dir=tmp_path / "cache"))  # a re-ingest: every page from the cache
+    assert again.text == doc.text and time.perf_counter() - started < 3
+    assert len(list((tmp_path / "cache" / "ocr").rglob("*.json"))) == 1
+
+
+@pytest.mark.parametrize("turn", [Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180])
+def test_photo_taken_sideways_or_upside_down_is_turned(tmp_path: Path, articles: list[str], turn: Image.Transpose) -> None:
+    page = render_page(articles[2:5], 150, size_mm=(120, 45), margin_mm=8)
+    path = tmp_path / "通知.png"
+    page.transpose(turn).save(path)
+    doc = read_one(path, ReadContext())
+    assert character_error_rate("".join(articles[2:5]), doc.text) <= 0.03
+    assert doc.text.splitlines()[0].startswith("（一）")
