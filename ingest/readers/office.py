@@ -68,7 +68,7 @@ def read_pptx(data: bytes, context: ReadContext) -> list[RawRecord]:
         title = title_shape.text_frame.text.strip() if title_shape is not None else ""
         lines = [f"## {' '.join(title.split()) or f'第{number}页'}"]
         for shape in slide.shapes:
-            if shape is title_shape:
+            if title_shape is not None and shape.shape_id == title_shape.shape_id:
                 continue
             if shape.has_text_frame and shape.text_frame.text.strip():
                 lines.append(shape.text_frame.text)
