@@ -83,6 +83,25 @@ def degrade(page: Image.Image, how: Degradation, dpi: int) -> Image.Image:
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
+def scanned_pdf(path: Path, typed: list[str], scan: Image.Image, dpi: int = 200) -> None:
+    """A PDF whose page 1 is typed (a text layer) and page 2 the scanned image, as office scanners mix them."""
+    from reportlab.lib.utils import ImageReader  # reportlab is a dev dependency: only tests and benches write PDFs
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    size = (scan.width * 72 / dpi, scan.height * 72 / dpi)
+    pdf = canvas.Canvas(str(path), pagesize=size)
+    pdf.setFont("STSong-Light", 12)
+    for i, line in enumerate(typed):
+        pdf.drawString(36, size[1] - 48 - 20 * i, line)
+    pdf.showPage()
+    pdf.drawImage(ImageReader(scan), 0, 0, *size)
+    pdf.showPage()
+    pdf.save()
+
+
 def law_paragraphs(path: Path, article: str, count: int) -> list[str]:
     """``count`` paragraphs of a LawRefBook law from its ``article`` (e.g. 第四十三条) on: real text to typeset."""
     body = path.read_text(encoding="utf-8").split("<!-- INFO END -->")[-1]

@@ -10,12 +10,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from reportlab.lib.utils import ImageReader
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfgen import canvas
 
-from bench.scans import character_error_rate, law_paragraphs, render_page
+from bench.scans import character_error_rate, law_paragraphs, render_page, scanned_pdf
 from ingest.chunking import chunk_document
 from ingest.models import Document
 from ingest.pipeline import read_document, with_pages
@@ -37,25 +33,11 @@ def read_one(path: Path, context: ReadContext) -> Document:
     return result[0]
 
 
-def scanned_pdf(path: Path, first_page: list[str], scan: Image.Image, dpi: int) -> None:
-    """Page 1 typed (a text layer), page 2 a scanned image without one, as office scanners mix them."""
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    size = (scan.width * 72 / dpi, scan.height * 72 / dpi)
-    pdf = canvas.Canvas(str(path), pagesize=size)
-    pdf.setFont("STSong-Light", 12)
-    for i, line in enumerate(first_page):
-        pdf.drawString(36, size[1] - 48 - 20 * i, line)
-    pdf.showPage()
-    pdf.drawImage(ImageReader(scan), 0, 0, *size)
-    pdf.showPage()
-    pdf.save()
-
-
 def test_scanned_pdf_page_is_ocrd_once_and_chunked_like_the_digital_law(
     tmp_path: Path, articles: list[str]
 ) -> None:
     path = tmp_path / "工会经费.pdf"
-    scanned_pdf(path, ["中华人民共和国工会法（节选）", "第四十一条 本条见下页之前。"], render_page(articles, 200, size_mm=PAGE_MM), 200)
+    scanned_pdf(path, ["中华人民共和国工会法（节选）", "第四十一条 本条见下页之前。"], render_page(articles, 200, size_mm=PAGE_MM))
     progress: list[tuple[int, int]] = []
     context = ReadContext(cache_dir=tmp_path / "cache", on_progress=lambda done, total: progress.append((done, total)))
     doc = read_one(path, context)
