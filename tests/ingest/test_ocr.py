@@ -5,6 +5,10 @@ OCR costs seconds a page on 2 cores, so each test reads one or two small pages.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -65,3 +69,22 @@ def test_photo_taken_sideways_or_upside_down_is_turned(tmp_path: Path, articles:
     doc = read_one(path, ReadContext())
     assert character_error_rate("".join(articles[2:5]), doc.text) <= 0.03
     assert doc.text.splitlines()[0].startswith("（一）")
+
+
+NETWORK_OFF_SCRIPT = """
+from bench.scans import render_page
+from ingest.readers.layout import page_text
+from ingest.readers.ocr import scan_image
+print(page_text(scan_image(render_page(["第一条 工会经费的来源。"], 150, size_mm=(80, 25), margin_mm=5))))
+"""
+
+
+def test_ocr_needs_no_network(tmp_path: Path) -> None:
+    """The models ship inside the wheel: OCR works in a network namespace with no interface but loopback."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and util-linux unshare to cut the network (CI and make test run as root)")
+    result = subprocess.run(["unshare", "--net", sys.executable, "-c", NETWORK_OFF_SCRIPT], capture_output=True,
+                            text=True, timeout=300, cwd=Path(__file__).resolve().parents[2],
+                            env={**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "第一条 工会经费的来源。"
