@@ -83,8 +83,11 @@ def degrade(page: Image.Image, how: Degradation, dpi: int) -> Image.Image:
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
-def scanned_pdf(path: Path, typed: list[str], scan: Image.Image, dpi: int = 200) -> None:
-    """A PDF whose page 1 is typed (a text layer) and page 2 the scanned image, as office scanners mix them."""
+def scanned_pdf(path: Path, typed: list[str], scan: Image.Image, dpi: int = 200, hidden_layer: str = "") -> None:
+    """A PDF whose page 1 is typed (a text layer) and page 2 the scanned image, as office scanners mix them.
+
+    ``hidden_layer``: invisible text over the scan, as a scanner's own (here: failed) OCR leaves it.
+    """
     from reportlab.lib.utils import ImageReader  # reportlab is a dev dependency: only tests and benches write PDFs
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
@@ -98,6 +101,12 @@ def scanned_pdf(path: Path, typed: list[str], scan: Image.Image, dpi: int = 200)
         pdf.drawString(36, size[1] - 48 - 20 * i, line)
     pdf.showPage()
     pdf.drawImage(ImageReader(scan), 0, 0, *size)
+    if hidden_layer:
+        layer = pdf.beginText(36, size[1] - 48)
+        layer.setTextRenderMode(3)  # invisible: drawn for search and copy, not for the eye
+        layer.setFont("STSong-Light", 12)
+        layer.textLine(hidden_layer)
+        pdf.drawText(layer)
     pdf.showPage()
     pdf.save()
 

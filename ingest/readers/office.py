@@ -29,6 +29,9 @@ from ingest.readers.tables import read_xlsx, row_lines
 # declaring more is a zip bomb (hundreds of MB of XML from a few hundred KB) or not a text document.
 MAX_UNPACKED_BYTES = 64 * 1024 * 1024
 LIBREOFFICE_PACKAGES = "libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui"
+# Kingsoft WPS Office's own suffixes hold Microsoft binary formats; under its own name LibreOffice would take
+# a .wps for the unrelated Microsoft Works format.
+_MICROSOFT_SUFFIX = {".wps": ".doc", ".et": ".xls", ".dps": ".ppt"}
 
 
 def read_docx(data: bytes, context: ReadContext) -> list[RawRecord]:
@@ -103,7 +106,7 @@ def convert(data: bytes, suffix: str, target: str, timeout: float) -> bytes:
                              f"{suffix} needs LibreOffice: apt-get install {LIBREOFFICE_PACKAGES}")
     with tempfile.TemporaryDirectory(prefix="zhiku-lo-") as work:
         folder = Path(work)
-        source = folder / f"input{suffix}"
+        source = folder / f"input{_MICROSOFT_SUFFIX.get(suffix, suffix)}"
         source.write_bytes(data)
         command = [soffice, f"-env:UserInstallation={(folder / 'profile').as_uri()}", "--headless", "--norestore",
                    "--nolockcheck", "--convert-to", target, "--outdir", str(folder / "out"), str(source)]

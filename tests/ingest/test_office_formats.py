@@ -133,8 +133,10 @@ def test_legacy_doc_and_xls_through_libreoffice(tmp_path: Path) -> None:
     document.add_paragraph("第一条 为提升产业工人技能水平，制定本办法。")
     source = tmp_path / "办法.docx"
     document.save(str(source))
-    doc = read_one(libreoffice_save(source, "doc"))
+    legacy = libreoffice_save(source, "doc")
+    doc = read_one(legacy)
     assert "# 职工技能提升办法\n\n第一条 为提升产业工人技能水平，制定本办法。" in doc.text
+    assert read_one(legacy.rename(legacy.with_suffix(".wps"))).text == doc.text  # WPS Office's name for it
 
     book = openpyxl.Workbook()
     for row in TRAINING:
