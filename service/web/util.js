@@ -84,11 +84,13 @@ export function fillSelect(select, allLabel, options, selected) {
 }
 
 // One search hit or supporting passage: title linking into the document view at the passage, its
-// metadata, heading path and the server-escaped snippet.
+// metadata, heading path (with 第N页 for PDFs, scans, OFD and slides) and the server-escaped snippet.
 export function hitCard(hit) {
   return el("article", { class: "hit" },
     el("h3", {}, el("a", { href: docHref(hit.doc_id, { start: hit.start, end: hit.end }) }, hit.title)),
     metaLine(hit),
-    hit.heading ? el("div", { class: "heading" }, hit.heading) : null,
+    hit.heading || hit.page
+      ? el("div", { class: "heading" }, [hit.heading, hit.page ? `第${hit.page}页` : ""].filter(Boolean).join(" · "))
+      : null,
     markup("p", { class: "snippet" }, hit.snippet));
 }
