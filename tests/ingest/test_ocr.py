@@ -90,3 +90,36 @@ def test_ocr_needs_no_network(tmp_path: Path) -> None:
                             env={**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "第一条 工会经费的来源。"
+
+
+KILLED_MID_SCAN = """
+import os, signal, sys
+from pathlib import Path
+from ingest.pipeline import read_document
+from ingest.readers import ReadContext
+
+def crash_after_first_page(done: int, total: int) -> None:
+    if done == 1:
+        os.kill(os.getpid(), signal.SIGKILL)  # as a power cut or the OOM killer would
+
+read_document(Path(sys.argv[1]), context=ReadContext(cache_dir=Path(sys.argv[2]), on_progress=crash_after_first_page))
+"""
+
+
+def test_a_scan_killed_mid_way_resumes_without_ocring_done_pages_again(tmp_path: Path, articles: list[str]) -> None:
+    first, second = (render_page([text], 150, size_mm=(110, 30), margin_mm=6) for text in articles[2:4])
+    path = tmp_path / "两页.tif"
+    first.save(path, save_all=True, append_images=[second])
+    cache = tmp_path / "cache"
+    repo = Path(__file__).resolve().parents[2]
+    killed = subprocess.run([sys.executable, "-c", KILLED_MID_SCAN, str(path), str(cache)], cwd=repo, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(repo)}, capture_output=True)
+    assert killed.returncode == -9, killed.stderr
+    (done,) = (cache / "ocr").rglob("*.json")
+    written = done.stat().st_mtime_ns
+
+    progress: list[tuple[int, int]] = []
+    doc = read_one(path, ReadContext(cache_dir=cache, on_progress=lambda d, t: progress.append((d, t))))
+    assert doc.text.split("\n\n") == articles[2:4] and progress == [(1, 2), (2, 2)]
+    assert done.stat().st_mtime_ns == written  # page 1 came from the cache: only page 2 was OCR'd
+    assert len(list((cache / "ocr").rglob("*.json"))) == 2
