@@ -26,6 +26,7 @@ from ingest.readers.base import RawRecord, ReadContext, UnreadableFile, paged_re
 from ingest.readers.layout import Line, PageScan, drop_running_lines, page_text
 
 OCR_VERSION = "ppocrv4-2"  # part of every cache key: bump it when what a page scan holds changes
+MIN_CONFIDENCE = 0.5  # RapidOCR's own default: lines read with less are noise (stains, stamps, photos)
 MAX_PIXELS = 40_000_000  # ≈ an A3 page at 400 dpi; larger images are refused before OCR
 
 
@@ -40,20 +41,21 @@ def _engine():  # noqa: ANN202 - rapidocr ships no type information
 _LOCK = threading.Lock()  # one page at a time: onnxruntime already uses every core for one page
 
 
-def _recognise(image: np.ndarray) -> list[Line]:
-    """Detect and read the lines of an upright page.
+def _recognise(image: np.ndarray) -> list[tuple[Line, float]]:
+    """Every line RapidOCR detects on the page, with its text and the recogniser's confidence.
 
+    Lines read with low confidence are kept here (their boxes still show how the page lies; an upside-down
+    page is read as nothing but its boxes are right) and dropped by ``scan_image`` once the page is upright.
     RapidOCR's per-line orientation classifier stays off: on real pages it turns the odd upright line
     upside down (measured: one line in 34 of an A4 page, read as nothing), which costs a whole line; a
     page's orientation is decided once, by a vote over its widest lines (``_upside_down``).
     """
     with _LOCK:
-        result, _ = _engine()(image, use_cls=False)
+        result, _ = _engine()(image, use_cls=False, text_score=0.0)
     lines = []
-    for box, text, _score in result or []:
+    for box, text, score in result or []:
         xs, ys = [point[0] for point in box], [point[1] for point in box]
-        if text.strip():
-            lines.append(Line(text.strip(), min(xs), min(ys), max(xs), max(ys)))
+        lines.append((Line(text.strip(), min(xs), min(ys), max(xs), max(ys)), float(score)))
     return lines
 
 
@@ -77,14 +79,15 @@ def _upside_down(image: np.ndarray, lines: list[Line]) -> bool:
 def scan_image(image: Image.Image) -> PageScan:
     """OCR one page, turning it upright first if it was scanned on its side or upside down."""
     pixels = np.asarray(image.convert("RGB"))
-    lines = _recognise(pixels)
-    if lines and _sideways(lines):
+    found = _recognise(pixels)
+    if found and _sideways([line for line, _ in found]):
         pixels = np.ascontiguousarray(np.rot90(pixels))
-        lines = _recognise(pixels)
-    if lines and _upside_down(pixels, lines):
+        found = _recognise(pixels)
+    if found and _upside_down(pixels, [line for line, _ in found]):
         pixels = np.ascontiguousarray(np.rot90(pixels, 2))
-        lines = _recognise(pixels)
-    return PageScan(pixels.shape[1], pixels.shape[0], tuple(lines))
+        found = _recognise(pixels)
+    lines = tuple(line for line, score in found if score >= MIN_CONFIDENCE and line.text)
+    return PageScan(pixels.shape[1], pixels.shape[0], lines)
 
 
 def check_size(width: int, height: int) -> None:
