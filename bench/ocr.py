@@ -3,7 +3,8 @@
 Pages are typeset from ../shared (the 工会法, the 劳动法 and a case report) by ``bench/scans.py`` at 150, 200
 and 300 dpi and degraded like a scan (noise, blur, 0.4° skew). Each page is OCR'd by zhiku's own path
 (``scan_image`` then ``page_text``: orientation check, reading order, paragraphs) with no cache, and compared
-with the text that was typeset: character error rate after NFKC, whitespace ignored.
+with the text that was typeset: character error rate after NFKC, whitespace ignored, and whether zhiku's
+chunker gives the OCR'd page the same chunks' heading paths (第X条 by 第X条) as the typeset text.
 
 Then a scanned PDF of the 200 dpi pages is ingested into a fresh KB (fresh caches) and the wall time is split
 into OCR (``scan_image``), embedding (``embed_passages``) and the rest.
@@ -23,6 +24,8 @@ from bench.common import Phases, base_parser, machine_facts, print_table, requir
 from bench.scans import Degradation, character_error_rate, law_paragraphs, render_page
 from index.kb import KnowledgeBase
 from index.settings import Settings
+from ingest.chunking import chunk_document
+from ingest.models import Document
 from ingest.readers.layout import page_text
 from ingest.readers.ocr import scan_image
 
@@ -63,17 +66,25 @@ def make_pages(shared: Path, pages: int) -> list[list[str]]:
     return out
 
 
+def chunk_headings(text: str) -> list[tuple[str, ...]]:
+    """The heading path of every chunk zhiku makes of ``text`` (a law page: one per article)."""
+    doc = Document("page", "", text, "law", None, None, "", "", "")
+    return [chunk.heading for chunk in chunk_document(doc)]
+
+
 def measure_dpi(pages: list[list[str]], dpi: int) -> dict[str, float]:
-    """OCR each page at ``dpi``: error rates and speed."""
-    errors, seconds = [], []
+    """OCR each page at ``dpi``: error rates, speed, and whether it chunks like the typeset text."""
+    errors, seconds, same_chunks = [], [], 0
     for number, paragraphs in enumerate(pages):
         image = render_page(paragraphs, dpi, size_mm=A4_MM, degradation=Degradation(seed=number))
         started = time.perf_counter()
         text = page_text(scan_image(image))
         seconds.append(time.perf_counter() - started)
         errors.append(character_error_rate("".join(paragraphs), text))
+        same_chunks += chunk_headings(text) == chunk_headings("\n".join(paragraphs))
     return {"dpi": dpi, "pages": len(pages), "cer_mean_pct": round(100 * statistics.mean(errors), 2),
-            "cer_max_pct": round(100 * max(errors), 2), "seconds_per_page": round(statistics.mean(seconds), 2),
+            "cer_max_pct": round(100 * max(errors), 2), "same_headings": f"{same_chunks}/{len(pages)}",
+            "seconds_per_page": round(statistics.mean(seconds), 2),
             "pages_per_minute": round(60 * len(pages) / sum(seconds), 2)}
 
 

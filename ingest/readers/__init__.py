@@ -109,8 +109,19 @@ def reader_for(suffix: str) -> Reader:
 
 
 def extract(data: bytes, suffix: str, context: ReadContext | None = None) -> list[RawRecord]:
-    """Turn a file's bytes into raw records according to its suffix."""
+    """Turn a file's bytes into raw records according to its suffix.
+
+    Readers raise ``UnreadableFile`` for what they foresee; a failure they did not foresee inside a
+    third-party parser (openpyxl, python-pptx, PDFium, onnxruntime) is still one file's problem, reported
+    with its type, and never stops a batch.
+    """
     reader = reader_for(suffix)
     if not data:
         raise UnreadableFile("空文件 / empty file")
-    return reader(data, context or ReadContext())
+    try:
+        return reader(data, context or ReadContext())
+    except UnreadableFile:
+        raise
+    except Exception as exc:  # see the docstring: one bad file must not end the batch
+        raise UnreadableFile(f"无法读取此 {suffix} 文件 / cannot read this {suffix} file "
+                             f"({type(exc).__name__}: {str(exc)[:200]})") from exc

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
@@ -31,7 +32,7 @@ MAX_PIXELS = 40_000_000  # ≈ an A3 page at 400 dpi; larger images are refused 
 
 
 @lru_cache(maxsize=1)
-def _engine():  # noqa: ANN202 - rapidocr ships no type information
+def _engine() -> Any:  # rapidocr ships no type information
     """RapidOCR with its bundled models, loaded once per process (≈1 s) on first use."""
     from rapidocr_onnxruntime import RapidOCR  # imported late: onnxruntime is slow to import
 
@@ -69,7 +70,10 @@ def _upside_down(image: np.ndarray, lines: list[Line]) -> bool:
     """The orientation model says most of the widest lines read upside down (the page is turned 180°)."""
     votes = 0
     for line in sorted(lines, key=lambda item: item.right - item.left, reverse=True)[:5]:
-        crop = np.ascontiguousarray(image[int(line.top): int(line.bottom) + 1, int(line.left): int(line.right) + 1])
+        top, left = max(int(line.top), 0), max(int(line.left), 0)
+        crop = np.ascontiguousarray(image[top: int(line.bottom) + 1, left: int(line.right) + 1])
+        if crop.shape[0] < 2 or crop.shape[1] < 2:
+            continue
         with _LOCK:
             result, _ = _engine()(crop, use_det=False, use_cls=True, use_rec=False)
         votes += 1 if result and result[0][0] == "180" else -1
