@@ -71,7 +71,8 @@ def _document(record: RawRecord, source: SourceFile, root: Path, sidecar: tuple[
         front_matter, raw = split_front_matter(raw)
     cleaned = clean(raw)
     if not cleaned.text:
-        raise UnreadableFile("file has no text" if record_id is None else f"record {record_id!r} has no text")
+        raise UnreadableFile("文件没有文字 / file has no text" if record_id is None
+                             else f"记录 {record_id!r} 没有文字 / record {record_id!r} has no text")
     record_fields: Mapping[str, object] = {**record.fields, **({"record_id": record_id} if record_id else {})}
     file_title = title_from_file_name(path.name)
     meta = describe(
