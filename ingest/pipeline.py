@@ -166,7 +166,8 @@ def scan(
     """Compare the documents under ``paths`` with ``known`` (what the index holds) → an ``IngestPlan``.
 
     A file whose known documents all carry its current ``source_hash`` is not parsed at all.  Known
-    documents under a scanned root whose file or record is gone (or no longer readable) are removed.
+    documents under a scanned root whose file or record is gone are removed; a file that can no longer be
+    read (a LibreOffice timeout, a damaged copy saved over a good one) keeps what was indexed from it.
     """
     plan = IngestPlan()
     roots = _roots(paths, plan)
@@ -176,16 +177,18 @@ def scan(
     context = context or ReadContext()
     bar = tqdm(files, desc="ingest", unit="file", disable=not progress, file=sys.stderr)
     for root, path in bar:
+        previous = by_file.get((str(root), make_doc_id(path, root)), [])
         try:
             source = load_source(path, max_bytes=max_bytes)
-            previous = by_file.get((str(root), make_doc_id(path, root)), [])
             if previous and all(doc.source_hash == source.source_hash for doc in previous):
                 plan.unchanged.extend(doc.doc_id for doc in previous)
                 seen.update((doc.doc_id, doc.root) for doc in previous)
                 continue
             documents = parse_source(source, root, _with_page_progress(context, bar, path) if progress else context)
         except (UnreadableFile, MetadataError) as exc:
-            plan.skipped.append(Skipped(str(path), str(exc)))
+            kept = "（保留已索引的版本 / the indexed version is kept）" if previous else ""
+            plan.skipped.append(Skipped(str(path), f"{exc}{kept}"))
+            seen.update((doc.doc_id, doc.root) for doc in previous)  # a failed read never deletes what was indexed
             continue
         for doc in documents:
             if doc.doc_id in seen:

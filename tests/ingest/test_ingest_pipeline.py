@@ -162,3 +162,15 @@ def test_progress_bar_goes_to_stderr(folder: Path, capsys: pytest.CaptureFixture
     scan_folder(folder, {}, progress=True)
     captured = capsys.readouterr()
     assert captured.out == "" and "ingest" in captured.err
+
+
+def test_a_file_that_can_no_longer_be_read_keeps_what_was_indexed(folder: Path) -> None:
+    known = apply(scan_folder(folder, {}), {})
+    law = folder / "社会法" / "工会法(2021-12-24).md"
+    law.write_bytes(bytes(range(256)) * 8)  # a damaged copy saved over the good file
+    plan = scan_folder(folder, known)
+    assert plan.changes == []
+    (skipped,) = [s for s in plan.skipped if s.path == str(law)]
+    assert skipped.reason.startswith("二进制文件") and skipped.reason.endswith("（保留已索引的版本 / the indexed version is kept）")
+    law.unlink()
+    assert kinds(scan_folder(folder, known)) == [("remove", "kb-docs/社会法/工会法(2021-12-24).md")]  # gone is gone
