@@ -6,10 +6,15 @@ Three levels, coarse to fine:
    一、 / （一） outlines and 第X条 articles.  Each section knows its heading path, e.g.
    ("中华人民共和国工会法", "第五章 工会的经费和财产", "第四十三条").  （一） lines inside an article or
    after a line ending in a colon are list items, not sections.  A section holding only headings is
-   merged into the section it introduces, so a chapter title travels with its first article.
-2. **Whole sections** — a section that fits is one chunk.  An article may use up to 1.5 × ``chunk_size``
-   so that a citation (《工会法》第四十三条) maps to exactly one chunk; articles are never merged with
-   each other for the same reason.
+   merged into the section it introduces, so a chapter title travels with its first article.  A case
+   report is cut at its paragraphs, which are its themes (办好工匠学院，系统开展技能培训。…), each
+   headed by its lead sentence.  The title line and the 来源/日期/说明 lines at the head are metadata:
+   they are in the heading path and the document's fields, not in any chunk.
+2. **Whole sections** — a section that fits is one chunk.  An article (and a case paragraph) may use
+   up to 1.5 × ``chunk_size`` so that a citation (《工会法》第四十三条) maps to exactly one chunk;
+   articles are never merged with each other for the same reason.  Short sibling sections under one
+   heading — the （一）（二）（三） items of a list — are packed together under that heading while they
+   fit, so a list is read whole and never one item per chunk.
 3. **Sentences** — a longer section is packed greedily from sentences (and newline-terminated lines),
    preferring to break at a line end once a chunk is half full; the next chunk repeats the last
    ``overlap_sentences`` sentence(s) of the previous one, but never across a section boundary.  Only a
@@ -31,6 +36,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ingest.models import Chunk, Document
 
+CHUNKING_VERSION = 2  # raise when the rules below change what a document's chunks are: KBs then re-chunk
 MIN_CHUNK_SIZE = 20
 ARTICLE_FACTOR = 1.5  # an article stays whole up to this multiple of chunk_size
 MAX_HEADING_LINE = 40  # longer lines that start like a heading are paragraphs, not headings
@@ -42,11 +48,15 @@ _MD_HEADING = re.compile(r"#{1,6}(?=[ \t])")
 _CN_HEADING = re.compile(rf"第{CN_NUMBER}([编章节])(?:\s|$)")
 _ARTICLE = re.compile(rf"({ARTICLE_NUMBER})(?:\s|$)")
 _OUTLINE = re.compile(r"[一二三四五六七八九十百]+、|[（(][一二三四五六七八九十百]+[）)]")
+_ITEM = re.compile(r"[（(][一二三四五六七八九十百]+[）)]")  # （一）: an item of a list, not a part of a document
 _CLAUSE_END = re.compile(r"[。！？；：，!?;:,]")
 _LIST_INTRO = ("：", ":")  # "经费的来源：" — the （一）（二） lines after it are list items, not sections
 _SENTENCE_END = re.compile(r"(?:[。！？；!?;]|…+)[”’」』）)】》\]]*")
 _RANK = {"编": 2, "章": 3, "节": 4}  # below Markdown "#" (1); outlines 一、 = 5, （一） = 6
 _LONG_SENTENCE_SEPARATORS = ["，", "、", ",", "；", "：", ":", " ", ""]
+_META_LINE = re.compile(r"(?:来源|日期|说明|发布机关|发文机关|发布日期|发布时间|作者|编者按)[ \t]*[：:]")
+_TITLE_NOISE = re.compile(r"[#\s“”\"《》〈〉「」『』]")
+MAX_LEAD = 30  # a case paragraph's lead sentence (its theme) is at most this long
 
 
 @dataclass
@@ -56,6 +66,8 @@ class _Section:
     path: tuple[str, ...]
     is_article: bool
     has_body: bool  # False = heading lines only
+    long_ok: bool = False  # may use the article limit (a case paragraph kept whole)
+    packed: bool = False  # sibling items packed under their parent heading
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,8 @@ def chunk_document(doc: Document, *, chunk_size: int = 400, overlap_sentences: i
         raise ValueError(f"overlap_sentences must be 0 or more, got {overlap_sentences}")
     text = doc.text
     spans: list[tuple[int, int, tuple[str, ...]]] = []
-    for section in _merge_heading_only(_sections(text, doc.title), chunk_size):
+    sections = _sections(text, doc.title, paragraphs=doc.doc_type == "case")
+    for section in _merge_siblings(_merge_heading_only(sections, chunk_size), chunk_size):
         for start, end in _split_section(text, section, chunk_size, overlap_sentences):
             spans.append((start, end, section.path))
     return [
@@ -137,19 +150,61 @@ def _classify(line: str, *, in_list: bool) -> _Marker | None:
     return _Marker(line[: clause.start() if clause else None][:MAX_LABEL], rank, has_body=True)
 
 
-def _sections(text: str, title: str) -> list[_Section]:
-    """Cut the text at its structural lines, tracking the heading path."""
+def _body_start(text: str, title: str) -> int:
+    """Offset of the first line after the head: the title line and the 来源/日期/说明 lines.
+
+    Those lines are the document's metadata (shown as its title, date and source); as the opening of its
+    first chunk they only pushed the content out of the passage people are shown.
+    """
+    start = 0
+    for index, (line_start, line_end) in enumerate(_lines(text)):
+        line = text[line_start:line_end]
+        is_title = index == 0 and (line.startswith("# ") or _same_title(line, title))
+        if not (is_title or _META_LINE.match(line)):
+            return line_start
+        start = line_end
+    return start
+
+
+def _same_title(line: str, title: str) -> bool:
+    return bool(title) and _TITLE_NOISE.sub("", line) == _TITLE_NOISE.sub("", title)
+
+
+def _lead(text: str, start: int, end: int) -> str | None:
+    """The paragraph's opening sentence when it is short enough to be its theme (办好工匠学院，系统开展技能培训。)."""
+    match = _SENTENCE_END.search(text, start, min(end, start + MAX_LEAD + 1))
+    if match is None or match.end() >= end:
+        return None
+    return text[start:match.end()].strip() or None
+
+
+def _sections(text: str, title: str, *, paragraphs: bool = False) -> list[_Section]:
+    """Cut the text at its structural lines, tracking the heading path.
+
+    ``paragraphs``: every blank-line-separated paragraph starts a section of its own (case reports), headed
+    by its lead sentence when it has one.
+    """
     base = (title,) if title else ()
     stack: list[tuple[int, str]] = []
     sections: list[_Section] = []
     current: _Section | None = None
     list_open = False  # the previous line ended with a colon, or continued such a list
-    for start, end in _lines(text):
+    previous_end = -1
+    for start, end in _lines(text, _body_start(text, title)):
         line = text[start:end]
+        new_paragraph = previous_end >= 0 and "\n\n" in text[previous_end:start]
+        previous_end = end
         in_article = current is not None and current.is_article
         marker = _classify(line, in_list=in_article or list_open)
         list_open = line.endswith(_LIST_INTRO) or (list_open and _OUTLINE.match(line) is not None)
         if marker is None:
+            if paragraphs and (current is None or new_paragraph) and (current is None or current.has_body):
+                if current is not None:
+                    sections.append(current)
+                lead = _lead(text, start, _paragraph_end(text, start))
+                path = (*base, *(label for _, label in stack), *((lead,) if lead else ()))
+                current = _Section(start, end, path, is_article=False, has_body=True, long_ok=True)
+                continue
             if current is None:
                 current = _Section(start, end, base, is_article=False, has_body=True)
             current.end, current.has_body = end, True
@@ -170,8 +225,13 @@ def _sections(text: str, title: str) -> list[_Section]:
     return sections
 
 
+def _paragraph_end(text: str, start: int) -> int:
+    end = text.find("\n\n", start)
+    return len(text) if end == -1 else end
+
+
 def _limit(section: _Section, chunk_size: int) -> int:
-    return int(chunk_size * ARTICLE_FACTOR) if section.is_article else chunk_size
+    return int(chunk_size * ARTICLE_FACTOR) if section.is_article or section.long_ok else chunk_size
 
 
 def _merge_heading_only(sections: list[_Section], chunk_size: int) -> list[_Section]:
@@ -198,6 +258,27 @@ def _merge_heading_only(sections: list[_Section], chunk_size: int) -> list[_Sect
             merged.append(section)
     if pending is not None:
         merged.append(pending)
+    return merged
+
+
+def _merge_siblings(sections: list[_Section], chunk_size: int) -> list[_Section]:
+    """Pack consecutive short list items (（一）（二）… under one parent heading, none an article) while they fit.
+
+    The merged section is headed by the parent alone: its text names each item, and a question about the
+    list ("有哪些职权") finds the whole list instead of one item of it.
+    """
+    merged: list[_Section] = []
+    for section in sections:
+        last = merged[-1] if merged else None
+        parent = section.path[:-1]
+        item = len(section.path) > 1 and _ITEM.match(section.path[-1]) is not None
+        sibling = last is not None and ((last.packed and last.path == parent)
+                                        or (last.path[:-1] == parent and _ITEM.match(last.path[-1]) is not None))
+        if (item and sibling and not (last.is_article or last.long_ok)
+                and not (section.is_article or section.long_ok) and section.end - last.start <= chunk_size):
+            last.end, last.path, last.packed = section.end, parent, True
+        else:
+            merged.append(section)
     return merged
 
 

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from tqdm import tqdm
 
-from ingest.chunking import chunk_document
+from ingest.chunking import CHUNKING_VERSION, chunk_document
 from ingest.clean import clean
 from ingest.metadata import (
     MetadataError,
@@ -51,6 +51,12 @@ def iter_files(folder: Path) -> Iterator[Path]:
         for name in sorted(files):
             if not name.startswith(".") and not name.endswith(SIDECAR_SUFFIX):
                 yield Path(directory) / name
+
+
+def stamped(digest: str) -> str:
+    """A hash as the index keeps it: with the chunking rules' version, so that a KB built under older rules
+    sees every file as changed and re-chunks it on the next ingest instead of keeping stale passages."""
+    return f"{digest}@chunking-{CHUNKING_VERSION}"
 
 
 def parse_source(source: SourceFile, root: Path, context: ReadContext | None = None) -> list[Document]:
@@ -93,8 +99,8 @@ def _document(record: RawRecord, source: SourceFile, root: Path, sidecar: tuple[
         doc_type=meta.doc_type,
         date=meta.date,
         source=meta.source,
-        content_hash=content_hash(cleaned.text, meta),
-        source_hash=source.source_hash,
+        content_hash=stamped(content_hash(cleaned.text, meta)),
+        source_hash=stamped(source.source_hash),
         root=str(root),
         extra=meta.extra,
         # page offsets hold as long as cleaning left the text as read (paged readers hand in clean text)
@@ -180,7 +186,7 @@ def scan(
         previous = by_file.get((str(root), make_doc_id(path, root)), [])
         try:
             source = load_source(path, max_bytes=max_bytes)
-            if previous and all(doc.source_hash == source.source_hash for doc in previous):
+            if previous and all(doc.source_hash == stamped(source.source_hash) for doc in previous):
                 plan.unchanged.extend(doc.doc_id for doc in previous)
                 seen.update((doc.doc_id, doc.root) for doc in previous)
                 continue

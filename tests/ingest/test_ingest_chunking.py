@@ -144,7 +144,7 @@ def test_outline_items_after_a_colon_are_a_list_not_sections() -> None:
 def test_title_heading_is_not_repeated_in_the_path() -> None:
     chunks = chunks_of("# 示例条例\n\n## 第一章 总则\n\n第一条 内容。")
     assert [c.heading for c in chunks] == [("示例条例", "第一章 总则", "第一条")]
-    assert chunks[0].start == 0
+    assert chunks[0].text.startswith("## 第一章 总则")  # the title line is the path's first part, not text
 
 
 def test_empty_text_has_no_chunks_and_bad_sizes_are_refused() -> None:
@@ -153,3 +153,33 @@ def test_empty_text_has_no_chunks_and_bad_sizes_are_refused() -> None:
         chunk_document(make_doc("一句。"), chunk_size=5)
     with pytest.raises(ValueError, match="overlap_sentences"):
         chunk_document(make_doc("一句。"), overlap_sentences=-1)
+
+
+def test_head_lines_are_metadata_and_list_items_travel_together_under_their_heading() -> None:
+    text = (
+        "《示例条例》要点摘编\n\n来源：某部门\n日期：2021-06-10\n说明：本文为要点摘编。\n\n"
+        "一、概况\n\n本条例规范示例工作。\n\n"
+        "二、工会的监督职责\n\n（一）工会依法进行监督。\n\n（二）制定规章制度应当听取工会的意见。\n\n"
+        "（三）工会有权要求纠正违法行为。"
+    )
+    doc = Document(doc_id="t.md", title="《示例条例》要点摘编", text=text, doc_type="policy", date=None,
+                   source=None, content_hash="", source_hash="", root="/tmp")
+    chunks = chunk_document(doc, chunk_size=400)
+    assert [c.heading for c in chunks] == [("《示例条例》要点摘编", "一、概况"),
+                                           ("《示例条例》要点摘编", "二、工会的监督职责")]
+    assert chunks[0].text.startswith("一、概况")  # no title, 来源, 日期 or 说明 line in any passage
+    assert chunks[1].text.startswith("二、工会的监督职责") and chunks[1].text.endswith("要求纠正违法行为。")
+
+
+def test_a_case_report_is_cut_at_its_thematic_paragraphs() -> None:
+    paragraphs = ["某公司以工匠学院培养技能人才。公司把产改与人才培养结合起来。",
+                  "办好工匠学院，系统开展技能培训。" + "公司工匠学院设8个专业分院，开发实训课程320门。" * 8,
+                  "以赛促学，常态化开展劳动竞赛。公司每年组织技能竞赛38项。"]
+    text = "# 某公司案例\n\n来源：某公司工会\n日期：2024-06-12\n\n" + "\n\n".join(paragraphs)
+    doc = Document(doc_id="c.md", title="某公司案例", text=text, doc_type="case", date=None, source=None,
+                   content_hash="", source_hash="", root="/tmp")
+    chunks = chunk_document(doc, chunk_size=200)
+    assert [c.text for c in chunks] == paragraphs  # the long one is kept whole (up to 1.5 × chunk_size)
+    assert [c.heading for c in chunks] == [("某公司案例", "某公司以工匠学院培养技能人才。"),
+                                           ("某公司案例", "办好工匠学院，系统开展技能培训。"),
+                                           ("某公司案例", "以赛促学，常态化开展劳动竞赛。")]
