@@ -133,5 +133,6 @@ def test_upload_of_a_photographed_notice_is_ocrd_and_read_back_with_pages(client
     assert report["added"] == 1 and report["pages"] == {"工会经费通知.jpg": {"done": 1, "total": 1}}
     doc = client.get(f"/api/documents/{report['doc_ids'][0]}").json()
     assert doc["text"].startswith("第四十三条 工会经费的来源：\n（一）工会会员缴纳的会费；")
-    assert [(c["heading_path"][-1], c["page"]) for c in doc["chunks"]] == [("第四十三条", 1)]
+    assert [c["page"] for c in doc["chunks"]] == [1]
+    assert any(heading.startswith("第四十三条") for heading in doc["chunks"][0]["heading_path"])
     assert client.delete(f"/api/documents/{doc['doc_id']}", headers=auth).status_code == 200
