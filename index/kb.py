@@ -36,6 +36,7 @@ from ingest.cases import case_profile, profile_rules
 from ingest.lexicon import load_lexicon
 from ingest.models import Change, Chunk, Document
 from ingest.pipeline import scan
+from ingest.readers import ReadContext
 
 
 def _heading_path(title: str, heading: Sequence[str], text: str) -> list[str]:
@@ -116,7 +117,8 @@ class KnowledgeBase:
         """Bring the KB in line with the files under ``paths`` (add, update, remove, skip unchanged)."""
         with self._write_lock:
             plan = scan([Path(p) for p in paths], self.store.known(), chunk_size=self.settings.chunk_size,
-                        overlap_sentences=self.settings.chunk_overlap, progress=progress)
+                        overlap_sentences=self.settings.chunk_overlap, progress=progress,
+                        context=ReadContext(cache_dir=self.settings.cache_dir))
             report = IngestReport(unchanged=len(plan.unchanged),
                                   skipped=[(s.path, s.reason) for s in plan.skipped])
             self._apply(plan.changes, report, progress=progress)
@@ -138,8 +140,11 @@ class KnowledgeBase:
             known = self.store.known()
             report = IngestReport()
             for path in saved:  # each file is its own root: an upload never removes other documents
+                def record_pages(done: int, total: int, name: str = path.name) -> None:
+                    report.pages[name] = (done, total)
                 plan = scan([path], known, chunk_size=self.settings.chunk_size,
-                            overlap_sentences=self.settings.chunk_overlap)
+                            overlap_sentences=self.settings.chunk_overlap,
+                            context=ReadContext(cache_dir=self.settings.cache_dir, on_progress=record_pages))
                 report.unchanged += len(plan.unchanged)
                 report.skipped += [(path.name, s.reason) for s in plan.skipped]
                 if plan.skipped:

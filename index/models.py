@@ -34,6 +34,7 @@ class Hit:
     position: int  # chunk position of the best chunk
     score: float
     ranks: dict[str, int | None] = field(default_factory=dict)  # 1-based rank per method, None = not found
+    page: int | None = None  # 1-based page the passage starts on (第3页), for paged documents
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class IngestReport:
     chunks_written: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     doc_ids: list[str] = field(default_factory=list)  # documents added or updated
+    pages: dict[str, tuple[int, int]] = field(default_factory=dict)  # upload → (pages read, total) when OCR'd
 
 
 @dataclass

@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     )
     cache_dir: Path = Field(
         Path.home() / ".cache" / "zhiku",
-        description="Where the embedding cache lives, shared by all KBs so eval and re-index reuse vectors.",
+        description="Where the embedding and OCR page caches live, shared by all KBs so eval, re-index and "
+                    "re-ingest reuse vectors and OCR'd pages.",
     )
 
     # --- chunking -------------------------------------------------------------------------------

@@ -26,10 +26,17 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     position INTEGER NOT NULL, text TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
-    heading TEXT NOT NULL, tokens TEXT NOT NULL, text_hash TEXT NOT NULL
+    heading TEXT NOT NULL, tokens TEXT NOT NULL, text_hash TEXT NOT NULL, page INTEGER
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, position);
 """
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a KB written by an older zhiku up to ``SCHEMA`` (columns added since; their rows get NULL)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
+    if "page" not in columns:
+        conn.execute("ALTER TABLE chunks ADD COLUMN page INTEGER")
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class ChunkRow:
     start: int
     end: int
     heading: tuple[str, ...]
+    page: int | None  # 1-based page of a paged document (PDF, scan, OFD, slides), else None
     title: str
     doc_type: str
     date: str | None
@@ -70,6 +78,7 @@ class Store:
         self._doc_meta: tuple[int, dict[str, tuple[str, str, str | None, str | None, str | None]]] = (-1, {})
         with self._connect() as conn:
             conn.executescript(SCHEMA)
+            _migrate(conn)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
@@ -136,10 +145,11 @@ class Store:
                      doc.source_hash, doc.text, json.dumps(doc.extra, ensure_ascii=False)),
                 )
                 conn.executemany(
-                    "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO chunks (chunk_id, doc_id, position, text, start, end, heading, tokens, text_hash, "
+                    "page) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     [(c.chunk.chunk_id, c.chunk.doc_id, c.chunk.position, c.chunk.text, c.chunk.start,
                       c.chunk.end, json.dumps(c.chunk.heading, ensure_ascii=False), " ".join(c.tokens),
-                      c.text_hash) for c in chunks],
+                      c.text_hash, c.chunk.page) for c in chunks],
                 )
             new = {c.chunk.chunk_id for _, chunks in documents for c in chunks}
             generation = self.generation + 1
@@ -167,9 +177,9 @@ class Store:
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         rows = self.conn.execute(
-            "SELECT doc_id, position, text, start, end, heading FROM chunks WHERE doc_id = ? ORDER BY position",
+            "SELECT doc_id, position, text, start, end, heading, page FROM chunks WHERE doc_id = ? ORDER BY position",
             (doc_id,))
-        return [Chunk(r[0], r[1], r[2], r[3], r[4], tuple(json.loads(r[5]))) for r in rows]
+        return [Chunk(r[0], r[1], r[2], r[3], r[4], tuple(json.loads(r[5])), r[6]) for r in rows]
 
     def chunk_rows(self, chunk_ids: Sequence[str]) -> dict[str, ChunkRow]:
         """Chunks with their document metadata, read in one snapshot so no hit mixes two versions.
@@ -186,13 +196,14 @@ class Store:
             for i in range(0, len(chunk_ids), 500):
                 part = chunk_ids[i:i + 500]
                 marks = ",".join("?" * len(part))
-                rows += conn.execute("SELECT chunk_id, doc_id, position, text, start, end, heading FROM chunks "
+                rows += conn.execute("SELECT chunk_id, doc_id, position, text, start, end, heading, page FROM chunks "
                                      f"WHERE chunk_id IN ({marks})", part).fetchall()
             if not docs.keys() >= {r[1] for r in rows}:  # only if the file was replaced under the same generation
                 docs = self._documents_meta(reload=True)
         finally:
             conn.execute("COMMIT")
-        return {r[0]: ChunkRow(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), *docs[r[1]]) for r in rows}
+        return {r[0]: ChunkRow(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), r[7], *docs[r[1]])
+                for r in rows}
 
     def _documents_meta(self, reload: bool = False) -> dict[str, tuple[str, str, str | None, str | None, str | None]]:
         """Every document's (title, doc_type, date, source, jurisdiction) at the generation of the open snapshot."""

@@ -1,6 +1,7 @@
 """Plain data objects that cross the floors: what ingest hands to the index."""
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,6 +27,11 @@ class Document:
     source_hash: str  # sha256 of the raw file bytes: lets a re-ingest skip an unchanged file unread
     root: str  # absolute path of the folder (or file) the user ingested; scopes removals
     extra: dict[str, object] = field(default_factory=dict)  # e.g. jsonl record id, case facts
+    page_starts: tuple[int, ...] = ()  # offsets in ``text`` where pages 1, 2, … start (PDF, scans, OFD, slides)
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page that ``text[offset]`` lies on, or None for a document without pages."""
+        return bisect_right(self.page_starts, offset) or None if self.page_starts else None
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class Chunk:
     start: int
     end: int
     heading: tuple[str, ...]  # heading path, e.g. ("工会法", "第五章 工会的经费和财产", "第四十三条")
+    page: int | None = None  # 1-based page the chunk starts on, for paged documents (第3页)
 
     @property
     def chunk_id(self) -> str:

@@ -13,6 +13,8 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from dataclasses import replace
+
 from tqdm import tqdm
 
 from ingest.chunking import CHUNKING_VERSION, chunk_document
@@ -27,11 +29,12 @@ from ingest.metadata import (
     split_front_matter,
     title_from_file_name,
 )
-from ingest.models import Change, Document, IngestPlan, KnownDoc, Skipped
+from ingest.models import Change, Chunk, Document, IngestPlan, KnownDoc, Skipped
 from ingest.readers import (
     MAX_FILE_BYTES,
     SIDECAR_SUFFIX,
     RawRecord,
+    ReadContext,
     SourceFile,
     UnreadableFile,
     extract,
@@ -56,13 +59,13 @@ def stamped(digest: str) -> str:
     return f"{digest}@chunking-{CHUNKING_VERSION}"
 
 
-def parse_source(source: SourceFile, root: Path) -> list[Document]:
+def parse_source(source: SourceFile, root: Path, context: ReadContext | None = None) -> list[Document]:
     """Read → clean → metadata for one loaded file; raises ``UnreadableFile`` or ``MetadataError``."""
     sidecar: tuple[str, Mapping[str, object]] = ("sidecar", {})
     if source.sidecar is not None and source.sidecar_path is not None:
         name = source.sidecar_path.name
         sidecar = (f"sidecar {name}", parse_sidecar(source.sidecar, name))
-    return [_document(record, source, root, sidecar) for record in extract(source.data, source.path.suffix)]
+    return [_document(record, source, root, sidecar) for record in extract(source.data, source.path.suffix, context)]
 
 
 def _document(record: RawRecord, source: SourceFile, root: Path, sidecar: tuple[str, Mapping[str, object]]) -> Document:
@@ -74,8 +77,9 @@ def _document(record: RawRecord, source: SourceFile, root: Path, sidecar: tuple[
         front_matter, raw = split_front_matter(raw)
     cleaned = clean(raw)
     if not cleaned.text:
-        raise UnreadableFile("file has no text" if record_id is None else f"record {record_id!r} has no text")
-    record_fields: Mapping[str, object] = {**record.fields, "record_id": record_id} if record_id else {}
+        raise UnreadableFile("文件没有文字 / file has no text" if record_id is None
+                             else f"记录 {record_id!r} 没有文字 / record {record_id!r} has no text")
+    record_fields: Mapping[str, object] = {**record.fields, **({"record_id": record_id} if record_id else {})}
     file_title = title_from_file_name(path.name)
     meta = describe(
         cleaned.text,
@@ -85,7 +89,7 @@ def _document(record: RawRecord, source: SourceFile, root: Path, sidecar: tuple[
         header_title=cleaned.header_title,
         header=cleaned.header,
         title_hint=record.title_hint,
-        overrides=[("front matter", front_matter), sidecar, (f"record {record_id!r}", record_fields)],
+        overrides=[("front matter", front_matter), sidecar, (f"record {record_id!r}" if record_id else "file properties", record_fields)],
     )
     file_id = make_doc_id(path, root)
     return Document(
@@ -99,10 +103,14 @@ def _document(record: RawRecord, source: SourceFile, root: Path, sidecar: tuple[
         source_hash=stamped(source.source_hash),
         root=str(root),
         extra=meta.extra,
+        # page offsets hold as long as cleaning left the text as read (paged readers hand in clean text)
+        page_starts=record.page_starts if cleaned.text == record.text else (),
     )
 
 
-def read_document(path: Path, root: Path | None = None, *, max_bytes: int = MAX_FILE_BYTES) -> list[Document] | Skipped:
+def read_document(
+    path: Path, root: Path | None = None, *, max_bytes: int = MAX_FILE_BYTES, context: ReadContext | None = None
+) -> list[Document] | Skipped:
     """All documents of one file (several for .jsonl), or why it was skipped.
 
     ``root`` is the folder the user ingested (default: the file itself, as for an upload); it sets the
@@ -111,9 +119,21 @@ def read_document(path: Path, root: Path | None = None, *, max_bytes: int = MAX_
     path = path.resolve()
     root = path if root is None else root.resolve()
     try:
-        return parse_source(load_source(path, max_bytes=max_bytes), root)
+        return parse_source(load_source(path, max_bytes=max_bytes), root, context)
     except (UnreadableFile, MetadataError) as exc:
         return Skipped(str(path), str(exc))
+
+
+def with_pages(doc: Document, chunks: list[Chunk]) -> list[Chunk]:
+    """The chunks with the page each starts on, for documents whose reader recorded pages."""
+    return [replace(chunk, page=doc.page_at(chunk.start)) for chunk in chunks] if doc.page_starts else chunks
+
+
+def _with_page_progress(context: ReadContext, bar: tqdm, path: Path) -> ReadContext:
+    """``context`` reporting the pages a slow reader (OCR) finishes on the CLI's progress bar."""
+    def show(done: int, total: int) -> None:
+        bar.set_postfix_str(f"{path.name} 第{done}/{total}页", refresh=True)
+    return replace(context, on_progress=show)
 
 
 def _known_by_file(known: Mapping[str, KnownDoc]) -> dict[tuple[str, str], list[KnownDoc]]:
@@ -147,28 +167,34 @@ def scan(
     overlap_sentences: int,
     progress: bool = False,
     max_bytes: int = MAX_FILE_BYTES,
+    context: ReadContext | None = None,
 ) -> IngestPlan:
     """Compare the documents under ``paths`` with ``known`` (what the index holds) → an ``IngestPlan``.
 
     A file whose known documents all carry its current ``source_hash`` is not parsed at all.  Known
-    documents under a scanned root whose file or record is gone (or no longer readable) are removed.
+    documents under a scanned root whose file or record is gone are removed; a file that can no longer be
+    read (a LibreOffice timeout, a damaged copy saved over a good one) keeps what was indexed from it.
     """
     plan = IngestPlan()
     roots = _roots(paths, plan)
     files = [(root, path) for root in roots for path in (iter_files(root) if root.is_dir() else [root])]
     by_file = _known_by_file(known)
     seen: dict[str, str] = {}  # doc_id → root it came from in this scan
-    for root, path in tqdm(files, desc="ingest", unit="file", disable=not progress, file=sys.stderr):
+    context = context or ReadContext()
+    bar = tqdm(files, desc="ingest", unit="file", disable=not progress, file=sys.stderr)
+    for root, path in bar:
+        previous = by_file.get((str(root), make_doc_id(path, root)), [])
         try:
             source = load_source(path, max_bytes=max_bytes)
-            previous = by_file.get((str(root), make_doc_id(path, root)), [])
             if previous and all(doc.source_hash == stamped(source.source_hash) for doc in previous):
                 plan.unchanged.extend(doc.doc_id for doc in previous)
                 seen.update((doc.doc_id, doc.root) for doc in previous)
                 continue
-            documents = parse_source(source, root)
+            documents = parse_source(source, root, _with_page_progress(context, bar, path) if progress else context)
         except (UnreadableFile, MetadataError) as exc:
-            plan.skipped.append(Skipped(str(path), str(exc)))
+            kept = "（保留已索引的版本 / the indexed version is kept）" if previous else ""
+            plan.skipped.append(Skipped(str(path), f"{exc}{kept}"))
+            seen.update((doc.doc_id, doc.root) for doc in previous)  # a failed read never deletes what was indexed
             continue
         for doc in documents:
             if doc.doc_id in seen:
@@ -181,7 +207,7 @@ def scan(
             if old is not None and old.content_hash == doc.content_hash and old.root == doc.root:
                 plan.unchanged.append(doc.doc_id)
                 continue
-            chunks = chunk_document(doc, chunk_size=chunk_size, overlap_sentences=overlap_sentences)
+            chunks = with_pages(doc, chunk_document(doc, chunk_size=chunk_size, overlap_sentences=overlap_sentences))
             plan.changes.append(Change("add" if old is None else "update", doc.doc_id, doc, tuple(chunks)))
     scanned = {str(root) for root in roots}
     plan.changes.extend(

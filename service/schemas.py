@@ -127,12 +127,13 @@ class HitOut(BaseModel):
     ranks: dict[str, int | None]
     start: int = Field(description="段落在全文中的起始位置 / passage offset in the document text")
     end: int
+    page: int | None = Field(None, description="段落所在页（PDF、扫描件、OFD、幻灯片）/ 1-based page of paged files")
 
     @classmethod
     def of(cls, hit: Hit, marked: str) -> HitOut:
         return cls(doc_id=hit.doc_id, title=hit.title, doc_type=hit.doc_type, date=hit.date, source=hit.source,
                    heading=join_heading(hit.heading), heading_path=list(hit.heading), text=hit.text,
-                   snippet=marked, score=hit.score, ranks=dict(hit.ranks), start=hit.start, end=hit.end)
+                   snippet=marked, score=hit.score, ranks=dict(hit.ranks), start=hit.start, end=hit.end, page=hit.page)
 
 
 class SearchResponse(BaseModel):
@@ -235,11 +236,12 @@ class ChunkOut(BaseModel):
     heading: str
     heading_path: list[str]
     text: str
+    page: int | None = Field(None, description="所在页 / 1-based page the chunk starts on, for paged files")
 
     @classmethod
     def of(cls, chunk: Chunk) -> ChunkOut:
         return cls(position=chunk.position, start=chunk.start, end=chunk.end, heading=join_heading(chunk.heading),
-                   heading_path=list(chunk.heading), text=chunk.text)
+                   heading_path=list(chunk.heading), text=chunk.text, page=chunk.page)
 
 
 class DocumentDetail(BaseModel):
@@ -267,6 +269,11 @@ class SkippedOut(BaseModel):
     reason: str
 
 
+class PagesOut(BaseModel):
+    done: int = Field(description="已读页数 / pages read")
+    total: int = Field(description="总页数 / pages in the file")
+
+
 class IngestReportOut(BaseModel):
     added: int
     updated: int
@@ -275,12 +282,15 @@ class IngestReportOut(BaseModel):
     chunks_written: int
     skipped: list[SkippedOut]
     doc_ids: list[str]
+    pages: dict[str, PagesOut] = Field(default_factory=dict,
+                                       description="需要 OCR 的文件的页数进度 / pages read of each file that needed OCR")
 
     @classmethod
     def of(cls, report: IngestReport) -> IngestReportOut:
         return cls(added=report.added, updated=report.updated, unchanged=report.unchanged, removed=report.removed,
                    chunks_written=report.chunks_written, doc_ids=report.doc_ids,
-                   skipped=[SkippedOut(path=p, reason=r) for p, r in report.skipped])
+                   skipped=[SkippedOut(path=p, reason=r) for p, r in report.skipped],
+                   pages={name: PagesOut(done=done, total=total) for name, (done, total) in report.pages.items()})
 
 
 class CaseFact(BaseModel):

@@ -96,8 +96,9 @@ function innerHeading(hit) {
   return path.length ? path.join(" › ") : "";
 }
 
+// A passage's place: its headings below the title, and 第N页 for PDFs, scans, OFD and slides.
 function passage(hit) {
-  const heading = innerHeading(hit);
+  const heading = [innerHeading(hit), hit.page ? `第${hit.page}页` : ""].filter(Boolean).join(" · ");
   return el("div", { class: "passage" },
     heading ? el("a", { class: "heading", href: docHref(hit.doc_id, { start: hit.start, end: hit.end }) }, heading) : null,
     markup("p", { class: "snippet" }, hit.snippet));

@@ -12,7 +12,7 @@ import pytest
 import ingest.pipeline
 from ingest.models import Document, IngestPlan, KnownDoc
 from ingest.pipeline import scan
-from ingest.readers import SourceFile
+from ingest.readers import ReadContext, SourceFile
 
 SAMPLES = (
     "corpus/laws/社会法/工会法(2021-12-24).md",
@@ -54,7 +54,7 @@ def folder(shared: Path, tmp_path: Path) -> Path:
     (root / ".hidden.md").write_text("隐藏文件。", encoding="utf-8")
     (root / ".git").mkdir()
     (root / ".git" / "notes.md").write_text("版本库。", encoding="utf-8")
-    (root / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (root / "drawing.dwg").write_bytes(b"AC1032")
     return root
 
 
@@ -62,11 +62,11 @@ def folder(shared: Path, tmp_path: Path) -> Path:
 def parse_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Records every file the pipeline parses (wraps the real function; behaviour is unchanged)."""
     calls: list[Path] = []
-    real: Callable[[SourceFile, Path], list[Document]] = ingest.pipeline.parse_source
+    real: Callable[..., list[Document]] = ingest.pipeline.parse_source
 
-    def counting(source: SourceFile, root: Path) -> list[Document]:
+    def counting(source: SourceFile, root: Path, context: ReadContext | None = None) -> list[Document]:
         calls.append(source.path)
-        return real(source, root)
+        return real(source, root, context)
 
     monkeypatch.setattr(ingest.pipeline, "parse_source", counting)
     return calls
@@ -86,7 +86,7 @@ def test_incremental_scans(folder: Path, parse_calls: list[Path]) -> None:
         ("add", "kb-docs/社会法/工会法(2021-12-24).md"),
     ]
     assert [(Path(s.path).name, s.reason.split(";")[0]) for s in first.skipped] == [
-        ("photo.png", "unsupported file type .png")
+        ("drawing.dwg", "不支持的文件类型 .dwg / unsupported file type .dwg")
     ]
     assert all(doc.root == str(folder) for doc in (c.document for c in first.changes) if doc)
     known = apply(first, {})
@@ -136,7 +136,7 @@ def test_unreadable_file_is_skipped_and_the_rest_ingested(folder: Path) -> None:
     (folder / "broken.pdf").write_bytes(b"not a pdf at all")
     plan = scan_folder(folder, {})
     assert len(plan.changes) == 5
-    assert {Path(s.path).name for s in plan.skipped} == {"broken.pdf", "photo.png"}
+    assert {Path(s.path).name for s in plan.skipped} == {"broken.pdf", "drawing.dwg"}
 
 
 def test_single_file_root_and_missing_paths(folder: Path, tmp_path: Path) -> None:
@@ -162,3 +162,15 @@ def test_progress_bar_goes_to_stderr(folder: Path, capsys: pytest.CaptureFixture
     scan_folder(folder, {}, progress=True)
     captured = capsys.readouterr()
     assert captured.out == "" and "ingest" in captured.err
+
+
+def test_a_file_that_can_no_longer_be_read_keeps_what_was_indexed(folder: Path) -> None:
+    known = apply(scan_folder(folder, {}), {})
+    law = folder / "社会法" / "工会法(2021-12-24).md"
+    law.write_bytes(bytes(range(256)) * 8)  # a damaged copy saved over the good file
+    plan = scan_folder(folder, known)
+    assert plan.changes == []
+    (skipped,) = [s for s in plan.skipped if s.path == str(law)]
+    assert skipped.reason.startswith("二进制文件") and skipped.reason.endswith("（保留已索引的版本 / the indexed version is kept）")
+    law.unlink()
+    assert kinds(scan_folder(folder, known)) == [("remove", "kb-docs/社会法/工会法(2021-12-24).md")]  # gone is gone

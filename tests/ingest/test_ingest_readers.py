@@ -66,9 +66,12 @@ def test_binary_empty_and_unsupported_files_are_skipped_with_reasons(tmp_path: P
     blank = tmp_path / "blank.txt"
     blank.write_text(" \n\u200b\n\u3000\n", encoding="utf-8")
     assert "no text" in skip_reason(blank)
-    other = tmp_path / "slides.pptx"
-    other.write_bytes(b"PK\x03\x04")
-    assert "unsupported file type .pptx" in skip_reason(other)
+    other = tmp_path / "drawing.dwg"
+    other.write_bytes(b"AC1032")
+    assert "unsupported file type .dwg" in skip_reason(other)
+    broken = tmp_path / "slides.pptx"
+    broken.write_bytes(b"PK\x03\x04")
+    assert "corrupt or unsupported .pptx" in skip_reason(broken)
     fifo = tmp_path / "pipe.txt"
     os.mkfifo(fifo)
     assert "not a regular file" in skip_reason(fifo)  # and the read does not hang

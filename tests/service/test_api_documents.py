@@ -1,12 +1,15 @@
 """Documents: list, read, upload and delete, with and without the API key, and every upload limit."""
 from __future__ import annotations
 
+import io
 import json
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
 
+from bench.scans import law_paragraphs, render_page
 from zhiku_live import API_KEY, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, Server, assert_error
 
 UPLOAD_TEXT = ("关于在青藏高原某电厂开展“雪域工匠”技能比武的通知\n\n"
@@ -116,3 +119,20 @@ def test_oversized_upload_is_refused_while_streaming(server: Server) -> None:
     assert status_line.startswith(b"HTTP/1.1 413"), response[:300]
     body = json.loads(rest.partition(b"\r\n\r\n")[2])
     assert body["error"]["code"] == "file_too_large"
+
+
+def test_upload_of_a_photographed_notice_is_ocrd_and_read_back_with_pages(client: httpx.Client, auth: dict[str, str],
+                                                                          shared: Path) -> None:
+    paragraphs = law_paragraphs(shared / "corpus/laws/社会法/工会法(2021-12-24).md", "第四十三条", 3)
+    photo = io.BytesIO()
+    render_page(paragraphs, 150, size_mm=(120, 45), margin_mm=8).save(photo, "JPEG", quality=75)  # as phones save
+    assert len(photo.getvalue()) <= MAX_UPLOAD_BYTES
+    response = client.post("/api/documents", files=_files(("工会经费通知.jpg", photo.getvalue())), headers=auth)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["added"] == 1 and report["pages"] == {"工会经费通知.jpg": {"done": 1, "total": 1}}
+    doc = client.get(f"/api/documents/{report['doc_ids'][0]}").json()
+    assert doc["text"].startswith("第四十三条 工会经费的来源：\n（一）工会会员缴纳的会费；")
+    assert [c["page"] for c in doc["chunks"]] == [1]
+    assert any(heading.startswith("第四十三条") for heading in doc["chunks"][0]["heading_path"])
+    assert client.delete(f"/api/documents/{doc['doc_id']}", headers=auth).status_code == 200

@@ -1,0 +1,74 @@
+"""Hostile and broken files: each one a clear per-file reason (Chinese first), never a crash or a hang."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import pypdf
+from PIL import Image
+
+from ingest.models import Skipped
+from ingest.pipeline import scan
+from ingest.readers import ReadContext
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` × ``height`` pixels (a 20,000 × 20,000 scan) with one row of data."""
+    buffer = io.BytesIO()
+    Image.new("L", (8, 1), 255).save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    header = struct.pack(">II", width, height) + bytes(data[24:29])
+    data[16:29] = header
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + header))
+    return bytes(data)
+
+
+def encrypted_pdf() -> bytes:
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(595, 842)
+    writer.encrypt("工会密码")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def many_page_pdf(pages: int) -> bytes:
+    writer = pypdf.PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(595, 842)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def test_a_batch_of_bad_files_is_reported_file_by_file_and_the_good_one_is_read(tmp_path: Path) -> None:
+    folder = tmp_path / "收件箱"
+    folder.mkdir()
+    (folder / "good.txt").write_text("关于开展劳动竞赛的通知\n\n各基层工会：请积极组织。", encoding="utf-8")
+    (folder / "empty.docx").write_bytes(b"")
+    (folder / "encrypted.pdf").write_bytes(encrypted_pdf())
+    (folder / "10000页.pdf").write_bytes(many_page_pdf(10_000))
+    (folder / "huge.png").write_bytes(png_claiming(20_000, 20_000))
+    photo = io.BytesIO()
+    Image.new("RGB", (400, 300), "white").save(photo, "JPEG")
+    (folder / "truncated.jpg").write_bytes(photo.getvalue()[: len(photo.getvalue()) // 2])
+    (folder / "broken.xlsx").write_bytes(b"PK\x03\x04 not a workbook")
+    (folder / "broken.ofd").write_bytes(b"PK\x03\x04 not a package")
+
+    plan = scan([folder], {}, chunk_size=400, overlap_sentences=1, context=ReadContext(cache_dir=tmp_path / "cache"))
+    assert [change.doc_id for change in plan.changes] == ["收件箱/good.txt"]
+    reasons = {Path(skip.path).name: skip.reason for skip in plan.skipped}
+    expected = {
+        "empty.docx": "空文件",
+        "encrypted.pdf": "PDF 已加密",
+        "10000页.pdf": "PDF 页数过多：10000 页",
+        "huge.png": "图像过大",
+        "truncated.jpg": "图像文件损坏或不完整",
+        "broken.xlsx": "Excel 文件损坏",
+        "broken.ofd": "文件损坏",
+    }
+    assert {name: reason.split(" / ")[0][: len(expected[name])] for name, reason in reasons.items()} == expected
+    assert all(isinstance(skip, Skipped) for skip in plan.skipped)
