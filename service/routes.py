@@ -13,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from index.errors import ZhikuIndexError
@@ -157,7 +158,7 @@ async def cases(kb: KB, settings: Config, request: Request,
                          topic=(topic or "").strip() or None, org=(org or "").strip() or None, year=year)
         return CaseList(total=len(found), cases=[CaseOut(**c) for c in found])
 
-    return await (_in_search_slot(request, work) if (q or "").strip() else run_in_threadpool(work))
+    return await (in_search_slot(request, work) if (q or "").strip() else run_in_threadpool(work))
 
 
 # --- operations ------------------------------------------------------------------------------------

@@ -7,10 +7,12 @@ import { apiError, apiUrl, clear, docHref, el, hitCard } from "./util.js";
 const view = document.getElementById("view-ask");
 let previousQuestion = null;
 
-function sentenceItem(sentence) {
+// A quoted sentence; its citation is shown once for a run of sentences from one place (a list's items).
+function sentenceItem(sentence, i, sentences) {
+  const same = i + 1 < sentences.length && sentences[i + 1].citation === sentence.citation;
   return el("li", {},
     el("span", { class: "sentence" }, sentence.text),
-    el("a", { class: "cite", href: docHref(sentence.doc_id, { start: sentence.start, end: sentence.end }) },
+    same ? null : el("a", { class: "cite", href: docHref(sentence.doc_id, { start: sentence.start, end: sentence.end }) },
       sentence.citation));
 }
 

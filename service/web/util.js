@@ -99,7 +99,7 @@ function innerHeading(hit) {
 // A passage's place: its headings below the title, and 第N页 for PDFs, scans, OFD and slides.
 function passage(hit) {
   const heading = [innerHeading(hit), hit.page ? `第${hit.page}页` : ""].filter(Boolean).join(" · ");
-  return el("div", { class: "passage" },
+  return el("div", { class: "hit-passage" },
     heading ? el("a", { class: "heading", href: docHref(hit.doc_id, { start: hit.start, end: hit.end }) }, heading) : null,
     markup("p", { class: "snippet" }, hit.snippet));
 }
