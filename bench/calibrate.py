@@ -41,8 +41,8 @@ TOP = 20  # candidates per question (in fused order) the model is fitted on: the
 FEATURES = ("fused", "cosine", "coverage", "form", "case_wanted", "case_unwanted", "local_rule")
 # Set, not fitted: the tune questions rarely meet these situations, so a fit leaves them near zero, yet a
 # national law must answer before a local rule that restates it (the old ranking halved its fused score; in log-odds that takes −1.5 here)
-# and a trainer's case-seeking or keyword query must get the case reports first (the old ×1.5).
-FIXED = {"case_wanted": 0.4, "local_rule": -1.5}
+# and a trainer's case-seeking or keyword query must get the case reports first.
+FIXED = {"case_wanted": 0.8, "local_rule": -1.5}
 
 
 @dataclass

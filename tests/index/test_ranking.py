@@ -10,7 +10,7 @@ from index.text import normalize
 
 
 def row(doc_id: str, position: int, doc_type: str = "policy", jurisdiction: str | None = None) -> ChunkRow:
-    return ChunkRow(chunk_id=f"{doc_id}::{position}", doc_id=doc_id, position=position, text="正文", start=0, end=2,
+    return ChunkRow(chunk_id=f"{doc_id}::{position}", doc_id=doc_id, position=position, text="正文", start=0, end=2, page=None,
                     heading=(doc_id,), title=doc_id, doc_type=doc_type, date=None, source=None,
                     jurisdiction=jurisdiction)
 
