@@ -178,7 +178,7 @@ def test_phone_width_has_no_horizontal_scroll(browser, server: Server) -> None:
 
 
 def test_escape_closes_the_suggestions_and_keeps_the_query(browser, server: Server) -> None:
-    visit = Visit(browser, server, 1280, 800, "escape")
+    visit = Visit(browser, server.url, 1280, 800, "escape")
     page = visit.page
     page.locator("#q").press_sequentially("劳模创新", delay=50)
     expect(page.locator("#suggestions li").first).to_be_visible()
@@ -191,7 +191,7 @@ def test_escape_closes_the_suggestions_and_keeps_the_query(browser, server: Serv
 
 
 def test_case_search_at_phone_width(browser, server: Server) -> None:
-    visit = Visit(browser, server, 390, 844, "phone")
+    visit = Visit(browser, server.url, 390, 844, "phone")
     page = visit.page
     page.locator(".tabs a[data-tab=cases]").click()
     expect(page.locator("#case-list .case").first).to_be_visible()
