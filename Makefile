@@ -27,7 +27,6 @@ $(STAMP): pyproject.toml
 
 run: install
 	$(BIN)/zhiku ingest corpus/policies corpus/cases --kb $(KB)
-	@echo "zhiku is serving on http://$(HOST):$(PORT)/"
 	$(BIN)/zhiku serve --kb $(KB) --host $(HOST) --port $(PORT)
 
 # Installs what is missing when run as root with apt-get; otherwise names it and carries on.
