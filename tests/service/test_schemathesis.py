@@ -18,7 +18,7 @@ def test_no_server_errors(server: Server, tmp_path: Path) -> None:
     schemathesis = Path(sys.executable).with_name("schemathesis")
     done = subprocess.run(
         [str(schemathesis), "run", f"{server.url}/openapi.json", "--checks", "not_a_server_error",
-         "--max-examples", str(MAX_EXAMPLES), "--workers", "2", "--seed", "20240601", "--no-color",
+         "--max-examples", str(MAX_EXAMPLES), "--workers", "1", "--seed", "20240601", "--no-color",
          "--generation-database", "none", "--request-timeout", "120",
          # {doc_id:path} takes any string, but many generated strings cannot be a URL path: not a finding.
          "--suppress-health-check", "filter_too_much",
