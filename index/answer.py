@@ -144,10 +144,11 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float]) -> tuple[list
     if not best:
         return [], True
     best.sort(key=lambda t: -t[0])
-    top_score, _, top = best[0]
-    chosen = [top] + [u for score, _, u in best[1:] if not top.is_list and not u.is_list
-                      and score >= top_score - SUPPORT_MARGIN][: MAX_SENTENCES - 1]
-    return [sentence for unit in chosen for sentence in _sentences(unit, passages[unit.passage])], True
+    top_score, top_covered, top = best[0]
+    chosen = [(top_covered, top)] + [(covered, u) for score, covered, u in best[1:] if not top.is_list
+                                     and not u.is_list and score >= top_score - SUPPORT_MARGIN][: MAX_SENTENCES - 1]
+    return [sentence for covered, unit in chosen
+            for sentence in _sentences(unit, passages[unit.passage], covered)], True
 
 
 def _distinct(hits: Sequence[Hit]) -> list[Hit]:
@@ -159,7 +160,8 @@ def _distinct(hits: Sequence[Hit]) -> list[Hit]:
     return out
 
 
-def _sentences(unit: _Unit, hit: Hit) -> list[AnswerSentence]:
+def _sentences(unit: _Unit, hit: Hit, covered: float) -> list[AnswerSentence]:
+    """The unit's sentences; ``score`` is the share of the question it covers, as before (0–1)."""
     return [AnswerSentence(text=hit.text[a:b].strip(), citation=citation(hit), doc_id=hit.doc_id, heading=hit.heading,
-                           start=hit.start + a, end=hit.start + b, score=0.0)
+                           start=hit.start + a, end=hit.start + b, score=round(covered, 4))
             for a, b in unit.parts[:MAX_ITEMS]]
