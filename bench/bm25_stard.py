@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from index.evaluate import aggregate, load_corpus, load_qrels, load_queries, split_queries
-from index.keywords import BM25Params, KeywordIndex
-from index.text import Tokenizer
+from index.eval.metrics import aggregate, load_corpus, load_qrels, load_queries, split_queries
+from index.store.keywords import BM25Params, KeywordIndex
+from index.search.text import Tokenizer
 from ingest.lexicon import load_lexicon
 
 SHARED = Path(os.environ.get("ZHIKU_SHARED", Path(__file__).resolve().parents[1] / ".." / "shared"))

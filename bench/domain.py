@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.common import ROOT, machine_facts, print_table, require_shared, save_results
-from index.evaluate import split_queries
+from index.eval.metrics import split_queries
 from index.kb import KnowledgeBase
 from index.settings import Settings
 

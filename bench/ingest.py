@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bench.common import Phases, base_parser, machine_facts, median_of, print_table, require_shared, save_results
 from bench.pipelines import PipelineRun, run_langchain, run_zhiku
-from index.embedders import WORKER_MIN_TEXTS, load_embedder
+from index.models.embedders import WORKER_MIN_TEXTS, load_embedder
 from index.kb import KnowledgeBase
 from index.settings import Settings
 from ingest.pipeline import iter_files
@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="embedding threads (zhiku's default: 2)")
     parser.add_argument("--baseline-model", choices=("stock", "zhiku"), default="stock",
                         help="the model in the LangChain pipeline: the package's own forward pass (default, what a "
-                             "user gets) or zhiku's (index/use3.py, index/e5onnx.py: the pipeline's gain alone)")
+                             "user gets) or zhiku's (index/models/use3.py, index/models/e5onnx.py: the pipeline's gain alone)")
     args = parser.parse_args()
     if args.quick:
         args.subset, args.max_files = ["laws"], args.max_files or 20

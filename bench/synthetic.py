@@ -34,7 +34,7 @@ from threadpoolctl import threadpool_limits
 from bench.common import ROOT, WORK_DIR
 from bench.kbs import kb_settings
 from index.kb import KnowledgeBase, embedding_input
-from index.models import IngestReport
+from index.records import IngestReport
 from ingest.models import Change, Chunk, Document
 
 _SENTENCE = re.compile(r"[^。！？；]*[。！？；]|[^。！？；]+$")

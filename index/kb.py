@@ -19,19 +19,19 @@ from pathlib import Path
 
 import numpy as np
 
-from index import retrieval
-from index.adapter import AdaptedEmbedder, QueryAdapter, resolve_adapter
-from index.answer import extract_answer
-from index.embedders import Embedder, load_embedder
-from index.embedding_cache import CachedEmbedder, EmbeddingCache
-from index.faults import crash_point
-from index.keywords import KeywordIndex
-from index.models import Answer, CheckReport, Filters, IngestReport, Method, SearchResult
+from index.search import retrieval
+from index.models.adapter import AdaptedEmbedder, QueryAdapter, resolve_adapter
+from index.answering.extract import extract_answer
+from index.models.embedders import Embedder, load_embedder
+from index.models.embedding_cache import CachedEmbedder, EmbeddingCache
+from index.store.faults import crash_point
+from index.store.keywords import KeywordIndex
+from index.records import Answer, CheckReport, Filters, IngestReport, Method, SearchResult
 from index.settings import Settings
-from index.store import NewChunk, Store
-from index.suggest import suggestions
-from index.text import analyze_query, tokenize
-from index.vectors import VectorStore
+from index.store.sqlite import NewChunk, Store
+from index.search.suggest import suggestions
+from index.search.text import analyze_query, tokenize
+from index.store.vectors import VectorStore
 from ingest.cases import case_profile, profile_rules
 from ingest.lexicon import load_lexicon
 from ingest.models import Change, Chunk, Document

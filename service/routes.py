@@ -18,7 +18,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from index.errors import ZhikuIndexError
 from index.kb import KnowledgeBase
-from index.models import IngestReport
+from index.records import IngestReport
 from index.settings import Settings
 from service.errors import ApiError
 from service.answers import answerer

@@ -11,9 +11,9 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from index.answering.grounded import GroundedAnswer
-from index.models import AnswerSentence, CheckReport, Filters, Hit, IngestReport, Method, SearchResult
+from index.records import AnswerSentence, CheckReport, Filters, Hit, IngestReport, Method, SearchResult
 from index.settings import Settings
-from index.text import highlight, readable, snippet
+from index.search.text import highlight, readable, snippet
 from ingest.models import DOC_TYPES, Chunk, Document
 from service.errors import ApiError
 

@@ -19,8 +19,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from index.answer import sentence_spans
-from index.text import normalize
+from index.answering.extract import sentence_spans
+from index.search.text import normalize
 
 MIN_OVERLAP = 0.6  # share of a sentence's bigrams found in its cited passages; docs/answering.md
 

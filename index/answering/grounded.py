@@ -1,7 +1,7 @@
 """Answers with their claims: the extractive answer as claims, or an LLM's answer checked claim by claim.
 
 Both kinds share one shape (:class:`GroundedAnswer`) so every surface — /api/ask, the page, the OpenAI
-endpoint, MCP — renders one thing. The passages of the extractive :class:`~index.models.Answer` are the
+endpoint, MCP — renders one thing. The passages of the extractive :class:`~index.records.Answer` are the
 numbered sources: citation n is ``answer.passages[n - 1]``, for the LLM's claims and the extractive ones alike.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Protocol
 from index.answering import prompt
 from index.answering.claims import Claim, split_claims
 from index.answering.llm import LlmClient, LlmFailure
-from index.models import Answer
+from index.records import Answer
 
 UNSUPPORTED_MARK = "（未经资料证实）"
 

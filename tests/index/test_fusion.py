@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.fusion import rrf, score_fusion
+from index.search.fusion import rrf, score_fusion
 
 
 def test_rrf_hand_example() -> None:

@@ -8,9 +8,9 @@ import pytest
 
 from index.errors import EmbedderMismatch
 from index.kb import KnowledgeBase
-from index.models import Filters
+from index.records import Filters
 from index.settings import Settings
-from index.store import ChunkRow, Store
+from index.store.sqlite import ChunkRow, Store
 
 LABOUR_LAW = "社会法/工会法(2021-12-24).md"
 

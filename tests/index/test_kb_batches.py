@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.embedders import Embedder
+from index.models.embedders import Embedder
 from index.kb import KnowledgeBase, embedding_input
 from index.settings import Settings
-from index.store import NewChunk
+from index.store.sqlite import NewChunk
 from ingest.models import Chunk, Document
 from ingest.pipeline import scan
 

@@ -1,4 +1,4 @@
-"""Chinese text analysis (index.text) and the BM25 keyword index (index.keywords), on real behaviour."""
+"""Chinese text analysis (index.search.text) and the BM25 keyword index (index.store.keywords), on real behaviour."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,10 +11,10 @@ import bm25s
 import numpy as np
 import pytest
 
-from index.evaluate import aggregate, load_corpus, load_qrels, load_queries, split_queries
+from index.eval.metrics import aggregate, load_corpus, load_qrels, load_queries, split_queries
 from index.kb import chunk_terms, embedding_input
-from index.keywords import CURRENT, BM25Params, KeywordIndex, features
-from index.text import Tokenizer, analyze_query, default_tokenizer, highlight, snippet, tokenize
+from index.store.keywords import CURRENT, BM25Params, KeywordIndex, features
+from index.search.text import Tokenizer, analyze_query, default_tokenizer, highlight, snippet, tokenize
 from ingest.chunking import chunk_document
 from ingest.lexicon import load_lexicon
 from ingest.pipeline import iter_files, read_document

@@ -10,7 +10,7 @@ import pytest
 from bench.scans import law_paragraphs, render_page, scanned_pdf
 from index.kb import KnowledgeBase
 from index.settings import Settings
-from index.store import SCHEMA, Store
+from index.store.sqlite import SCHEMA, Store
 
 TRADE_UNION_LAW = "corpus/laws/社会法/工会法(2021-12-24).md"
 OLD_SCHEMA = SCHEMA.replace(", page INTEGER", "")  # the chunks table as zhiku wrote it before pages

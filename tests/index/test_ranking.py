@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from index.intent import asks_of, intent_of
-from index.ranking import Candidate, Relevance, concepts, coverage, grouped, kind_features
-from index.store import ChunkRow
-from index.text import normalize
+from index.search.intent import asks_of, intent_of
+from index.search.ranking import Candidate, Relevance, concepts, coverage, grouped, kind_features
+from index.store.sqlite import ChunkRow
+from index.search.text import normalize
 
 
 def row(doc_id: str, position: int, doc_type: str = "policy", jurisdiction: str | None = None) -> ChunkRow:

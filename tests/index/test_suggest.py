@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.suggest import longest, suggestions
+from index.search.suggest import longest, suggestions
 from ingest.lexicon import load_lexicon
 
 TITLES = [

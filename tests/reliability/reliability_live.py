@@ -23,7 +23,7 @@ if str(_SERVICE_TESTS) not in sys.path:  # on sys.path already when tests/servic
 from zhiku_live import API_KEY, REPO, Server, run_zhiku, start_server, stop_server  # noqa: E402
 
 from index.kb import KnowledgeBase  # noqa: E402
-from index.models import SearchResult  # noqa: E402
+from index.records import SearchResult  # noqa: E402
 from index.settings import Settings  # noqa: E402
 from ingest.pipeline import scan  # noqa: E402
 

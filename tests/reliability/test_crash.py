@@ -1,6 +1,6 @@
 """Crash safety: ``zhiku ingest`` killed with SIGKILL at each step of a batch loses and duplicates nothing.
 
-``ZHIKU_CRASH_AT`` (index/faults.py) makes the real CLI kill itself at a chosen point: after a batch is
+``ZHIKU_CRASH_AT`` (index/store/faults.py) makes the real CLI kill itself at a chosen point: after a batch is
 embedded but before SQLite commits it (``embedding``), between the two vector writes of a committed batch
 (``vectors``), or while the keyword index is rebuilt (``keywords``). After each crash the KB must open and
 answer, ``zhiku check`` must run, and re-running the same command must leave every chunk of the source

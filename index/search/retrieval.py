@@ -13,17 +13,17 @@ from typing import Protocol
 
 import numpy as np
 
-from index.adapter import QueryAdapter
-from index.embedders import Embedder
-from index.fusion import score_fusion
-from index.intent import CASE_CUES, intent_of
-from index.keywords import KeywordIndex
-from index.models import Filters, Hit, Method
-from index.ranking import (Candidate, concepts, coverage, facet_counts, form_feature, grouped, kind_features,
+from index.models.adapter import QueryAdapter
+from index.models.embedders import Embedder
+from index.search.fusion import score_fusion
+from index.search.intent import CASE_CUES, intent_of
+from index.store.keywords import KeywordIndex
+from index.records import Filters, Hit, Method
+from index.search.ranking import (Candidate, concepts, coverage, facet_counts, form_feature, grouped, kind_features,
                            make_hit, relevance_model, scored)
 from index.settings import Settings
-from index.store import ChunkRow, Store
-from index.text import QueryAnalysis, normalize
+from index.store.sqlite import ChunkRow, Store
+from index.search.text import QueryAnalysis, normalize
 
 
 
@@ -134,7 +134,7 @@ def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filte
                method: Method) -> tuple[list[Candidate], dict[str, dict[str, int]], list[str]]:
     """Every candidate passage with its evidence, the per-method ranks and the learned words.
 
-    The learned words are the query adapter's weighted BM25 words (:mod:`index.expansion`) that the KB holds,
+    The learned words are the query adapter's weighted BM25 words (:mod:`index.models.expansion`) that the KB holds,
     strongest first; only BM25 uses them, so a dense search has none.
     """
     n = index.settings.candidates

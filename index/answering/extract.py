@@ -3,7 +3,7 @@
 The passages are the search's hits, already cut at the relevance threshold, best first. Each is read as
 units — its sentences, and its lists (（一）（二）…, - …, 1. …) as one unit each — and every unit is scored
 by how much of the question it covers (the IDF-weighted share of the question's words in the unit and its
-headings) and by whether it has the *form* the question asks for (:mod:`index.intent`): a figure for 比例是多少,
+headings) and by whether it has the *form* the question asks for (:mod:`index.search.intent`): a figure for 比例是多少,
 a list for 有哪些, a definition for 是什么, a rule (应当/可以/不得) for a yes/no question. The best passage
 is preferred: a unit of a later passage must be clearly better to be quoted first. A heading alone is never
 an answer. When search found relevant passages but no unit answers well enough, the answer has no
@@ -15,10 +15,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from index.intent import CASE_CUES, Asks, intent_of, offers
-from index.models import AnswerSentence, Hit, SearchResult
-from index.ranking import concepts, coverage
-from index.text import analyze_query, normalize
+from index.search.intent import CASE_CUES, Asks, intent_of, offers
+from index.records import AnswerSentence, Hit, SearchResult
+from index.search.ranking import concepts, coverage
+from index.search.text import analyze_query, normalize
 
 MIN_COVERAGE = 0.3  # share of the question's IDF mass a unit must hold (with its headings) to be quoted
 MAX_SENTENCES = 3  # sentences quoted besides a list's items

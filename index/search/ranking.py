@@ -19,10 +19,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from index.intent import Asks, Intent, offers
-from index.models import Hit
-from index.store import ChunkRow
-from index.text import normalize
+from index.search.intent import Asks, Intent, offers
+from index.records import Hit
+from index.store.sqlite import ChunkRow
+from index.search.text import normalize
 
 
 @dataclass(frozen=True)

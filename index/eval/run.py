@@ -14,14 +14,14 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from index.adapter import QueryAdapter, TrainingParams, train_matrix
+from index.models.adapter import QueryAdapter, TrainingParams, train_matrix
 from index.errors import ZhikuIndexError
-from index.evaluate import aggregate, load_qrels, load_queries
-from index.expansion import TermTranslations
+from index.eval.metrics import aggregate, load_qrels, load_queries
+from index.models.expansion import TermTranslations
 from index.kb import KnowledgeBase, embedding_input
-from index.models import Method
+from index.records import Method
 from index.settings import Settings
-from index.text import analyze_query
+from index.search.text import analyze_query
 
 METHODS: tuple[Method, ...] = ("hybrid", "bm25", "dense")
 

@@ -6,7 +6,7 @@ trained on general text, and there is no offline cross-encoder to fix the rankin
 learned from judged questions (``zhiku train-adapter``) fixes part of it: ``q' = normalise(q @ W)``, with
 ``W`` kept close to the identity so the embedder's general knowledge stays. Only queries pass through it;
 passage vectors are untouched, so an adapter is switched on, off or retrained without re-indexing. Its
-lexical half (:mod:`index.expansion`), learned from the same questions, adds the statute words that go with
+lexical half (:mod:`index.models.expansion`), learned from the same questions, adds the statute words that go with
 a question's everyday words to its BM25 query.
 
 zhiku ships one adapter per built-in embedder that has one (``index/adapters/<kind>.npz``), trained on the
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embedders import Embedder, text_list
+from index.models.embedders import Embedder, text_list
 from index.errors import EmbedderUnavailable
-from index.expansion import TermTranslations
-from index.text import is_question
+from index.models.expansion import TermTranslations
+from index.search.text import is_question
 
 BUILTIN_DIR = Path(__file__).parent / "adapters"
 
@@ -54,7 +54,7 @@ class QueryAdapter:
 
     def describe(self) -> str:
         """What ``zhiku stats`` and ``/api/health`` show: what the adapter was trained on, and whether it has
-        its lexical half (adapters trained before :mod:`index.expansion` have only the map)."""
+        its lexical half (adapters trained before :mod:`index.models.expansion` have only the map)."""
         trained = f"{self.info.get('queries', '?')} questions of {self.info.get('corpus', '?')}"
         return trained if self.translations is None else f"{trained}, {len(self.translations):,} expansion pairs"
 

@@ -1,0 +1,1 @@
+"""Finding passages: tokenising, candidates, fusion, relevance, suggestions."""

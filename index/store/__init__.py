@@ -1,0 +1,1 @@
+"""Where a KB's data lives: SQLite (the source of truth), the vectors, the BM25 matrix."""
