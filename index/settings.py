@@ -79,8 +79,15 @@ class Settings(BaseSettings):
     # --- service --------------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    api_key: str | None = Field(None, description="Bearer token required by write endpoints.")
-    read_requires_key: bool = Field(False, description="Also require the API key for reads.")
+    api_key: str | None = Field(
+        None, description="A bearer token with an admin's rights (scripts, the first set-up); people log in instead.")
+    read_requires_key: bool = Field(
+        False, description="Anonymous callers read nothing, not even public KBs: every read needs a login or token.")
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="How long a login on the page lasts.")
+    token_days: int = Field(90, ge=1, le=3650, description="Default lifetime of a new API token.")
+    login_attempts: int = Field(
+        5, ge=1, le=100, description="Failed logins of one name from one address before each further try waits, "
+                                     "doubling from 1 s up to 15 min.")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed to call the read API from a browser (the widget on a union portal): "

@@ -22,6 +22,7 @@ from index.answering.llm import LlmClient
 from index.kb import KnowledgeBase
 from index.records import Answer
 from index.settings import Settings
+from service.access.auth import readable
 from service.limits import in_search_slot
 from service.schemas import HEADING_SEPARATOR, AnswerResponse, AskParams, HitOut
 
@@ -45,7 +46,7 @@ class Retrieved:
 
 @dataclass(frozen=True)
 class Answerer:
-    kb: KnowledgeBase
+    kb_for: Callable[[str | None], KnowledgeBase]  # the KB a request names (kb=), checked for the caller
     settings: Settings
     generator: Generator | None  # None = extractive answers only
     run: Runner
@@ -76,16 +77,19 @@ class Answerer:
 
     async def _retrieve(self, params: AskParams) -> Retrieved:
         started = time.perf_counter()
+        kb = self.kb_for(params.kb)
         question, k, filters = params.resolve(self.settings)
         query = rewrite(question, params.previous(self.settings))
-        answer = await self.run(lambda: self.kb.ask(query, k=k, filters=filters))
+        answer = await self.run(lambda: kb.ask(query, k=k, filters=filters))
         return Retrieved(question, answer, started)
 
 
 def answerer(request: Request) -> Answerer:
-    """The app's answerer for one HTTP request: its searches wait for one of the app's search slots."""
+    """The app's answerer for one HTTP request: its KB is one the caller may read, and its searches wait for
+    one of the app's search slots."""
     state = request.app.state
-    return Answerer(state.kb, state.settings, state.generator, lambda work: in_search_slot(request, work))
+    return Answerer(lambda name: readable(request, name), state.settings, state.generator,
+                    lambda work: in_search_slot(request, work))
 
 
 def _event(name: str, data: dict) -> str:

@@ -15,11 +15,16 @@ import anyio
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from index.kb import KnowledgeBase
+from index.library import Library
 from index.settings import Settings
+from service.access.audit import AuditLog
+from service.access.people import ACCESS_FILE, People
+from service.access.routes import accounts
+from service.access.throttle import LoginThrottle
 from service.answers import make_generator
 from service.errors import install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
@@ -30,29 +35,36 @@ from service.security import SecurityHeadersMiddleware
 
 WEB_DIR = Path(__file__).parent / "web"
 
-DESCRIPTION = """知库 — 产业工人队伍建设改革政策、法律与案例的离线知识库。
-Offline knowledge base over Chinese policy documents, laws and case reports.
+DESCRIPTION = """知库：产业工人队伍建设改革政策、法律与案例的离线知识库。
 
-Errors are always `{"error": {"code": ..., "message": ...}}`. Write endpoints need
-`Authorization: Bearer <ZHIKU_API_KEY>` and are refused (403) while no key is configured."""
+- 出错时总是返回 `{"error": {"code": ..., "message": ...}}`，message 是给人看的中文说明。
+- 每个接口都可用 `kb=名称` 指定知识库（`GET /api/kbs` 列出你可读的知识库），不填为默认知识库。
+- 匿名调用者只能读公开知识库。页面用 `POST /api/login` 登录（会话 Cookie，写操作须带 `X-CSRF-Token`）；
+  脚本和其他系统用 API 令牌：`Authorization: Bearer <令牌>`（`POST /api/tokens` 或 `zhiku token create` 创建）。
+- 不存在的知识库或文档，与无权读取的，回答完全相同：匿名 401，已登录 404。
+- 上传、删除、停用文档需要编辑或管理员角色并获授权；知识库管理和审计记录只对管理员开放。"""
 
 
-def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None) -> FastAPI:
-    """Build the app; ``kb`` is used as is (and left open) when given, else opened from ``settings``."""
+def create_app(settings: Settings | None = None, library: Library | None = None) -> FastAPI:
+    """Build the app; ``library`` is used as is (and left open) when given, else opened from ``settings``."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.kb = kb or await run_in_threadpool(KnowledgeBase.open, settings)
+        app.state.library = library or Library(settings)
+        await run_in_threadpool(app.state.library.get)  # the default KB and the model, before the first request
         try:
             yield
         finally:
-            if kb is None:
-                app.state.kb.close()
+            if library is None:
+                app.state.library.close()
 
     app = FastAPI(title="知库 zhiku", version=VERSION, description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.people = People(Path(settings.kb) / ACCESS_FILE)
+    app.state.audit = AuditLog(app.state.people)
+    app.state.throttle = LoginThrottle(settings.login_attempts)
     app.state.metrics = Metrics()
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
     cap = settings.max_concurrent_searches  # searches at once; service.routes._in_search_slot waits for a slot
@@ -60,11 +72,13 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     app.state.generator = make_generator(settings)  # None = extractive answers only
 
     install_error_handlers(app)
+    app.include_router(accounts)
     app.include_router(reads)
     app.include_router(writes)
     app.include_router(ops)
     app.include_router(openai_api)
     _add_pages(app)
+    app.openapi = lambda: _chinese_openapi(app)  # type: ignore[method-assign]
 
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
@@ -73,6 +87,24 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
+
+
+# FastAPI describes responses in English ("Successful Response", "Not Found" …); /docs shows them to people.
+RESPONSE_WORDS = {"200": "成功", "201": "已创建", "400": "请求无效", "401": "需要登录或 API 令牌", "403": "无权这样做",
+                  "404": "不存在（或无权读取）", "409": "名称已被使用", "413": "请求体或文件过大",
+                  "415": "不支持的文件类型", "422": "参数无效", "429": "请求过于频繁", "503": "暂时不可用"}
+
+
+def _chinese_openapi(app: FastAPI) -> dict:
+    """The OpenAPI document once, with every response described in Chinese."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    response["description"] = RESPONSE_WORDS.get(status, response.get("description", ""))
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def _add_pages(app: FastAPI) -> None:

@@ -8,13 +8,10 @@ missing paths). User errors print one line to stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import closing
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -23,70 +20,45 @@ from index.errors import ZhikuIndexError
 from index.eval.run import run_eval, train_adapter
 from index.eval.metrics import load_queries, split_queries
 from index.kb import KnowledgeBase
+from index.library import DEFAULT, Library, LibraryError
 from index.settings import Settings
+from service.access import cli as _access_commands  # noqa: F401  registers kb, user, token, audit
+from service.commands import COMMANDS, JSON_FLAG, NAME_FLAG, UsageError, arg, command, print_json
 from service.errors import ApiError
 from service.schemas import AnswerResponse, AskParams, CheckOut, SearchParams, SearchResponse
 
-Handler = Callable[[argparse.Namespace, Settings], int]
-Argument = tuple[tuple[str, ...], dict[str, Any]]
+@contextmanager
+def _open(settings: Settings, name: str | None = None, *, create: bool = False) -> Iterator[KnowledgeBase]:
+    """``with _open(settings, args.name) as kb:`` — the KB (default: the default one), closed however the
+    command ends.
 
-
-class UsageError(Exception):
-    """Wrong arguments the parser cannot see (e.g. a path that does not exist): exit code 2."""
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    help: str
-    arguments: tuple[Argument, ...]
-    handler: Handler
-
-
-COMMANDS: list[Command] = []
-
-
-def arg(*flags: str, **options: Any) -> Argument:
-    return flags, options
-
-
-def command(name: str, help: str, *arguments: Argument) -> Callable[[Handler], Handler]:
-    """Register ``handler(args, settings) -> exit code`` as ``zhiku <name>``."""
-
-    def register(handler: Handler) -> Handler:
-        COMMANDS.append(Command(name, help, arguments, handler))
-        return handler
-
-    return register
-
-
-JSON_FLAG = arg("--json", action="store_true", help="输出 JSON / print JSON")
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2))
-
-
-def _open(settings: Settings, *, create: bool = False) -> closing[KnowledgeBase]:
-    """``with _open(settings) as kb:`` — the KB is closed however the command ends.
-
-    Only ``ingest`` and ``serve`` create a missing KB; a read command on a mistyped ``--kb`` says so
+    Only ``ingest`` and ``serve`` create a missing data root; a read command on a mistyped ``--kb`` says so
     instead of quietly answering from a new, empty KB.
     """
     if not create and not Path(settings.kb).is_dir():
-        raise UsageError(f"知识库不存在：{settings.kb}（先运行 zhiku ingest）/ no knowledge base at {settings.kb}: "
-                         "run zhiku ingest first")
-    return closing(KnowledgeBase.open(settings))
+        raise UsageError(f"知识库不存在：{settings.kb}（先运行 zhiku ingest）")
+    library = Library(settings)
+    try:
+        yield open_named(library, name)
+    finally:
+        library.close()
+
+
+def open_named(library: Library, name: str | None) -> KnowledgeBase:
+    try:
+        return library.get(name or DEFAULT)
+    except LibraryError as exc:
+        raise UsageError(str(exc)) from None
 
 
 # --- commands --------------------------------------------------------------------------------------
-@command("ingest", "导入文件或目录 / ingest files or folders",
+@command("ingest", "导入文件或目录 / ingest files or folders", NAME_FLAG,
          arg("paths", nargs="+", type=Path, metavar="PATH", help="文件或目录 / files or folders"))
 def ingest(args: argparse.Namespace, settings: Settings) -> int:
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
         raise UsageError(f"路径不存在 / path not found: {', '.join(missing)}")
-    with _open(settings, create=True) as kb:
+    with _open(settings, args.name, create=True) as kb:
         report = kb.ingest(args.paths, progress=True)
     print(f"新增 added {report.added} · 更新 updated {report.updated} · 未变 unchanged {report.unchanged} · "
           f"删除 removed {report.removed} · 跳过 skipped {len(report.skipped)} · 段落 chunks {report.chunks_written}")
@@ -95,7 +67,7 @@ def ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-@command("search", "检索 / search the knowledge base",
+@command("search", "检索 / search the knowledge base", NAME_FLAG,
          arg("query", help="问题或关键词 / question or keywords"),
          arg("-k", type=int, default=10, help="结果数 / number of results (default 10)"),
          arg("--type", action="append", default=[], metavar="TYPE",
@@ -105,11 +77,11 @@ def ingest(args: argparse.Namespace, settings: Settings) -> int:
 def search(args: argparse.Namespace, settings: Settings) -> int:
     params = SearchParams(q=args.query, k=args.k, type=args.type, method=args.method)
     query, k, filters = params.resolve(settings)
-    with _open(settings) as kb:
+    with _open(settings, args.name) as kb:
         result = kb.search(query, k=k, filters=filters, method=params.method)
     response = SearchResponse.of(result, result.took_ms)
     if args.json:
-        _print_json(response.model_dump(mode="json"))
+        print_json(response.model_dump(mode="json"))
         return 0
     if not response.results:
         print("未找到相关内容 / nothing found")
@@ -122,17 +94,17 @@ def search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-@command("ask", "问答：从文档中摘录答案 / extractive answer with citations",
+@command("ask", "问答：从文档中摘录答案 / extractive answer with citations", NAME_FLAG,
          arg("query", help="问题 / question"),
          arg("-k", type=int, default=5, help="用于抽取答案的段落数 / passages to draw from"),
          JSON_FLAG)
 def ask(args: argparse.Namespace, settings: Settings) -> int:
     query, k, filters = AskParams(q=args.query, k=args.k).resolve(settings)
-    with _open(settings) as kb:
+    with _open(settings, args.name) as kb:
         answer = kb.ask(query, k=k, filters=filters)
     response = AnswerResponse.of(extractive(answer), query, answer.took_ms)
     if args.json:
-        _print_json(response.model_dump(mode="json"))
+        print_json(response.model_dump(mode="json"))
         return 0
     if response.message:
         print(response.message)
@@ -153,13 +125,17 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     from service.api import create_app
 
     settings = settings.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v})
-    with _open(settings, create=True) as kb:  # before the server starts: a KB that cannot open is a one-line error
+    library = Library(settings)
+    try:
+        library.get()  # before the server starts: a KB that cannot open is a one-line error
         print(f"知库 zhiku: http://{settings.host}:{settings.port}/", flush=True)
-        uvicorn.run(create_app(settings, kb), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(create_app(settings, library), host=settings.host, port=settings.port, log_level="info")
+    finally:
+        library.close()
     return 0
 
 
-@command("mcp", "MCP 服务（供 AI 助手使用）/ serve the KB to AI assistants over MCP",
+@command("mcp", "MCP 服务（供 AI 助手使用）/ serve the KB to AI assistants over MCP", NAME_FLAG,
          arg("--http", action="store_true", help="可流式 HTTP（/mcp），默认 stdio / streamable HTTP at /mcp instead of stdio"),
          arg("--host", default=None, help="--http 的监听地址 / host for --http (default 127.0.0.1)"),
          arg("--port", type=int, default=None, help="--http 的端口 / port for --http (default 8000)"))
@@ -167,7 +143,7 @@ def mcp(args: argparse.Namespace, settings: Settings) -> int:
     from service.mcp_server import build_server
 
     settings = settings.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v})
-    with _open(settings) as kb:
+    with _open(settings, args.name) as kb:
         server = build_server(kb, settings)
         if args.http:
             print(f"知库 MCP: http://{settings.host}:{settings.port}/mcp", file=sys.stderr, flush=True)
@@ -177,26 +153,26 @@ def mcp(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-@command("stats", "知识库统计 / knowledge-base statistics", JSON_FLAG)
+@command("stats", "知识库统计 / knowledge-base statistics", NAME_FLAG, JSON_FLAG)
 def stats(args: argparse.Namespace, settings: Settings) -> int:
-    with _open(settings) as kb:
+    with _open(settings, args.name) as kb:
         data = kb.stats()
     if args.json:
-        _print_json(data)
+        print_json(data)
     else:
         for key, value in data.items():
             print(f"{key}: {value}")
     return 0
 
 
-@command("check", "检查索引一致性 / verify (and repair) the indexes",
+@command("check", "检查索引一致性 / verify (and repair) the indexes", NAME_FLAG,
          arg("--repair", action="store_true", help="修复发现的问题 / repair what is found"),
          JSON_FLAG)
 def check(args: argparse.Namespace, settings: Settings) -> int:
-    with _open(settings) as kb:
+    with _open(settings, args.name) as kb:
         report = CheckOut.of(kb.check(repair=args.repair))
     if args.json:
-        _print_json(report.model_dump(mode="json"))
+        print_json(report.model_dump(mode="json"))
     else:
         print(f"文档 documents {report.documents} · 段落 chunks {report.chunks} · 向量 vectors {report.vectors} · "
               f"关键词 keyword rows {report.keyword_rows}")
@@ -236,7 +212,7 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
     results = run_eval(settings, args.corpus, args.queries, args.qrels, query_ids=_query_subset(args),
                        progress=True)
     if args.json:
-        _print_json(results)
+        print_json(results)
         return 0
     print(f"{'method':<8}{'hit@1':>8}{'recall@10':>11}{'mrr@10':>9}{'ndcg@10':>9}{'n':>7}")
     for method, m in results.items():

@@ -1,6 +1,6 @@
 """One JSON error shape for every failure the API can answer: ``{"error": {"code", "message"}}``.
 
-Web clients and scripts branch on ``code`` and show ``message`` (Chinese / English, saying what to fix).
+Web clients and scripts branch on ``code`` and show ``message`` (Chinese, saying what to fix).
 No handler ever echoes an exception's text for unexpected errors: those can carry file-system paths or
 internals, so they are logged on the server and the client gets a generic message.
 """
@@ -11,6 +11,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from index.errors import EmbedderMismatch, EmbedderUnavailable, VectorStoreUnavailable, ZhikuIndexError
@@ -40,6 +41,18 @@ _INDEX_ERRORS: list[tuple[type[ZhikuIndexError], str, str]] = [
 ]
 
 
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+ERROR_RESPONSES = {status: {"model": ErrorBody} for status in (401, 403, 404, 422, 429, 503)}
+
+
 class ApiError(Exception):
     """A failure with a known cause: raised anywhere in a request, answered with its status and code."""
 
@@ -55,13 +68,39 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
+# pydantic's error types in words a person reads; ``ctx`` fills the braces (le, max_length, expected …).
+_PROBLEMS = {
+    "missing": "缺少这个参数",
+    "int_parsing": "应为整数", "int_type": "应为整数", "int_from_float": "应为整数",
+    "float_parsing": "应为数字", "float_type": "应为数字",
+    "bool_parsing": "应为 true 或 false", "bool_type": "应为 true 或 false",
+    "string_type": "应为文字", "list_type": "应为列表", "dict_type": "应为 JSON 对象",
+    "model_type": "应为 JSON 对象", "model_attributes_type": "应为 JSON 对象",
+    "json_invalid": "不是有效的 JSON", "json_type": "不是有效的 JSON",
+    "greater_than_equal": "不能小于 {ge}", "greater_than": "应大于 {gt}",
+    "less_than_equal": "不能大于 {le}", "less_than": "应小于 {lt}",
+    "string_too_short": "至少 {min_length} 个字符", "string_too_long": "最多 {max_length} 个字符",
+    "too_short": "至少 {min_length} 项", "too_long": "最多 {max_length} 项",
+    "literal_error": "应为以下之一：{expected}", "enum": "应为以下之一：{expected}",
+    "extra_forbidden": "不接受这个参数", "string_unicode": "不是有效的 UTF-8 文字",
+}
+
+
+def _problem(err: dict) -> str:
+    template = _PROBLEMS.get(str(err.get("type")), "取值无效")
+    try:
+        return template.format(**(err.get("ctx") or {}))
+    except (KeyError, IndexError, ValueError):
+        return template.split("{")[0].rstrip("：") or "取值无效"
+
+
 def _validation_message(exc: RequestValidationError) -> str:
-    """'field: problem' for each invalid input, without echoing the (possibly huge) input itself."""
+    """'field：problem' for each invalid input, in Chinese, without echoing the (possibly huge) input itself."""
     parts = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        parts.append(f"{'.'.join(loc) or 'request'}: {err.get('msg', 'invalid')}")
-    return "参数无效 / Invalid input — " + "; ".join(parts)
+        parts.append(f"{'.'.join(loc) or '请求'}：{_problem(err)}")
+    return "参数无效：" + "；".join(parts)
 
 
 def install_error_handlers(app: FastAPI) -> None:

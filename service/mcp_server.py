@@ -81,7 +81,7 @@ def user_errors() -> Iterator[None]:
 def build_server(kb: KnowledgeBase, settings: Settings) -> MCPServer:
     """The MCP server over an open KB; searches run in worker threads, the LLM on the event loop."""
     server = MCPServer(name="zhiku", instructions=INSTRUCTIONS)
-    answering = Answerer(kb, settings, make_generator(settings), anyio.to_thread.run_sync)
+    answering = Answerer(lambda _: kb, settings, make_generator(settings), anyio.to_thread.run_sync)
 
     @server.tool(description="检索知识库：返回最相关的段落及出处 / hybrid search: the best passage of each document")
     async def search(query: Annotated[str, Field(description="问题或关键词 / question or keywords")],
@@ -106,7 +106,7 @@ def build_server(kb: KnowledgeBase, settings: Settings) -> MCPServer:
     @server.tool(description="阅读文档原文（分段）/ a document's text, from start, in pieces")
     def get_document(doc_id: Annotated[str, Field(description="search 或 ask 结果中的 doc_id")],
                      start: Annotated[int, Field(ge=0, description="起始字符 / first character")] = 0) -> DocumentText:
-        found = kb.document(doc_id)
+        found = kb.document(doc_id, include_disabled=False)
         if found is None:
             raise ToolError(f"没有这篇文档：{doc_id[:200]} / no such document")
         doc, _ = found

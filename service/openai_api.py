@@ -1,6 +1,7 @@
 """An OpenAI-compatible face: chat clients (Open WebUI, Cherry Studio, Dify, LobeChat) ask zhiku as a "model".
 
-``GET /v1/models`` lists one model per readable KB (today the one KB, named :data:`MODEL_ID`);
+``GET /v1/models`` lists one model per KB the caller may read (the default KB is :data:`MODEL_ID`, the
+others go by their names);
 ``POST /v1/chat/completions`` answers the last user message — the one before it is the previous question a
 follow-up is rewritten with — as an assistant message: zhiku's answer with its numbered sources (title,
 heading, link), non-streamed or, with ``stream: true``, as ``chat.completion.chunk`` events ending in
@@ -19,16 +20,16 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.answers import answer_text, answerer
-from service.errors import ApiError
+from service.errors import ERROR_RESPONSES, ApiError
 from service.limits import rate_limit
-from service.routes import ERROR_RESPONSES
 from service.schemas import AskParams
-from service.security import require_read_key
+from index.library import DEFAULT, DEFAULT_ALIAS
+from service.access.auth import current_caller
 
-MODEL_ID = "zhiku"  # the one KB of today; with several KBs each readable one becomes a model named after it
+MODEL_ID = DEFAULT_ALIAS  # the default KB; every other KB is a model named after it
 CHUNK_CHARS = 24  # the answer is streamed in pieces of about a clause
 
-openai_api = APIRouter(prefix="/v1", dependencies=[Depends(require_read_key)], responses=ERROR_RESPONSES,
+openai_api = APIRouter(prefix="/v1", responses=ERROR_RESPONSES,
                        tags=["OpenAI-compatible"])
 
 
@@ -60,32 +61,34 @@ class ChatRequest(BaseModel):
     """What zhiku reads of an OpenAI chat request; sampling options (temperature …) are accepted and ignored."""
 
     model_config = ConfigDict(extra="allow")
-    model: str = Field(description=f"知识库名称 / the KB to ask, from /v1/models (today '{MODEL_ID}')")
+    model: str = Field(description=f"知识库名称，来自 /v1/models（默认知识库为 '{MODEL_ID}'）")
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
 
 
-def readable_models(request: Request) -> list[str]:
-    """The KBs this caller may read, as model ids: the place a list of KBs and users plugs in later."""
-    return [MODEL_ID]
+def readable_models(request: Request) -> dict[str, str]:
+    """The KBs this caller may read, by model id."""
+    caller = current_caller(request)
+    return {MODEL_ID if info.name == DEFAULT else info.name: info.name
+            for info in request.app.state.library.infos() if caller.can_read(info)}
 
 
-@openai_api.get("/models", summary="模型列表（每个知识库一个）/ one model per readable KB")
+@openai_api.get("/models", summary="模型列表（每个可读的知识库一个）")
 def models(request: Request) -> ModelList:
     return ModelList(data=[ModelOut(id=name) for name in readable_models(request)])
 
 
-@openai_api.post("/chat/completions", dependencies=[Depends(rate_limit)], summary="问答（OpenAI 格式）/ chat completion",
+@openai_api.post("/chat/completions", dependencies=[Depends(rate_limit)], summary="问答（OpenAI 格式）",
                  response_model=None, responses={200: {"content": {"text/event-stream": {}}}})
 async def chat_completions(body: ChatRequest, request: Request) -> dict[str, Any] | StreamingResponse:
     """zhiku's answer to the last user message, with numbered sources; ``stream: true`` for chunks."""
-    if body.model not in readable_models(request):
-        raise ApiError(404, "model_not_found", f"没有这个模型（知识库）：{body.model[:100]}，可用：{', '.join(readable_models(request))} / "
-                                               f"no such model: use one of GET /v1/models")
+    models = readable_models(request)
+    if body.model not in models:
+        raise ApiError(404, "model_not_found", f"没有这个模型（知识库）：{body.model[:100]}，可用：{', '.join(models)}")
     asked = [m.text().strip() for m in body.messages if m.role == "user" and m.text().strip()]
     if not asked:
-        raise ApiError(422, "no_question", "消息中没有用户问题 / The messages contain no user question")
-    params = AskParams(q=asked[-1], prev=asked[-2] if len(asked) > 1 else None)
+        raise ApiError(422, "no_question", "消息中没有用户问题")
+    params = AskParams(q=asked[-1], prev=asked[-2] if len(asked) > 1 else None, kb=models[body.model])
     content = answer_text(await answerer(request).answer(params), str(request.base_url))
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:

@@ -38,7 +38,7 @@ def check_doc_type(doc_type: str) -> str:
     return doc_type
 
 
-def _iso_date(value: str | None, name: str) -> str | None:
+def iso_date(value: str | None, name: str) -> str | None:
     if value is None or not value.strip():
         return None
     try:
@@ -57,6 +57,7 @@ class QueryParams(BaseModel):
     date_to: str | None = Field(None, description="截止日期（含）/ latest date, YYYY-MM-DD, inclusive")
     source: str | None = Field(None, description="发布机关包含 / source contains")
     k: int = Field(10, description="返回结果数 / number of results (1..max_k)")
+    kb: str | None = Field(None, max_length=100, description="知识库名称（GET /api/kbs 列出可读的知识库）；不填为默认知识库")
 
     @field_validator("type", mode="before")
     @classmethod
@@ -90,7 +91,7 @@ class QueryParams(BaseModel):
         return self.k
 
     def _filters(self) -> Filters:
-        date_from, date_to = _iso_date(self.date_from, "date_from"), _iso_date(self.date_to, "date_to")
+        date_from, date_to = iso_date(self.date_from, "date_from"), iso_date(self.date_to, "date_to")
         if date_from and date_to and date_from > date_to:
             raise _invalid("bad_date_range", "date_from 不能晚于 date_to / date_from must not be after date_to")
         source = (self.source or "").strip() or None
@@ -220,6 +221,7 @@ class DocumentMeta(BaseModel):
     date: str | None
     source: str | None
     chunks: int
+    enabled: bool = Field(True, description="停用的文档保留在库中但不参与检索，只有编辑和管理员看得到")
 
 
 class DocumentList(BaseModel):
@@ -252,11 +254,12 @@ class DocumentDetail(BaseModel):
     source: str | None
     text: str = Field(description="全文（所有偏移量都指向它）/ the clean text every offset points into")
     chunks: list[ChunkOut]
+    enabled: bool = True
 
     @classmethod
-    def of(cls, doc: Document, chunks: list[Chunk]) -> DocumentDetail:
+    def of(cls, doc: Document, chunks: list[Chunk], enabled: bool = True) -> DocumentDetail:
         return cls(doc_id=doc.doc_id, title=doc.title, doc_type=doc.doc_type, date=doc.date, source=doc.source,
-                   text=doc.text, chunks=[ChunkOut.of(c) for c in chunks])
+                   text=doc.text, chunks=[ChunkOut.of(c) for c in chunks], enabled=enabled)
 
 
 class Deleted(BaseModel):
@@ -274,6 +277,13 @@ class PagesOut(BaseModel):
     total: int = Field(description="总页数 / pages in the file")
 
 
+class FileOutcomeOut(BaseModel):
+    name: str = Field(description="文件名")
+    status: str = Field(description="added 新增 / updated 更新 / unchanged 未变 / failed 失败")
+    reason: str | None = Field(None, description="失败原因")
+    doc_ids: list[str] = Field(default_factory=list, description="由这个文件新增或更新的文档")
+
+
 class IngestReportOut(BaseModel):
     added: int
     updated: int
@@ -284,13 +294,16 @@ class IngestReportOut(BaseModel):
     doc_ids: list[str]
     pages: dict[str, PagesOut] = Field(default_factory=dict,
                                        description="需要 OCR 的文件的页数进度 / pages read of each file that needed OCR")
+    files: list[FileOutcomeOut] = Field(default_factory=list, description="上传时每个文件的结果，按上传顺序")
 
     @classmethod
     def of(cls, report: IngestReport) -> IngestReportOut:
         return cls(added=report.added, updated=report.updated, unchanged=report.unchanged, removed=report.removed,
                    chunks_written=report.chunks_written, doc_ids=report.doc_ids,
                    skipped=[SkippedOut(path=p, reason=r) for p, r in report.skipped],
-                   pages={name: PagesOut(done=done, total=total) for name, (done, total) in report.pages.items()})
+                   pages={name: PagesOut(done=done, total=total) for name, (done, total) in report.pages.items()},
+                   files=[FileOutcomeOut(name=f.name, status=f.status, reason=f.reason, doc_ids=list(f.doc_ids))
+                          for f in report.files])
 
 
 class CaseFact(BaseModel):
@@ -329,10 +342,11 @@ class Health(BaseModel):
     embedder: str
     dim: int
     query_adapter: str = Field(description="问题经过的查询适配器 / the query adapter questions pass through, or none")
+    kbs: int = Field(description="调用者可读的知识库数；以下计数只算这些知识库")
     documents: int
     chunks: int
     vectors: int
-    vector_store: str = Field(description="embedded 或 chroma 服务地址 / 'embedded' or the chroma server URL")
+    vector_store: str = Field(description="embedded（内嵌）或 chroma（独立的 chroma 服务）")
     doc_types: dict[str, int]
 
 
@@ -349,12 +363,3 @@ class CheckOut(BaseModel):
     def of(cls, report: CheckReport) -> CheckOut:
         return cls(ok=report.ok, documents=report.documents, chunks=report.chunks, vectors=report.vectors,
                    keyword_rows=report.keyword_rows, problems=report.problems, repaired=report.repaired)
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail

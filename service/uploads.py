@@ -15,10 +15,12 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from index.settings import Settings
+from ingest.models import DOC_TYPES
 from ingest.readers import SUPPORTED_SUFFIXES
 from service.errors import ApiError
 
-FIELD_LIMIT = 64 * 1024  # a non-file form field is never needed; bound what one may cost
+FIELD_LIMIT = 64 * 1024  # a form field is a type, title, date or source: bound what one may cost
+OVERRIDE_FIELDS = ("doc_type", "title", "date", "source")  # what an upload may say about its files
 MAX_NAME_BYTES = 200  # below common file-system limits (255 bytes) with room for a ".part" suffix
 
 # The OpenAPI description of the body, since it is parsed by hand rather than declared as parameters.
@@ -28,7 +30,13 @@ UPLOAD_OPENAPI = {
         "content": {"multipart/form-data": {"schema": {
             "type": "object",
             "required": ["files"],
-            "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+            "properties": {
+                "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                "doc_type": {"type": "string", "enum": list(DOC_TYPES), "description": "文档类型，覆盖自动识别"},
+                "title": {"type": "string", "description": "标题，覆盖自动识别（一次上传一个文件时才有意义）"},
+                "date": {"type": "string", "description": "日期 YYYY-MM-DD，覆盖自动识别"},
+                "source": {"type": "string", "description": "发布机关或来源，覆盖自动识别"},
+            },
         }}},
     }
 }
@@ -57,7 +65,14 @@ def _check_extension(name: str) -> None:
 @dataclass
 class _Part:
     name: str | None = None  # the safe file name; None for a plain form field
+    form_name: str = ""  # the form field's name
     data: bytearray = field(default_factory=bytearray)
+
+
+@dataclass(frozen=True)
+class Upload:
+    files: list[tuple[str, bytes]]  # (safe name, bytes)
+    fields: dict[str, str]  # the OVERRIDE_FIELDS given, stripped, non-empty
 
 
 class _UploadParser:
@@ -66,6 +81,7 @@ class _UploadParser:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.files: list[tuple[str, bytes]] = []
+        self.fields: dict[str, str] = {}
         self._part = _Part()
         self._header_name = b""
         self._header_value = b""
@@ -93,6 +109,7 @@ class _UploadParser:
 
     def _headers_done(self) -> None:
         _, options = parse_options_header(self._disposition)
+        self._part.form_name = options.get(b"name", b"").decode("utf-8", errors="replace")
         if b"filename" not in options:
             return
         if len(self.files) >= self.settings.max_upload_files:
@@ -112,8 +129,11 @@ class _UploadParser:
                                                   f"file too large: {what} (limit {limit} bytes)")
 
     def _end(self) -> None:
-        if self._part.name:
-            self.files.append((self._part.name, bytes(self._part.data)))
+        part = self._part
+        if part.name:
+            self.files.append((part.name, bytes(part.data)))
+        elif part.form_name in OVERRIDE_FIELDS and (value := part.data.decode("utf-8", errors="replace").strip()):
+            self.fields[part.form_name] = value
 
 
 def _boundary(request: Request) -> bytes:
@@ -124,8 +144,8 @@ def _boundary(request: Request) -> bytes:
     return options[b"boundary"]
 
 
-async def read_upload(request: Request) -> list[tuple[str, bytes]]:
-    """Dependency: the uploaded ``(safe name, bytes)`` pairs, parsed while streaming; 4xx on any violation."""
+async def read_upload(request: Request) -> Upload:
+    """Dependency: the uploaded files and override fields, parsed while streaming; 4xx on any violation."""
     settings: Settings = request.app.state.settings
     collector = _UploadParser(settings)
     parser = MultipartParser(_boundary(request), collector.callbacks())
@@ -142,4 +162,4 @@ async def read_upload(request: Request) -> list[tuple[str, bytes]]:
         raise ApiError(400, "bad_multipart", "无法解析上传内容 / malformed multipart body") from None
     if not collector.files:
         raise ApiError(422, "no_files", "请至少上传一个文件（字段 files）/ upload at least one file in the field 'files'")
-    return collector.files
+    return Upload(collector.files, collector.fields)

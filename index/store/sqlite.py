@@ -10,7 +10,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT PRIMARY KEY, root TEXT NOT NULL, title TEXT NOT NULL, doc_type TEXT NOT NULL,
     date TEXT, source TEXT, content_hash TEXT NOT NULL, source_hash TEXT NOT NULL,
-    text TEXT NOT NULL, extra TEXT NOT NULL DEFAULT '{}'
+    text TEXT NOT NULL, extra TEXT NOT NULL DEFAULT '{}', enabled INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
@@ -37,6 +37,8 @@ def _migrate(conn: sqlite3.Connection) -> None:
     columns = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
     if "page" not in columns:
         conn.execute("ALTER TABLE chunks ADD COLUMN page INTEGER")
+    if "enabled" not in {row[1] for row in conn.execute("PRAGMA table_info(documents)")}:
+        conn.execute("ALTER TABLE documents ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,9 @@ class ChunkRow:
     jurisdiction: str | None  # region of a local rule (上海市), None for national documents
 
 
+DocMeta = tuple[str, str, str | None, str | None, str | None, int]  # title, type, date, source, jurisdiction, enabled
+
+
 @dataclass(frozen=True)
 class NewChunk:
     """A chunk ready to be written: its tokens for BM25 and the hash its vector is cached under."""
@@ -67,6 +72,18 @@ class NewChunk:
     text_hash: str
 
 
+@contextmanager
+def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """An IMMEDIATE transaction on an autocommit connection: one writer at a time, all-or-nothing."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 class Store:
     """Thread-safe access to the KB's SQLite file (WAL: readers never wait for a writer)."""
 
@@ -74,8 +91,7 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._local = threading.local()
-        # (generation, doc_id -> title, doc_type, date, source, jurisdiction): see chunk_rows
-        self._doc_meta: tuple[int, dict[str, tuple[str, str, str | None, str | None, str | None]]] = (-1, {})
+        self._doc_meta: tuple[tuple[int, ...], dict[str, DocMeta]] = ((-1, -1), {})  # (stamp, ...): see chunk_rows
         with self._connect() as conn:
             conn.executescript(SCHEMA)
             _migrate(conn)
@@ -101,17 +117,8 @@ class Store:
             conn.close()
             self._local.conn = None
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """An IMMEDIATE transaction: one writer at a time, all-or-nothing."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate_transaction(self.conn)
 
     # --- meta ---------------------------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
@@ -137,12 +144,14 @@ class Store:
         doc_ids = [d.doc_id for d, _ in documents] + list(removed)
         with self.transaction() as conn:
             old = set(self._chunk_ids_of(conn, doc_ids))
+            disabled = self._disabled(conn, doc_ids)  # a disabled document stays disabled when its file changes
             conn.executemany("DELETE FROM documents WHERE doc_id = ?", [(d,) for d in doc_ids])
             for doc, chunks in documents:
                 conn.execute(
-                    "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (doc.doc_id, doc.root, doc.title, doc.doc_type, doc.date, doc.source, doc.content_hash,
-                     doc.source_hash, doc.text, json.dumps(doc.extra, ensure_ascii=False)),
+                     doc.source_hash, doc.text, json.dumps(doc.extra, ensure_ascii=False),
+                     int(doc.doc_id not in disabled)),
                 )
                 conn.executemany(
                     "INSERT INTO chunks (chunk_id, doc_id, position, text, start, end, heading, tokens, text_hash, "
@@ -155,6 +164,33 @@ class Store:
             generation = self.generation + 1
             self.set_meta("generation", str(generation), conn)
         return generation, sorted(old - new)
+
+    def set_enabled(self, doc_id: str, enabled: bool) -> bool:
+        """Take a document out of search (kept, not searched) or put it back; False when there is none.
+
+        It bumps only ``disabled_version``, not ``generation``: the BM25 matrix and the vectors stay as they are
+        (rebuilding them for a switch would cost seconds) and :meth:`chunk_rows` leaves the document's chunks out.
+        """
+        with self.transaction() as conn:
+            changed = conn.execute("UPDATE documents SET enabled = ? WHERE doc_id = ?", (int(enabled), doc_id))
+            if changed.rowcount == 0:
+                return False
+            version = int(self.get_meta("disabled_version", "0") or 0) + 1
+            self.set_meta("disabled_version", str(version), conn)
+        return True
+
+    def is_enabled(self, doc_id: str) -> bool:
+        row = self.conn.execute("SELECT enabled FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return bool(row and row[0])
+
+    @staticmethod
+    def _disabled(conn: sqlite3.Connection, doc_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(doc_ids), 500):
+            part = list(doc_ids[i:i + 500])
+            found.update(r[0] for r in conn.execute(
+                f"SELECT doc_id FROM documents WHERE enabled = 0 AND doc_id IN ({','.join('?' * len(part))})", part))
+        return found
 
     @staticmethod
     def _chunk_ids_of(conn: sqlite3.Connection, doc_ids: Sequence[str]) -> Iterable[str]:
@@ -182,7 +218,8 @@ class Store:
         return [Chunk(r[0], r[1], r[2], r[3], r[4], tuple(json.loads(r[5])), r[6]) for r in rows]
 
     def chunk_rows(self, chunk_ids: Sequence[str]) -> dict[str, ChunkRow]:
-        """Chunks with their document metadata, read in one snapshot so no hit mixes two versions.
+        """Chunks with their document metadata, read in one snapshot so no hit mixes two versions; the chunks of
+        a disabled document are left out, which is what keeps it out of every search.
 
         The documents' metadata is read once per generation (every write bumps it in the same transaction)
         and kept: joining it per chunk made SQLite walk each candidate document's whole text to reach
@@ -202,17 +239,20 @@ class Store:
                 docs = self._documents_meta(reload=True)
         finally:
             conn.execute("COMMIT")
-        return {r[0]: ChunkRow(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), r[7], *docs[r[1]])
-                for r in rows}
+        return {r[0]: ChunkRow(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), r[7], *docs[r[1]][:5])
+                for r in rows if docs[r[1]][5]}
 
-    def _documents_meta(self, reload: bool = False) -> dict[str, tuple[str, str, str | None, str | None, str | None]]:
-        """Every document's (title, doc_type, date, source, jurisdiction) at the generation of the open snapshot."""
-        generation = self.generation
-        cached_generation, docs = self._doc_meta
-        if reload or cached_generation != generation:
+    def _documents_meta(self, reload: bool = False) -> dict[str, DocMeta]:
+        """Every document's (title, doc_type, date, source, jurisdiction, enabled) as of the open snapshot."""
+        stamp = tuple(int(v) for v in self.conn.execute(
+            "SELECT coalesce(max(CASE key WHEN 'generation' THEN value END), 0), "
+            "coalesce(max(CASE key WHEN 'disabled_version' THEN value END), 0) FROM meta").fetchone())
+        cached, docs = self._doc_meta
+        if reload or cached != stamp:
             docs = {r[0]: r[1:] for r in self.conn.execute(
-                "SELECT doc_id, title, doc_type, date, source, json_extract(extra, '$.jurisdiction') FROM documents")}
-            self._doc_meta = (generation, docs)  # one assignment: other threads see the old pair or the new
+                "SELECT doc_id, title, doc_type, date, source, json_extract(extra, '$.jurisdiction'), enabled "
+                "FROM documents")}
+            self._doc_meta = (stamp, docs)  # one assignment: other threads see the old pair or the new
         return docs
 
     def all_tokens(self) -> tuple[list[str], list[list[str]]]:
@@ -243,27 +283,32 @@ class Store:
             f"SELECT c.chunk_id FROM chunks c JOIN documents d USING (doc_id) WHERE {where_sql}", params)
         return {r[0] for r in rows}
 
-    def documents(self, doc_type: str | None, offset: int, limit: int) -> tuple[list[dict[str, object]], int]:
-        where, params = ("WHERE doc_type = ?", [doc_type]) if doc_type else ("", [])
+    def documents(self, doc_type: str | None, offset: int, limit: int,
+                  include_disabled: bool = True) -> tuple[list[dict[str, object]], int]:
+        conditions = [c for c, wanted in (("doc_type = ?", doc_type), ("enabled = 1", not include_disabled)) if wanted]
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        params = [doc_type] if doc_type else []
         total = self.conn.execute(f"SELECT count(*) FROM documents {where}", params).fetchone()[0]
         rows = self.conn.execute(
             "SELECT d.doc_id, d.title, d.doc_type, d.date, d.source, "
-            "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id) "
+            "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id), d.enabled "
             f"FROM documents d {where} ORDER BY d.doc_id LIMIT ? OFFSET ?", [*params, limit, offset])
-        keys = ("doc_id", "title", "doc_type", "date", "source", "chunks")
-        return [dict(zip(keys, r)) for r in rows], total
+        keys = ("doc_id", "title", "doc_type", "date", "source", "chunks", "enabled")
+        return [{**dict(zip(keys, r)), "enabled": bool(r[6])} for r in rows], total
 
     def counts(self) -> dict[str, object]:
         docs = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
         chunks = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
         by_type = dict(self.conn.execute("SELECT doc_type, count(*) FROM documents GROUP BY doc_type"))
-        return {"documents": docs, "chunks": chunks, "doc_types": by_type}
+        disabled = self.conn.execute("SELECT count(*) FROM documents WHERE enabled = 0").fetchone()[0]
+        return {"documents": docs, "chunks": chunks, "doc_types": by_type, "disabled": disabled}
 
     def extras(self, doc_type: str) -> list[tuple[str, str, str | None, str | None, dict[str, object]]]:
         rows = self.conn.execute(
-            "SELECT doc_id, title, date, source, extra FROM documents WHERE doc_type = ? ORDER BY date DESC",
+            "SELECT doc_id, title, date, source, extra FROM documents WHERE doc_type = ? AND enabled = 1 "
+            "ORDER BY date DESC",
             (doc_type,))
         return [(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
 
     def titles(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT title FROM documents")]
+        return [r[0] for r in self.conn.execute("SELECT title FROM documents WHERE enabled = 1")]

@@ -168,6 +168,16 @@ class VectorStore:
             return False
         return True
 
+    @property
+    def collection(self) -> str:
+        return self._collection.name
+
+    def drop(self) -> None:
+        """Delete the collection and release the client: the KB it belongs to is being deleted."""
+        with _unavailable_as_error(self.where):
+            self._client.delete_collection(self._collection.name)
+        self.close()
+
     def close(self) -> None:
         """Release the client (and, for the last embedded client of a path, its files)."""
         self._client.close()

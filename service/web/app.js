@@ -1,12 +1,14 @@
 // The page's router: the URL hash says which view to show (#/search?q=…, #/ask?q=…, #/cases, #/doc?id=…),
 // so the back button, reloads and shared links all work. Each view module renders one section.
+import { loadAccount, showLogin } from "./account.js";
 import { showAsk } from "./ask.js";
 import { showCases } from "./cases.js";
 import { showDocument } from "./document.js";
+import { showManage } from "./manage.js";
 import { showSearch } from "./search.js";
 import { attachSuggestions } from "./suggest.js";
 
-const VIEWS = { search: showSearch, ask: showAsk, cases: showCases, doc: showDocument };
+const VIEWS = { search: showSearch, ask: showAsk, cases: showCases, doc: showDocument, login: showLogin, manage: showManage };
 const QUERY_VIEWS = new Set(["search", "ask"]);
 
 const form = document.getElementById("query-form");
@@ -42,7 +44,7 @@ async function render() {
   queryPanel.hidden = !QUERY_VIEWS.has(name);
   if (name !== "search") filters.hidden = true; // search.js shows them once facets are known
   for (const view of Object.keys(VIEWS)) document.getElementById(`view-${view}`).hidden = view !== name;
-  const tab = name === "doc" ? null : name;
+  const tab = name === "doc" || name === "login" ? null : name;
   for (const link of document.querySelectorAll(".tabs a")) {
     link.classList.toggle("active", link.dataset.tab === tab);
     if (link.dataset.tab === tab) link.setAttribute("aria-current", "page");
@@ -79,4 +81,9 @@ for (const link of document.querySelectorAll(".tabs a")) {
 }
 
 window.addEventListener("hashchange", render);
+try {
+  await loadAccount();
+} catch (error) {
+  setStatus(error.message, true); // e.g. this server lets nobody read without signing in: the login link still works
+}
 render();

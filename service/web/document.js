@@ -48,7 +48,8 @@ function back() {
 export async function showDocument(params, signal, setStatus) {
   clear(view);
   setStatus("正在打开文档…");
-  const doc = await getJSON(`/api/documents/${encodeURIComponent(params.get("id") ?? "")}`, {}, signal);
+  const doc = await getJSON(`/api/documents/${encodeURIComponent(params.get("id") ?? "")}`,
+                           params.has("kb") ? { kb: params.get("kb") } : {}, signal);
   const body = renderText(doc.text, passageRange(doc.text, params));
   setStatus("");
   view.append(

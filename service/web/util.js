@@ -33,8 +33,12 @@ export class ApiError extends Error {
   }
 }
 
+// Who is signed in (set by account.js from /api/me) and the KB every call is about ("" = the default KB).
+export const session = { user: null, role: null, csrf: null, kb: localStorage.getItem("zhiku.kb") ?? "", kbs: [] };
+
 export function apiUrl(path, params = {}) {
   const url = new URL(path, location.origin);
+  if (session.kb && !("kb" in params)) url.searchParams.set("kb", session.kb);
   for (const [key, value] of Object.entries(params)) {
     for (const v of [].concat(value)) {
       if (v !== undefined && v !== null && v !== "") url.searchParams.append(key, v);
@@ -58,9 +62,24 @@ export async function getJSON(path, params = {}, signal = undefined) {
   return body;
 }
 
+// A write (or login) with the session's CSRF token; `body` is a FormData (upload) or an object sent as JSON.
+export async function send(method, path, body = undefined, params = {}) {
+  const headers = { Accept: "application/json" };
+  if (session.csrf) headers["X-CSRF-Token"] = session.csrf;
+  const isForm = body instanceof FormData;
+  if (body !== undefined && !isForm) headers["Content-Type"] = "application/json";
+  const response = await fetch(apiUrl(path, params), {
+    method, headers, body: body === undefined ? undefined : isForm ? body : JSON.stringify(body),
+  });
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw apiError(response, data);
+  return data;
+}
+
 // Link into the document view; start/end select the passage to mark.
 export function docHref(docId, { start, end } = {}) {
   const params = new URLSearchParams({ id: docId });
+  if (session.kb) params.set("kb", session.kb); // a shared link opens the document in its own KB
   if (start !== undefined && end !== undefined) {
     params.set("start", start);
     params.set("end", end);

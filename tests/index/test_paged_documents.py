@@ -13,7 +13,8 @@ from index.settings import Settings
 from index.store.sqlite import SCHEMA, Store
 
 TRADE_UNION_LAW = "corpus/laws/社会法/工会法(2021-12-24).md"
-OLD_SCHEMA = SCHEMA.replace(", page INTEGER", "")  # the chunks table as zhiku wrote it before pages
+# the tables as zhiku wrote them before pages and before documents could be disabled
+OLD_SCHEMA = SCHEMA.replace(", page INTEGER", "").replace(", enabled INTEGER NOT NULL DEFAULT 1", "")
 QUESTIONS = ("工会经费有哪些来源", "用人单位按职工工资总额的百分之几向工会拨缴经费", "工会专职工作人员的工资由谁支付")
 
 
@@ -42,8 +43,8 @@ def test_a_scan_answers_like_its_original_and_says_the_page(folder: Path, tmp_pa
     kb.close()
 
 
-def test_a_kb_written_before_pages_opens_and_gains_the_column(tmp_path: Path) -> None:
-    assert "page" not in OLD_SCHEMA
+def test_a_kb_written_before_pages_opens_and_gains_the_columns(tmp_path: Path) -> None:
+    assert "page" not in OLD_SCHEMA and "enabled" not in OLD_SCHEMA
     path = tmp_path / "zhiku.sqlite"
     with sqlite3.connect(path) as conn:
         conn.executescript(OLD_SCHEMA)
@@ -51,6 +52,6 @@ def test_a_kb_written_before_pages_opens_and_gains_the_column(tmp_path: Path) ->
         conn.execute("INSERT INTO chunks VALUES ('a.md::0', 'a.md', 0, '正文。', 0, 3, '[]', '正文', 'x')")
     store = Store(path)
     assert [(c.text, c.page) for c in store.chunks_of("a.md")] == [("正文。", None)]
-    assert store.chunk_rows(["a.md::0"])["a.md::0"].page is None
+    assert store.chunk_rows(["a.md::0"])["a.md::0"].page is None  # and the document is enabled
     store.close()
 

@@ -194,11 +194,11 @@ def blank_pdf() -> bytes:
 def test_zip_bomb_and_scanned_pdf_are_skipped_with_reasons(client: httpx.Client, server: Server) -> None:
     bomb = zip_bomb_docx(ZIP_BOMB_MB)
     assert len(bomb) < 2**20
-    report = upload(client, ("年度报告.docx", bomb), ("扫描件.pdf", blank_pdf()))
-    assert report["added"] == 0, report
-    reasons = {item["path"]: item["reason"] for item in report["skipped"]}
-    assert re.search(r"unpacks to \d+ MB .*zip bomb", reasons["年度报告.docx"]), reasons
-    assert "no text layer" in reasons["扫描件.pdf"]
+    response = client.post("/api/documents", files=[("files", ("年度报告.docx", bomb)), ("files", ("扫描件.pdf", blank_pdf()))],
+                           headers=AUTH)
+    error = assert_error(response, 422, "upload_failed")  # every file failed: a 4xx naming each
+    assert re.search(r"年度报告.docx：.*解压后 \d+ MB.*压缩炸弹", error["message"]), error
+    assert "扫描件.pdf：PDF 没有文字层" in error["message"]
     assert not (kb_dir(server) / "uploads" / "年度报告.docx").exists()  # refused files are not kept
     assert client.get("/api/health").json()["status"] == "ok"
 

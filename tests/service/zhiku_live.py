@@ -34,9 +34,10 @@ def zhiku_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
 
 
-def run_zhiku(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*zhiku_command(), *args], env=env, capture_output=True, text=True, timeout=timeout,
-                          cwd=REPO)
+def run_zhiku(*args: str, env: dict[str, str], timeout: float = 600,
+              stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*zhiku_command(), *args], env=env, input=stdin, capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)
 
 
 def free_port() -> int:

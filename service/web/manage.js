@@ -1,0 +1,103 @@
+// 管理: what editors and admins of the chosen KB do on the page — upload files (saying what they are) and
+// take documents out of search (停用) or put them back (启用). The server checks every call again.
+import { currentKb } from "./account.js";
+import { DOC_TYPES, clear, docHref, el, getJSON, send } from "./util.js";
+
+const view = document.getElementById("view-manage");
+const OUTCOMES = { added: "已新增", updated: "已更新", unchanged: "未变化", failed: "失败" };
+
+function uploadForm(onDone) {
+  const results = el("div", { class: "upload-results", role: "status" });
+  const form = el("form", { class: "upload card" },
+    el("h2", {}, "上传文件"),
+    fileChooser(),
+    el("div", { class: "upload-fields" },
+      el("label", {}, "类型",
+        el("select", { name: "doc_type" }, el("option", { value: "" }, "自动识别"),
+          Object.entries(DOC_TYPES).map(([value, label]) => el("option", { value }, label)))),
+      el("label", {}, "标题", el("input", { name: "title", maxlength: 200, placeholder: "不填则自动识别" })),
+      el("label", {}, "日期", el("input", { name: "date", type: "date" })),
+      el("label", {}, "来源", el("input", { name: "source", maxlength: 200, placeholder: "发布机关或单位" }))),
+    el("button", { type: "submit", class: "primary" }, "上传"),
+    results);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = new FormData(form);
+    for (const [key, value] of [...body.entries()]) if (value === "") body.delete(key);
+    const button = form.querySelector("button");
+    button.disabled = true;
+    clear(results).append(el("p", {}, "正在读取和索引，扫描件需要逐页识别，请稍候…"));
+    try {
+      const report = await send("POST", "/api/documents", body);
+      clear(results).append(outcomes(report.files));
+      form.reset();
+      form.querySelector(".file-input").dispatchEvent(new Event("change"));
+      onDone();
+    } catch (error) {
+      clear(results).append(el("p", { class: "form-error" }, error.message));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+function outcomes(files) {
+  return el("ul", { class: "outcomes" }, files.map((file) =>
+    el("li", { class: `outcome outcome-${file.status}` },
+      el("strong", {}, file.name), ` ${OUTCOMES[file.status] ?? file.status}`,
+      file.reason ? `：${file.reason}` : "",
+      file.doc_ids.length ? [" ", el("a", { href: docHref(file.doc_ids[0]) }, "查看")] : null)));
+}
+
+async function documentList(list) {
+  const data = await getJSON("/api/documents", { limit: 200 });
+  clear(list).append(...el("div", {},
+    el("h2", {}, `文档（${data.total}）`),
+    el("table", { class: "docs" },
+      el("thead", {}, el("tr", {}, el("th", {}, "标题"), el("th", {}, "类型"), el("th", {}, "日期"), el("th", {}, "状态"))),
+      el("tbody", {}, data.documents.map((doc) => documentRow(doc, list)))),
+    data.total > data.documents.length ? el("p", { class: "muted" }, `只列出前 ${data.documents.length} 篇。`) : null).childNodes);
+}
+
+// The browser's own file button speaks the browser's language; this one says 选择文件 and lists the choice.
+function fileChooser() {
+  const input = el("input", { type: "file", name: "files", multiple: true, required: true, class: "file-input", id: "upload-files" });
+  const chosen = el("span", { class: "muted" }, "未选择文件（可多选：Word、PDF、扫描件、图片、表格、幻灯片、OFD）");
+  input.addEventListener("change", () => {
+    chosen.textContent = input.files.length ? [...input.files].map((f) => f.name).join("、") : "未选择文件";
+  });
+  return el("div", { class: "file-chooser" }, input, el("label", { for: "upload-files", class: "file-button" }, "选择文件"), chosen);
+}
+
+function documentRow(doc, list) {
+  const toggle = el("button", { type: "button", class: "link" }, doc.enabled ? "停用" : "启用");
+  toggle.addEventListener("click", async () => {
+    toggle.disabled = true;
+    try {
+      await send("PATCH", `/api/documents/${encodeURIComponent(doc.doc_id)}`, { enabled: !doc.enabled });
+      await documentList(list);
+    } catch (error) {
+      toggle.disabled = false;
+      toggle.title = error.message;
+    }
+  });
+  return el("tr", { class: doc.enabled ? "" : "disabled" },
+    el("td", {}, el("a", { href: docHref(doc.doc_id) }, doc.title)),
+    el("td", {}, DOC_TYPES[doc.doc_type] ?? doc.doc_type),
+    el("td", {}, doc.date ?? ""),
+    el("td", {}, doc.enabled ? "检索中 " : "已停用 ", toggle));
+}
+
+export async function showManage(params, signal, setStatus) {
+  const kb = currentKb();
+  clear(view);
+  if (!kb?.writable) {
+    setStatus("你没有这个知识库的编辑权限。", true);
+    return;
+  }
+  setStatus(`管理知识库：${kb.title}。停用的文档保留在库中，但不再被检索到。`);
+  const list = el("section", { class: "doc-admin card" });
+  view.append(uploadForm(() => documentList(list)), list);
+  await documentList(list);
+}
