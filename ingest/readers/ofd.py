@@ -66,7 +66,7 @@ def read_ofd(data: bytes, context: ReadContext) -> list[RawRecord]:
             root = _xml(package, "OFD.xml")
             doc_root = _first_text(root, "DocRoot")
             if doc_root is None:
-                raise UnreadableFile("OFD 文件缺少 DocRoot / OFD file has no DocRoot")
+                raise UnreadableFile("OFD 文件缺少 DocRoot（文档入口）")
             document = _xml(package, doc_root)
             base = posixpath.dirname(doc_root.lstrip("/"))
             pages = []
@@ -76,7 +76,7 @@ def read_ofd(data: bytes, context: ReadContext) -> list[RawRecord]:
     except UnreadableFile:
         raise
     except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError, ValueError, OSError) as exc:
-        raise UnreadableFile(f"OFD 文件损坏或无法读取 / corrupt or unsupported OFD file ({type(exc).__name__})") from exc
+        raise UnreadableFile(f"OFD 文件损坏或无法读取（{type(exc).__name__}）") from exc
     title = _first_text(root, "Title")
     date = _first_text(root, "CreationDate")
     return [paged_record(pages, title_hint=title, fields={"date": date} if date else {})]

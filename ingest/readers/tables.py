@@ -54,11 +54,11 @@ def read_xlsx(data: bytes, context: ReadContext) -> list[RawRecord]:
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise UnreadableFile(f"Excel 文件损坏或无法读取 / corrupt or unsupported .xlsx file ({type(exc).__name__})") from exc
+        raise UnreadableFile(f"Excel 文件损坏或无法读取（{type(exc).__name__}）") from exc
     sections: list[str] = []
     for sheet in book.worksheets:
         if (sheet.max_row or 0) * (sheet.max_column or 0) > MAX_SHEET_CELLS:
-            raise UnreadableFile(f"工作表「{sheet.title}」过大（上限 {MAX_SHEET_CELLS} 个单元格）/ sheet too large")
+            raise UnreadableFile(f"工作表「{sheet.title}」过大（上限 {MAX_SHEET_CELLS} 个单元格）")
         lines = row_lines(sheet.iter_rows(values_only=True))
         if lines:
             sections.append("\n".join([f"## {sheet.title}", *lines]))

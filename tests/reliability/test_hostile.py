@@ -197,8 +197,8 @@ def test_zip_bomb_and_scanned_pdf_are_skipped_with_reasons(client: httpx.Client,
     report = upload(client, ("年度报告.docx", bomb), ("扫描件.pdf", blank_pdf()))
     assert report["added"] == 0, report
     reasons = {item["path"]: item["reason"] for item in report["skipped"]}
-    assert re.search(r"unpacks to \d+ MB .*zip bomb", reasons["年度报告.docx"]), reasons
-    assert "no text layer" in reasons["扫描件.pdf"]
+    assert re.search(r"解压后 \d+ MB.*疑为压缩炸弹", reasons["年度报告.docx"]), reasons
+    assert reasons["扫描件.pdf"] == "PDF 没有文字层，OCR 也未识别出文字"
     assert not (kb_dir(server) / "uploads" / "年度报告.docx").exists()  # refused files are not kept
     assert client.get("/api/health").json()["status"] == "ok"
 
