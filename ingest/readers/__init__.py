@@ -3,8 +3,9 @@
 - ``text``: .txt .md .html .jsonl (Chinese-aware encoding detection)
 - ``office``: .docx .pptx, and .doc .wps .rtf .xls .et .ppt .dps through LibreOffice
 - ``tables``: .xlsx .csv (rows with their header)
-- ``pdf``: text layer per page, OCR where a page has none
-- ``ocr``: images, and the OCR engine with its page cache; ``layout`` turns OCR'd lines into paragraphs
+- ``pdf``: text layer per page (``pdftext``, ruled tables by ``pdftables``), OCR where a page has none
+- ``ocr``: images, and the OCR engine with its page cache; ``layout`` turns line boxes (OCR'd, a PDF's text
+  layer, OFD's text objects) into paragraphs
 - ``ofd``: GB/T 33190 e-documents
 """
 
@@ -34,7 +35,7 @@ SIDECAR_SUFFIX = ".meta.json"
 
 # Part of every source hash: bump it when a change to reading, cleaning, metadata or chunking should
 # re-read files that have not changed on disk (the content hash then decides what really changed).
-PIPELINE_VERSION = "4"
+PIPELINE_VERSION = "5"
 
 Reader = Callable[[bytes, ReadContext], list[RawRecord]]
 

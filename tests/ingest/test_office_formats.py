@@ -5,8 +5,6 @@ The legacy formats go through the real LibreOffice (``make test`` installs Debia
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from ingest.models import Document
 from ingest.pipeline import read_document
 from ingest.readers import ReadContext, UnreadableFile
 from ingest.readers.office import convert
+from libreoffice_tools import LibreOffice
 
 TRAINING = [("培训项目", "人数", "技能等级"), ("焊工技能提升", 120, "高级工"), ("数控车工", 45.0, "技师")]
 
@@ -118,22 +117,13 @@ def test_ofd_text_in_reading_order_with_title_and_date(tmp_path: Path) -> None:
     assert (doc.title, doc.date, doc.page_at(0)) == ("技能竞赛通知", "2024-03-08", 1)
 
 
-def libreoffice_save(source: Path, target: str) -> Path:
-    """``source`` saved by LibreOffice in a legacy format (the way such files come to exist)."""
-    out = source.parent / "legacy"
-    subprocess.run(["soffice", f"-env:UserInstallation={(source.parent / 'lo-profile').as_uri()}", "--headless",
-                    "--convert-to", target, "--outdir", str(out), str(source)], check=True, capture_output=True, timeout=120)
-    return out / f"{source.stem}.{target}"
-
-
-def test_legacy_doc_and_xls_through_libreoffice(tmp_path: Path) -> None:
-    assert shutil.which("soffice"), "LibreOffice is required: make test installs libreoffice-*-nogui"
+def test_legacy_doc_and_xls_through_libreoffice(tmp_path: Path, libreoffice: LibreOffice) -> None:
     document = docx.Document()
     document.add_heading("职工技能提升办法", level=1)
     document.add_paragraph("第一条 为提升产业工人技能水平，制定本办法。")
     source = tmp_path / "办法.docx"
     document.save(str(source))
-    legacy = libreoffice_save(source, "doc")
+    legacy = libreoffice.convert(source, "doc")
     doc = read_one(legacy)
     assert "# 职工技能提升办法\n\n第一条 为提升产业工人技能水平，制定本办法。" in doc.text
     assert read_one(legacy.rename(legacy.with_suffix(".wps"))).text == doc.text  # WPS Office's name for it
@@ -143,7 +133,7 @@ def test_legacy_doc_and_xls_through_libreoffice(tmp_path: Path) -> None:
         book.active.append(row)
     sheet = tmp_path / "培训.xlsx"
     book.save(sheet)
-    assert "培训项目：焊工技能提升；人数：120；技能等级：高级工" in read_one(libreoffice_save(sheet, "xls")).text
+    assert "培训项目：焊工技能提升；人数：120；技能等级：高级工" in read_one(libreoffice.convert(sheet, "xls")).text
 
 
 def test_libreoffice_that_takes_too_long_is_stopped_with_a_message(tmp_path: Path) -> None:
