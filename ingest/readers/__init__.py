@@ -7,6 +7,7 @@
 - ``ocr``: images, and the OCR engine with its page cache; ``layout`` turns line boxes (OCR'd, a PDF's text
   layer, OFD's text objects) into paragraphs
 - ``ofd``: GB/T 33190 e-documents
+- ``locked``: password-protected office files, told as such before any parser sees them
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.readers.base import RawRecord, ReadContext, UnreadableFile
+from ingest.readers.locked import refuse_locked
 from ingest.readers.ocr import read_image
 from ingest.readers.ofd import read_ofd
 from ingest.readers.office import LEGACY, read_docx, read_pptx
@@ -112,11 +114,13 @@ def extract(data: bytes, suffix: str, context: ReadContext | None = None) -> lis
 
     Readers raise ``UnreadableFile`` for what they foresee; a failure they did not foresee inside a
     third-party parser (openpyxl, python-pptx, PDFium, onnxruntime) is still one file's problem, reported
-    with its type, and never stops a batch.
+    with its type, and never stops a batch.  A password-protected office file is told as such before any
+    parser or LibreOffice sees it (``locked``); an encrypted PDF is told by the PDF reader.
     """
     reader = reader_for(suffix)
     if not data:
         raise UnreadableFile("空文件（0 字节）")
+    refuse_locked(data, suffix)
     try:
         return reader(data, context or ReadContext())
     except UnreadableFile:
