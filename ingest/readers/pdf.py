@@ -66,7 +66,7 @@ def _page_count(data: bytes) -> int:
     except UnreadableFile:
         raise
     except Exception as exc:  # pypdf raises many error types for damaged files
-        raise UnreadableFile(f"PDF 文件损坏或无法读取（{type(exc).__name__}: {str(exc)[:200]}）") from exc
+        raise UnreadableFile(f"PDF 文件损坏或无法读取（{type(exc).__name__}）") from exc
     if count > MAX_PAGES:
         raise UnreadableFile(f"PDF 页数过多：{count} 页（上限 {MAX_PAGES} 页）")
     return count

@@ -41,10 +41,10 @@ def encrypted_pdf() -> bytes:
     return buffer.getvalue()
 
 
-def many_page_pdf(pages: int) -> bytes:
+def many_page_pdf(pages: int, size: tuple[float, float] = (595, 842)) -> bytes:
     writer = pypdf.PdfWriter()
     for _ in range(pages):
-        writer.add_blank_page(595, 842)
+        writer.add_blank_page(*size)
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
@@ -58,6 +58,7 @@ def test_a_batch_of_bad_files_is_reported_file_by_file_and_the_good_one_is_read(
     (folder / "encrypted.pdf").write_bytes(encrypted_pdf())
     (folder / "10000页.pdf").write_bytes(many_page_pdf(10_000))
     (folder / "huge.png").write_bytes(png_claiming(20_000, 20_000))
+    (folder / "巨幅.pdf").write_bytes(many_page_pdf(1, (14_400, 14_400)))  # PDF's largest page: 5 m², 40,000 px at 200 dpi
     photo = io.BytesIO()
     Image.new("RGB", (400, 300), "white").save(photo, "JPEG")
     (folder / "truncated.jpg").write_bytes(photo.getvalue()[: len(photo.getvalue()) // 2])
@@ -71,7 +72,8 @@ def test_a_batch_of_bad_files_is_reported_file_by_file_and_the_good_one_is_read(
         "empty.docx": "空文件",
         "encrypted.pdf": "PDF 已加密",
         "10000页.pdf": "PDF 页数过多：10000 页",
-        "huge.png": "图像过大",
+        "huge.png": "图像过大（上限 40 百万像素）",
+        "巨幅.pdf": "第1页尺寸过大（14400×14400 点），无法识别",
         "truncated.jpg": "图像文件损坏或不完整",
         "broken.xlsx": "Excel 文件损坏",
         "broken.ofd": ".ofd 文件损坏或无法读取",
