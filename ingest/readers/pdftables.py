@@ -4,6 +4,7 @@ A table's cells read line by line are a word soup (``培训项目 人数 补贴 
 that 120 is a number of people.  pdfplumber finds the table from its ruling lines and gives its cells; the
 rows become ``whole`` lines (``培训项目：焊工技能提升；人数：120；补贴（元）：1500``) at the rows' places on
 the page, and the text-layer lines inside the table go, so ``layout`` reads the page around them as usual.
+A table that runs over a page break keeps its header on the next page too (``continued``).
 
 pdfplumber parses a page in pure Python (tenths of a second), so it only looks at pages where PDFium counts
 enough vector paths to draw a grid.  Tables without ruling lines stay as the text layer has them.
@@ -23,14 +24,34 @@ from ingest.readers.tables import row_lines
 
 MIN_PATHS = 4  # fewer vector paths cannot rule a table of two rows and two columns
 MIN_ROWS = MIN_COLUMNS = 2  # a single framed box is a text box, not a table
+CONTINUED_MARGIN = 0.25  # a table that ends in the last quarter of a page may go on in the first of the next
 
 
 @dataclass(frozen=True)
 class PdfTable:
-    """One table found on a page: its box and its rows' lines, each with the box of its row (points)."""
+    """One table found on a page: its box and its rows' cells, each row with its vertical extent (points).
+
+    ``header`` is set when the table continues one from the page before: its rows are then all data rows.
+    """
 
     box: tuple[float, float, float, float]  # left, top, right, bottom
-    rows: tuple[Line, ...]
+    rows: tuple[tuple[tuple[float, float], tuple[str, ...]], ...]  # ((top, bottom), cells)
+    page_height: float
+    header: tuple[str, ...] | None = None
+
+    @property
+    def columns(self) -> int:
+        return max(len(cells) for _, cells in self.rows)
+
+    def lines(self) -> tuple[Line, ...]:
+        """The rows as ``whole`` lines at their places: the header row, then each row with its header."""
+        texts = row_lines((cells for _, cells in self.rows), header=self.header)
+        left, _, right, _ = self.box
+        return tuple(Line(text, left, top, right, bottom, whole=True) for text, ((top, bottom), _) in
+                     zip(texts, self.rows))
+
+    def header_cells(self) -> tuple[str, ...]:
+        return self.header if self.header is not None else self.rows[0][1]
 
 
 def may_hold_table(page: pdfium.PdfPage) -> bool:
@@ -53,23 +74,46 @@ def _cell_text(text: str | None) -> str:
     return joined
 
 
-def _table(found: pdfplumber.table.Table) -> PdfTable | None:
-    """A found table as header-carrying row lines, or None if it is too small to be a table."""
-    rows = [(row.bbox, [_cell_text(cell) for cell in cells]) for row, cells in zip(found.rows, found.extract())]
-    rows = [(box, cells) for box, cells in rows if any(cells)]
-    if len(rows) < MIN_ROWS or max(len(cells) for _, cells in rows) < MIN_COLUMNS:
+def _table(found: pdfplumber.table.Table, page_height: float) -> PdfTable | None:
+    """A found table with its non-empty rows, or None if it has fewer than two columns (a framed text box)."""
+    rows = [((row.bbox[1], row.bbox[3]), tuple(_cell_text(cell) for cell in cells))
+            for row, cells in zip(found.rows, found.extract())]
+    rows = [(extent, cells) for extent, cells in rows if any(cells)]
+    if not rows or max(len(cells) for _, cells in rows) < MIN_COLUMNS:
         return None
-    left, top, right, bottom = found.bbox
-    lines = row_lines(cells for _, cells in rows)
-    return PdfTable((left, top, right, bottom), tuple(
-        Line(text, left, box[1], right, box[3], whole=True) for text, (box, _) in zip(lines, rows)
-    ))
+    return PdfTable(tuple(found.bbox), tuple(rows), page_height)  # type: ignore[arg-type]
 
 
-def find_tables(pdf: pdfplumber.PDF, number: int) -> list[PdfTable]:
-    """The ruled tables of page ``number`` (0-based) of an open pdfplumber document."""
-    tables = (_table(found) for found in pdf.pages[number].find_tables())
-    return [table for table in tables if table is not None]
+def find_tables(pdf: pdfplumber.PDF, number: int, after: PdfTable | None = None) -> list[PdfTable]:
+    """The ruled tables of page ``number`` (0-based) of an open pdfplumber document, top to bottom.
+
+    ``after``: the last table of the page before, which the first table here may continue (``continued``).
+    A table needs two rows, unless it is the last row or so of a table from the page before.
+    """
+    page = pdf.pages[number]
+    tables = sorted((table for found in page.find_tables() if (table := _table(found, float(page.height)))),
+                    key=lambda table: table.box[1])
+    if tables:
+        tables[0] = continued(after, tables[0])
+    return [table for table in tables if len(table.rows) >= MIN_ROWS or table.header is not None]
+
+
+def continued(previous: PdfTable | None, table: PdfTable) -> PdfTable:
+    """``table`` carrying ``previous``'s header if it goes on with that table from the page before.
+
+    It does when ``previous`` ran to the foot of its page, ``table`` starts at the head of its page with as
+    many columns, and its first row is not the header repeated (Word's 重复标题行 repeats it; then nothing
+    needs carrying).
+    """
+    if (
+        previous is None
+        or previous.box[3] < (1 - CONTINUED_MARGIN) * previous.page_height
+        or table.box[1] > CONTINUED_MARGIN * table.page_height
+        or table.columns != previous.columns
+        or table.rows[0][1] == previous.header_cells()
+    ):
+        return table
+    return replace(table, header=previous.header_cells())
 
 
 def _inside(line: Line, box: tuple[float, float, float, float]) -> bool:
@@ -82,7 +126,7 @@ def with_tables(scan: PageScan, tables: list[PdfTable]) -> PageScan:
     if not tables:
         return scan
     kept = [line for line in scan.lines if not any(_inside(line, table.box) for table in tables)]
-    return replace(scan, lines=tuple(kept) + tuple(row for table in tables for row in table.rows))
+    return replace(scan, lines=tuple(kept) + tuple(row for table in tables for row in table.lines()))
 
 
 def open_pdf(data: bytes) -> pdfplumber.PDF:

@@ -32,10 +32,14 @@ def _distinct(cells: Sequence[str]) -> list[str]:
     return [c if i == 0 or c != cells[i - 1] else "" for i, c in enumerate(cells)]
 
 
-def row_lines(rows: Iterable[Sequence[object]]) -> list[str]:
-    """Lines of a table: the header row (the first non-empty one) as is, then each row with its header."""
+def row_lines(rows: Iterable[Sequence[object]], header: Sequence[str] | None = None) -> list[str]:
+    """Lines of a table: the header row (the first non-empty one) as is, then each row with its header.
+
+    ``header`` given: ``rows`` continue a table whose header row came before (on the previous page of a PDF);
+    every row is a data row paired with it.
+    """
     lines: list[str] = []
-    header: list[str] | None = None
+    header = list(header) if header is not None else None
     for raw in rows:
         cells = _distinct([_cell(value) for value in raw])
         if not any(cells):

@@ -81,3 +81,25 @@ def test_running_header_and_page_numbers_are_dropped_and_articles_stay_whole(
     assert [c.heading for c in chunks] == [c.heading for c in chunk_document(digital)]
     assert chunks[0].heading == ("中华人民共和国工会法", "第一条") and chunks[0].page == 1
     assert chunks[-1].page == len(doc.page_starts)
+
+
+def test_a_table_running_over_a_page_break_keeps_its_header_on_the_next_page(
+    tmp_path: Path, libreoffice: LibreOffice
+) -> None:
+    document = docx.Document()
+    document.add_paragraph("2024年各基层工会职工技能培训人数")
+    table = document.add_table(rows=0, cols=3)
+    table.style = "Table Grid"
+    rows = [TRAINING[0]] + [(f"第{number}期焊工技能提升班", str(20 + number), str(1000 + 10 * number)) for number in range(1, 71)]
+    for row in rows:
+        for cell, value in zip(table.add_row().cells, row):
+            cell.text = value
+    source = tmp_path / "培训人数.docx"
+    document.save(str(source))
+    doc = read_one(libreoffice.convert(source, "pdf"))
+    assert len(doc.page_starts) == 2
+    lines = [line for line in doc.text.splitlines() if line]  # pages are parted by a blank line
+    assert lines[:3] == ["2024年各基层工会职工技能培训人数", "培训项目 | 人数 | 补贴（元）",
+                         "培训项目：第1期焊工技能提升班；人数：21；补贴（元）：1010"]
+    assert lines[3:] == [f"培训项目：{name}；人数：{people}；补贴（元）：{money}" for name, people, money in rows[2:]]
+    assert doc.text[doc.page_starts[1]:].startswith("培训项目：第")  # page 2's rows carry page 1's header
