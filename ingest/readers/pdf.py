@@ -23,7 +23,7 @@ from PIL import Image
 from ingest.readers.base import RawRecord, ReadContext, UnreadableFile, paged_record
 from ingest.readers.layout import PageScan, drop_running_lines, page_text
 from ingest.readers.ocr import MAX_PIXELS, ocr_pages
-from ingest.readers.pdftables import PdfTable, find_tables, may_hold_table, open_pdf, with_tables
+from ingest.readers.pdftables import TableFinder, with_tables
 from ingest.readers.pdftext import layer_scan, layer_text, page_size
 
 MAX_PAGES = 2000  # a union office's longest real document is a few hundred pages; more is a mistake or a bomb
@@ -78,19 +78,16 @@ def _text_layers(data: bytes, count: int) -> list[PageScan | None]:
     with ExitStack() as stack:
         document = pdfium.PdfDocument(data)
         stack.callback(document.close)
-        tables_pdf = None
-        last_table: PdfTable | None = None  # the last table of the page before, whose header may carry over
+        finder = TableFinder(data)
+        stack.callback(finder.close)
         for number in range(count):
             page = document[number]
             layer = layer_scan(page)
-            usable = usable_layer(layer_text(layer))
-            tables: list[PdfTable] = []
-            if usable and may_hold_table(page):
-                if tables_pdf is None:
-                    tables_pdf = stack.enter_context(open_pdf(data))
-                tables = find_tables(tables_pdf, number, after=last_table)
-            layers.append(with_tables(layer, tables) if usable else None)
-            last_table = tables[-1] if tables else None
+            if usable_layer(layer_text(layer)):
+                layers.append(with_tables(layer, finder.tables(page, number)))
+            else:
+                finder.skip()
+                layers.append(None)
             page.close()
     return layers
 

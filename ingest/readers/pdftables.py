@@ -129,6 +129,38 @@ def with_tables(scan: PageScan, tables: list[PdfTable]) -> PageScan:
     return replace(scan, lines=tuple(kept) + tuple(row for table in tables for row in table.lines()))
 
 
-def open_pdf(data: bytes) -> pdfplumber.PDF:
-    """The document as pdfplumber reads it (opened only when a page may hold a table)."""
-    return pdfplumber.open(io.BytesIO(data))
+class TableFinder:
+    """The ruled tables of one document's pages, asked for in page order.
+
+    pdfplumber is opened on the first page that may hold a table, and remembers the last table of the page
+    before so that a table running over a page break keeps its header.  pdfminer cannot read every file
+    PDFium reads; after it fails once, the document's pages keep their text without tables rather than the
+    file failing.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._pdf: pdfplumber.PDF | None = None
+        self._broken = False
+        self._last: PdfTable | None = None
+
+    def tables(self, page: pdfium.PdfPage, number: int) -> list[PdfTable]:
+        """The tables of page ``number`` (0-based), which PDFium has open as ``page``."""
+        tables: list[PdfTable] = []
+        if not self._broken and may_hold_table(page):
+            try:
+                if self._pdf is None:
+                    self._pdf = pdfplumber.open(io.BytesIO(self._data))
+                tables = find_tables(self._pdf, number, after=self._last)
+            except Exception:  # pdfminer's many error types for files it cannot parse; see the docstring
+                self._broken = True
+        self._last = tables[-1] if tables else None
+        return tables
+
+    def skip(self) -> None:
+        """A page without a usable text layer: no table on it continues onto the next page."""
+        self._last = None
+
+    def close(self) -> None:
+        if self._pdf is not None:
+            self._pdf.close()
