@@ -171,5 +171,5 @@ def _paragraphs(flow: list[Line]) -> list[str]:
 
 
 def page_text(page: PageScan) -> str:
-    """The text of one OCR'd page, paragraphs on their own lines, in reading order."""
+    """The text of one page (OCR'd, a PDF text layer, OFD), paragraphs on their own lines, in reading order."""
     return "\n".join(p for flow in _reading_order(list(page.lines), page.width) for p in _paragraphs(flow))

@@ -87,25 +87,31 @@ def test_pptx_slides_are_pages_and_sections_with_their_titles(tmp_path: Path) ->
     assert [doc.page_at(doc.text.index(s)) for s in ("2024年", "强激励")] == [1, 2]
 
 
-def write_ofd(path: Path) -> None:
-    """A minimal OFD package as GB/T 33190 lays it out: OFD.xml → Document.xml → one page's Content.xml."""
+NOTICE = [("关于开展职工技能竞赛的通知", 40, 30), ("第一条 为弘扬劳模精神和工匠精神，", 20, 60), ("制定本办法。", 20, 66),
+          ("第二条 本办法自发布之日起施行。", 20, 80)]
+
+
+def write_ofd(path: Path, pages: list[list[tuple[str, float, float]]] | None = None) -> None:
+    """A minimal OFD package as GB/T 33190 lays it out: OFD.xml → Document.xml → each page's Content.xml.
+
+    ``pages``: each page's text objects as (text, x, baseline y) in mm on an A4 page; default the one-page notice.
+    """
     ns = 'xmlns:ofd="http://www.ofdspec.org/2016"'
-    texts = [("关于开展职工技能竞赛的通知", 40, 30), ("第一条 为弘扬劳模精神和工匠精神，", 20, 60), ("制定本办法。", 20, 66),
-             ("第二条 本办法自发布之日起施行。", 20, 80)]
-    objects = "".join(
-        f'<ofd:TextObject ID="{i + 10}" Boundary="{x} {y - 5} {170 if i in (1,) else 5 * len(t)} 6" Size="5">'
-        f'<ofd:TextCode X="0" Y="5">{t}</ofd:TextCode></ofd:TextObject>'
-        for i, (t, x, y) in enumerate(texts)
-    )
     with zipfile.ZipFile(path, "w") as package:
         package.writestr("OFD.xml", f'<ofd:OFD {ns} Version="1.0"><ofd:DocBody><ofd:DocInfo><ofd:Title>技能竞赛通知'
                                     '</ofd:Title><ofd:CreationDate>2024-03-08</ofd:CreationDate></ofd:DocInfo>'
                                     '<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>')
-        package.writestr("Doc_0/Document.xml", f'<ofd:Document {ns}><ofd:Pages><ofd:Page ID="1" '
-                                               'BaseLoc="Pages/Page_0/Content.xml"/></ofd:Pages></ofd:Document>')
-        package.writestr("Doc_0/Pages/Page_0/Content.xml", f'<ofd:Page {ns}><ofd:Area><ofd:PhysicalBox>0 0 210 297'
-                                                           f'</ofd:PhysicalBox></ofd:Area><ofd:Content><ofd:Layer ID="2">'
-                                                           f'{objects}</ofd:Layer></ofd:Content></ofd:Page>')
+        listed = "".join(f'<ofd:Page ID="{n + 1}" BaseLoc="Pages/Page_{n}/Content.xml"/>' for n in range(len(pages or [[]])))
+        package.writestr("Doc_0/Document.xml", f'<ofd:Document {ns}><ofd:Pages>{listed}</ofd:Pages></ofd:Document>')
+        for number, texts in enumerate(pages or [NOTICE]):
+            objects = "".join(
+                f'<ofd:TextObject ID="{i + 10}" Boundary="{x} {y - 5} {170 if t.endswith("，") else 5 * len(t)} 6" '
+                f'Size="5"><ofd:TextCode X="0" Y="5">{t}</ofd:TextCode></ofd:TextObject>'
+                for i, (t, x, y) in enumerate(texts)
+            )
+            package.writestr(f"Doc_0/Pages/Page_{number}/Content.xml",
+                             f'<ofd:Page {ns}><ofd:Area><ofd:PhysicalBox>0 0 210 297</ofd:PhysicalBox></ofd:Area>'
+                             f'<ofd:Content><ofd:Layer ID="2">{objects}</ofd:Layer></ofd:Content></ofd:Page>')
 
 
 def test_ofd_text_in_reading_order_with_title_and_date(tmp_path: Path) -> None:
@@ -115,6 +121,17 @@ def test_ofd_text_in_reading_order_with_title_and_date(tmp_path: Path) -> None:
     assert doc.text.splitlines() == ["关于开展职工技能竞赛的通知", "第一条 为弘扬劳模精神和工匠精神，制定本办法。",
                                      "第二条 本办法自发布之日起施行。"]
     assert (doc.title, doc.date, doc.page_at(0)) == ("技能竞赛通知", "2024-03-08", 1)
+
+
+def test_ofd_page_numbers_and_running_header_are_dropped(tmp_path: Path) -> None:
+    """A 公文 OFD: the issuing body's name atop every page and — N — at its foot, as government systems lay it."""
+    path = tmp_path / "办法.ofd"
+    articles = ["第一条 为弘扬劳模精神和工匠精神，制定本办法。", "第二条 本办法适用于全市各级工会。", "第三条 本办法自发布之日起施行。"]
+    write_ofd(path, [[("××市总工会", 90, 12), (article, 20, 60), (f"— {n} —", 100, 285)] for n, article in
+                     enumerate(articles, start=1)])
+    doc = read_one(path)
+    assert doc.text == "\n\n".join(articles)
+    assert [doc.page_at(doc.text.index(article)) for article in articles] == [1, 2, 3]
 
 
 def test_legacy_doc_and_xls_through_libreoffice(tmp_path: Path, libreoffice: LibreOffice) -> None:
