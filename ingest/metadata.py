@@ -123,9 +123,9 @@ def parse_sidecar(data: bytes, name: str) -> dict[str, object]:
     try:
         fields = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MetadataError(f"sidecar {name} is not valid UTF-8 JSON: {exc}") from exc
+        raise MetadataError(f"附加元数据文件 {name} 不是有效的 UTF-8 JSON：{exc}") from exc
     if not isinstance(fields, dict):
-        raise MetadataError(f'sidecar {name} must hold a JSON object like {{"doc_type": "case"}}')
+        raise MetadataError(f'附加元数据文件 {name} 应为 JSON 对象，如 {{"doc_type": "case"}}')
     return fields
 
 
@@ -266,15 +266,15 @@ def _validated(key: str, value: object, origin: str) -> object:
     if key == "doc_type":
         doc_type = _DOC_TYPE_ALIASES.get(text, text.lower())
         if doc_type not in DOC_TYPES:
-            raise MetadataError(f"{origin}: doc_type {text!r} is not one of {', '.join(DOC_TYPES)}")
+            raise MetadataError(f"{origin}：doc_type {text!r} 无效，应为 {'、'.join(DOC_TYPES)} 之一")
         return doc_type
     if key == "date":
         date = normalise_date(text)
         if date is None:
-            raise MetadataError(f"{origin}: date {text!r} is not a date like 2023-11-01")
+            raise MetadataError(f"{origin}：date {text!r} 不是日期（应如 2023-11-01）")
         return date
     if key == "title" and not text:
-        raise MetadataError(f"{origin}: title is empty")
+        raise MetadataError(f"{origin}：title 为空")
     return text or None  # an empty source clears the detected one
 
 

@@ -61,10 +61,10 @@ def stamped(digest: str) -> str:
 
 def parse_source(source: SourceFile, root: Path, context: ReadContext | None = None) -> list[Document]:
     """Read → clean → metadata for one loaded file; raises ``UnreadableFile`` or ``MetadataError``."""
-    sidecar: tuple[str, Mapping[str, object]] = ("sidecar", {})
+    sidecar: tuple[str, Mapping[str, object]] = ("附加元数据文件", {})
     if source.sidecar is not None and source.sidecar_path is not None:
         name = source.sidecar_path.name
-        sidecar = (f"sidecar {name}", parse_sidecar(source.sidecar, name))
+        sidecar = (f"附加元数据文件 {name}", parse_sidecar(source.sidecar, name))
     return [_document(record, source, root, sidecar) for record in extract(source.data, source.path.suffix, context)]
 
 
@@ -77,8 +77,7 @@ def _document(record: RawRecord, source: SourceFile, root: Path, sidecar: tuple[
         front_matter, raw = split_front_matter(raw)
     cleaned = clean(raw)
     if not cleaned.text:
-        raise UnreadableFile("文件没有文字 / file has no text" if record_id is None
-                             else f"记录 {record_id!r} 没有文字 / record {record_id!r} has no text")
+        raise UnreadableFile("文件没有文字" if record_id is None else f"记录 {record_id!r} 没有文字")
     record_fields: Mapping[str, object] = {**record.fields, **({"record_id": record_id} if record_id else {})}
     file_title = title_from_file_name(path.name)
     meta = describe(
@@ -89,7 +88,7 @@ def _document(record: RawRecord, source: SourceFile, root: Path, sidecar: tuple[
         header_title=cleaned.header_title,
         header=cleaned.header,
         title_hint=record.title_hint,
-        overrides=[("front matter", front_matter), sidecar, (f"record {record_id!r}" if record_id else "file properties", record_fields)],
+        overrides=[("文件开头的元数据", front_matter), sidecar, (f"记录 {record_id!r}" if record_id else "文件属性", record_fields)],
     )
     file_id = make_doc_id(path, root)
     return Document(
@@ -192,7 +191,7 @@ def scan(
                 continue
             documents = parse_source(source, root, _with_page_progress(context, bar, path) if progress else context)
         except (UnreadableFile, MetadataError) as exc:
-            kept = "（保留已索引的版本 / the indexed version is kept）" if previous else ""
+            kept = "（保留已索引的版本）" if previous else ""
             plan.skipped.append(Skipped(str(path), f"{exc}{kept}"))
             seen.update((doc.doc_id, doc.root) for doc in previous)  # a failed read never deletes what was indexed
             continue

@@ -39,7 +39,7 @@ from service.uploads import UPLOAD_OPENAPI, Upload, read_upload
 JSON_BODY_LIMIT = 64 * 1024  # every body but an upload: a search request is a question and a few filters
 UPLOAD_ROUTE = ("POST", "/api/documents")  # limited while streaming by service.uploads instead
 MAX_OFFSET = 2**31 - 1  # SQLite integers overflow far above this; no KB has that many documents
-EMPTY_FILE_REASON = "空文件"
+EMPTY_FILE_REASON = "空文件（0 字节）"  # as ingest says of an empty file
 
 
 def _version() -> str:

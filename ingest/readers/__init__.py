@@ -3,9 +3,11 @@
 - ``text``: .txt .md .html .jsonl (Chinese-aware encoding detection)
 - ``office``: .docx .pptx, and .doc .wps .rtf .xls .et .ppt .dps through LibreOffice
 - ``tables``: .xlsx .csv (rows with their header)
-- ``pdf``: text layer per page, OCR where a page has none
-- ``ocr``: images, and the OCR engine with its page cache; ``layout`` turns OCR'd lines into paragraphs
+- ``pdf``: text layer per page (``pdftext``, ruled tables by ``pdftables``), OCR where a page has none
+- ``ocr``: images, and the OCR engine with its page cache; ``layout`` turns line boxes (OCR'd, a PDF's text
+  layer, OFD's text objects) into paragraphs
 - ``ofd``: GB/T 33190 e-documents
+- ``locked``: password-protected office files, told as such before any parser sees them
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.readers.base import RawRecord, ReadContext, UnreadableFile
+from ingest.readers.locked import refuse_locked
 from ingest.readers.ocr import read_image
 from ingest.readers.ofd import read_ofd
 from ingest.readers.office import LEGACY, read_docx, read_pptx
@@ -34,7 +37,7 @@ SIDECAR_SUFFIX = ".meta.json"
 
 # Part of every source hash: bump it when a change to reading, cleaning, metadata or chunking should
 # re-read files that have not changed on disk (the content hash then decides what really changed).
-PIPELINE_VERSION = "4"
+PIPELINE_VERSION = "5"
 
 Reader = Callable[[bytes, ReadContext], list[RawRecord]]
 
@@ -82,16 +85,15 @@ def load_source(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> SourceFile:
     try:
         status = path.stat()
         if not stat.S_ISREG(status.st_mode):  # reading a FIFO or device would block or never end
-            raise UnreadableFile("不是普通文件 / not a regular file")
+            raise UnreadableFile("不是普通文件（管道或设备），无法读取")
         size = status.st_size
         if size > max_bytes:
-            raise UnreadableFile(f"文件过大：{size / 2**20:.1f} MB（上限 {max_bytes / 2**20:.0f} MB）/ "
-                                 f"file too large: {size / 2**20:.1f} MB (limit {max_bytes / 2**20:.0f} MB)")
+            raise UnreadableFile(f"文件过大：{size / 2**20:.1f} MB（上限 {max_bytes / 2**20:.0f} MB）")
         data = path.read_bytes()
         sidecar_path = sidecar_for(path)
         sidecar = sidecar_path.read_bytes() if sidecar_path else None
     except OSError as exc:
-        raise UnreadableFile(f"无法读取文件 / cannot read file: {exc.strerror or exc}") from exc
+        raise UnreadableFile(f"无法读取文件：{exc.strerror or exc}") from exc
     digest = hashlib.sha256(PIPELINE_VERSION.encode() + b"\x00" + data)
     if sidecar is not None:
         digest.update(b"\x00sidecar\x00" + sidecar)
@@ -102,9 +104,8 @@ def reader_for(suffix: str) -> Reader:
     """The reader of a file suffix (any case), or ``UnreadableFile`` naming the supported ones."""
     reader = _READERS.get(suffix.lower())
     if reader is None:
-        shown = suffix or "(no extension)"
-        raise UnreadableFile(f"不支持的文件类型 {shown} / unsupported file type {shown}; "
-                             f"支持 / supported: {', '.join(SUPPORTED_SUFFIXES)}")
+        shown = suffix or "（无扩展名）"
+        raise UnreadableFile(f"不支持的文件类型 {shown}；支持：{'、'.join(SUPPORTED_SUFFIXES)}")
     return reader
 
 
@@ -113,15 +114,16 @@ def extract(data: bytes, suffix: str, context: ReadContext | None = None) -> lis
 
     Readers raise ``UnreadableFile`` for what they foresee; a failure they did not foresee inside a
     third-party parser (openpyxl, python-pptx, PDFium, onnxruntime) is still one file's problem, reported
-    with its type, and never stops a batch.
+    with its type, and never stops a batch.  A password-protected office file is told as such before any
+    parser or LibreOffice sees it (``locked``); an encrypted PDF is told by the PDF reader.
     """
     reader = reader_for(suffix)
     if not data:
-        raise UnreadableFile("空文件 / empty file")
+        raise UnreadableFile("空文件（0 字节）")
+    refuse_locked(data, suffix)
     try:
         return reader(data, context or ReadContext())
     except UnreadableFile:
         raise
     except Exception as exc:  # see the docstring: one bad file must not end the batch
-        raise UnreadableFile(f"无法读取此 {suffix} 文件 / cannot read this {suffix} file "
-                             f"({type(exc).__name__}: {str(exc)[:200]})") from exc
+        raise UnreadableFile(f"无法读取此 {suffix} 文件（{type(exc).__name__}：{str(exc)[:200]}）") from exc

@@ -13,6 +13,11 @@ OCR'ing again.  The rules:
   same article heading as in the digital text.
 - **Running headers and footers.** Page numbers in the top or bottom margin go; so do margin lines that
   repeat (digits aside) on most pages of a document.
+- **Whole lines.** A line marked ``whole`` (a table row that already carries its header) is a paragraph of
+  its own: never merged with a box beside it, never joined to the line before or after.
+
+The same rules read a PDF's text layer (``pdftext``) and OFD text objects, so a digital page and its scan
+come out alike.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class Line:
     top: float
     right: float
     bottom: float
+    whole: bool = False  # a paragraph by itself (a table row): see the module docstring
 
     @property
     def height(self) -> float:
@@ -79,12 +85,17 @@ def _rows(lines: list[Line]) -> list[Line]:
     rows: list[list[Line]] = []
     for line in sorted(lines, key=lambda item: (item.top + item.bottom) / 2):
         centre = (line.top + line.bottom) / 2
-        if rows and abs(centre - (rows[-1][0].top + rows[-1][0].bottom) / 2) < 0.5 * rows[-1][0].height:
+        if line.whole or (rows and rows[-1][0].whole):
+            rows.append([line])
+        elif rows and abs(centre - (rows[-1][0].top + rows[-1][0].bottom) / 2) < 0.5 * rows[-1][0].height:
             rows[-1].append(line)
         else:
             rows.append([line])
     merged = []
     for row in rows:
+        if row[0].whole:
+            merged.append(row[0])
+            continue
         row.sort(key=lambda item: item.left)
         text = _GLUED_LABEL.sub(r"\1 ", row[0].text)
         for before, after in zip(row, row[1:]):
@@ -133,14 +144,17 @@ def _paragraphs(flow: list[Line]) -> list[str]:
     """Join the rows of one column into paragraphs (see the module docstring for when one ends)."""
     if not flow:
         return []
-    height = statistics.median(line.height for line in flow)
-    left_edge = min(line.left for line in flow)
-    right_edge = max(line.right for line in flow)
+    text_lines = [line for line in flow if not line.whole] or flow  # table rows are taller and set no margins
+    height = statistics.median(line.height for line in text_lines)
+    left_edge = min(line.left for line in text_lines)
+    right_edge = max(line.right for line in text_lines)
     paragraphs: list[str] = []
     previous: Line | None = None
     for line in flow:
         continues = (
             previous is not None
+            and not previous.whole
+            and not line.whole
             and not _PARAGRAPH_END.search(previous.text)
             and previous.right > right_edge - 2 * height  # the line before ran to the margin
             and line.left < left_edge + 1.5 * height  # this one is not indented
@@ -157,5 +171,5 @@ def _paragraphs(flow: list[Line]) -> list[str]:
 
 
 def page_text(page: PageScan) -> str:
-    """The text of one OCR'd page, paragraphs on their own lines, in reading order."""
+    """The text of one page (OCR'd, a PDF text layer, OFD), paragraphs on their own lines, in reading order."""
     return "\n".join(p for flow in _reading_order(list(page.lines), page.width) for p in _paragraphs(flow))

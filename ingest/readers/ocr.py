@@ -97,8 +97,7 @@ def scan_image(image: Image.Image) -> PageScan:
 def check_size(width: int, height: int) -> None:
     """Refuse a page image too large to OCR in reasonable time and memory."""
     if width * height > MAX_PIXELS:
-        raise UnreadableFile(f"图像过大：{width}×{height} 像素（上限 {MAX_PIXELS // 1_000_000} 百万像素）/ "
-                             f"image too large: {width}×{height} px (limit {MAX_PIXELS // 1_000_000} megapixels)")
+        raise UnreadableFile(f"图像过大：{width}×{height} 像素（上限 {MAX_PIXELS // 1_000_000} 百万像素）")
 
 
 class PageCache:
@@ -174,8 +173,8 @@ def read_image(data: bytes, context: ReadContext) -> list[RawRecord]:
         check_size(*image.size)
         frames = getattr(image, "n_frames", 1)
         scans = list(ocr_pages(_frames(image), frames, context))
-    except Image.DecompressionBombError as exc:
-        raise UnreadableFile(f"图像过大 / image too large ({exc})") from exc
+    except Image.DecompressionBombError as exc:  # PIL's own, far larger limit, met before ``check_size``
+        raise UnreadableFile(f"图像过大（上限 {MAX_PIXELS // 1_000_000} 百万像素）") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:  # PIL's errors for broken files
-        raise UnreadableFile(f"图像文件损坏或不完整 / corrupt or truncated image ({type(exc).__name__}: {exc})") from exc
+        raise UnreadableFile(f"图像文件损坏或不完整（{type(exc).__name__}）") from exc
     return [paged_record([page_text(scan) for scan in drop_running_lines(scans)])]

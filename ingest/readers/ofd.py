@@ -3,7 +3,8 @@
 An OFD file is a zip of XML: ``OFD.xml`` names each document's root (``Document.xml``) and its ``DocInfo``
 (title, creation date); ``Document.xml`` lists the pages; each page's ``Content.xml`` holds ``TextObject``
 boxes whose ``TextCode`` runs carry the characters and their position in millimetres.  The runs become
-line boxes, and ``layout.page_text`` orders and joins them exactly as it does OCR'd lines.
+line boxes, and ``layout`` drops page numbers and running headers, orders and joins them exactly as it does
+OCR'd lines.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import zipfile
 from lxml import etree
 
 from ingest.readers.base import RawRecord, ReadContext, UnreadableFile, paged_record
-from ingest.readers.layout import Line, PageScan, page_text
+from ingest.readers.layout import Line, PageScan, drop_running_lines, page_text
 from ingest.readers.office import refuse_zip_bomb
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
@@ -66,17 +67,18 @@ def read_ofd(data: bytes, context: ReadContext) -> list[RawRecord]:
             root = _xml(package, "OFD.xml")
             doc_root = _first_text(root, "DocRoot")
             if doc_root is None:
-                raise UnreadableFile("OFD 文件缺少 DocRoot / OFD file has no DocRoot")
+                raise UnreadableFile("OFD 文件缺少 DocRoot（文档入口）")
             document = _xml(package, doc_root)
             base = posixpath.dirname(doc_root.lstrip("/"))
-            pages = []
+            scans = []
             for page in _children(document, "Page"):
                 location = posixpath.normpath(posixpath.join(base, page.get("BaseLoc", "")))
-                pages.append(page_text(_page_lines(_xml(package, location))))
+                scans.append(_page_lines(_xml(package, location)))
     except UnreadableFile:
         raise
     except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError, ValueError, OSError) as exc:
-        raise UnreadableFile(f"OFD 文件损坏或无法读取 / corrupt or unsupported OFD file ({type(exc).__name__})") from exc
+        raise UnreadableFile(f"OFD 文件损坏或无法读取（{type(exc).__name__}）") from exc
     title = _first_text(root, "Title")
     date = _first_text(root, "CreationDate")
+    pages = [page_text(scan) for scan in drop_running_lines(scans)]  # 公文 carry — N — at every page's foot
     return [paged_record(pages, title_hint=title, fields={"date": date} if date else {})]

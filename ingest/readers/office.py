@@ -40,7 +40,7 @@ def read_docx(data: bytes, context: ReadContext) -> list[RawRecord]:
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises zip, XML and KeyError flavours for broken packages
-        raise UnreadableFile(f"Word 文件损坏或无法读取 / corrupt or unsupported .docx file ({type(exc).__name__})") from exc
+        raise UnreadableFile(f"Word 文件损坏或无法读取（{type(exc).__name__}）") from exc
     lines: list[str] = []
     for block in document.iter_inner_content():
         if isinstance(block, Table):
@@ -64,7 +64,7 @@ def read_pptx(data: bytes, context: ReadContext) -> list[RawRecord]:
     try:
         deck = pptx.Presentation(io.BytesIO(data))
     except Exception as exc:  # python-pptx, like python-docx, raises many flavours for broken packages
-        raise UnreadableFile(f"PPT 文件损坏或无法读取 / corrupt or unsupported .pptx file ({type(exc).__name__})") from exc
+        raise UnreadableFile(f"PPT 文件损坏或无法读取（{type(exc).__name__}）") from exc
     slides: list[str] = []
     for number, slide in enumerate(deck.slides, start=1):
         title_shape = slide.shapes.title
@@ -91,19 +91,17 @@ def refuse_zip_bomb(data: bytes, kind: str) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as package:
             unpacked = sum(info.file_size for info in package.infolist())
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
-        raise UnreadableFile(f"文件损坏 / corrupt or unsupported {kind} file ({type(exc).__name__})") from exc
+        raise UnreadableFile(f"{kind} 文件损坏或无法读取（{type(exc).__name__}）") from exc
     if unpacked > MAX_UNPACKED_BYTES:
         limit = MAX_UNPACKED_BYTES / 2**20
-        raise UnreadableFile(f"{kind} 解压后 {unpacked / 2**20:.0f} MB（上限 {limit:.0f} MB），疑为压缩炸弹 / "
-                             f"{kind} unpacks to {unpacked / 2**20:.0f} MB (limit {limit:.0f} MB): refused as a possible zip bomb")
+        raise UnreadableFile(f"{kind} 解压后 {unpacked / 2**20:.0f} MB（上限 {limit:.0f} MB），疑为压缩炸弹，拒绝读取")
 
 
 def convert(data: bytes, suffix: str, target: str, timeout: float) -> bytes:
     """``data`` (a ``suffix`` file) converted by LibreOffice headless to ``target`` (docx, xlsx, pptx)."""
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
-        raise UnreadableFile(f"读取 {suffix} 需要 LibreOffice，请安装：apt-get install {LIBREOFFICE_PACKAGES} / "
-                             f"{suffix} needs LibreOffice: apt-get install {LIBREOFFICE_PACKAGES}")
+        raise UnreadableFile(f"读取 {suffix} 需要 LibreOffice，请安装：apt-get install {LIBREOFFICE_PACKAGES}")
     with tempfile.TemporaryDirectory(prefix="zhiku-lo-") as work:
         folder = Path(work)
         source = folder / f"input{_MICROSOFT_SUFFIX.get(suffix, suffix)}"
@@ -117,14 +115,10 @@ def convert(data: bytes, suffix: str, target: str, timeout: float) -> bytes:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)  # soffice forks: kill the whole group it leads
             process.communicate()
-            raise UnreadableFile(f"LibreOffice 转换 {suffix} 超时（{timeout:.0f} 秒）/ "
-                                 f"LibreOffice timed out converting {suffix} ({timeout:.0f} s)") from None
+            raise UnreadableFile(f"LibreOffice 转换 {suffix} 超时（{timeout:.0f} 秒），已停止；文件可能损坏或过于复杂") from None
         converted = folder / "out" / f"input.{target}"
         if not converted.is_file():
-            detail = stderr.decode("utf-8", "replace").strip()[-200:]
-            raise UnreadableFile(f"LibreOffice 无法转换此 {suffix} 文件（损坏或有密码保护）/ "
-                                 f"LibreOffice could not convert this {suffix} file (damaged or password protected)"
-                                 + (f": {detail}" if detail else ""))
+            raise UnreadableFile(f"LibreOffice 无法打开此 {suffix} 文件，文件可能已损坏")
         return converted.read_bytes()
 
 

@@ -32,10 +32,14 @@ def _distinct(cells: Sequence[str]) -> list[str]:
     return [c if i == 0 or c != cells[i - 1] else "" for i, c in enumerate(cells)]
 
 
-def row_lines(rows: Iterable[Sequence[object]]) -> list[str]:
-    """Lines of a table: the header row (the first non-empty one) as is, then each row with its header."""
+def row_lines(rows: Iterable[Sequence[object]], header: Sequence[str] | None = None) -> list[str]:
+    """Lines of a table: the header row (the first non-empty one) as is, then each row with its header.
+
+    ``header`` given: ``rows`` continue a table whose header row came before (on the previous page of a PDF);
+    every row is a data row paired with it.
+    """
     lines: list[str] = []
-    header: list[str] | None = None
+    header = list(header) if header is not None else None
     for raw in rows:
         cells = _distinct([_cell(value) for value in raw])
         if not any(cells):
@@ -54,11 +58,11 @@ def read_xlsx(data: bytes, context: ReadContext) -> list[RawRecord]:
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise UnreadableFile(f"Excel 文件损坏或无法读取 / corrupt or unsupported .xlsx file ({type(exc).__name__})") from exc
+        raise UnreadableFile(f"Excel 文件损坏或无法读取（{type(exc).__name__}）") from exc
     sections: list[str] = []
     for sheet in book.worksheets:
         if (sheet.max_row or 0) * (sheet.max_column or 0) > MAX_SHEET_CELLS:
-            raise UnreadableFile(f"工作表「{sheet.title}」过大（上限 {MAX_SHEET_CELLS} 个单元格）/ sheet too large")
+            raise UnreadableFile(f"工作表「{sheet.title}」过大（上限 {MAX_SHEET_CELLS} 个单元格）")
         lines = row_lines(sheet.iter_rows(values_only=True))
         if lines:
             sections.append("\n".join([f"## {sheet.title}", *lines]))

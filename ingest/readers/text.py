@@ -39,16 +39,16 @@ def decode(data: bytes) -> str:
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise UnreadableFile(f"UTF-16 文本无效 / invalid UTF-16 text: {exc.reason}") from exc
+            raise UnreadableFile(f"UTF-16 文本无效：{exc.reason}") from exc
     if b"\x00" in data:
-        raise UnreadableFile("二进制文件，不是文本 / binary file (contains NUL bytes), not text")
+        raise UnreadableFile("二进制文件（含空字节），不是文本")
     try:
         return _gb_or_big5(data, _reject_garbage(data.decode("gb18030")))
     except UnicodeDecodeError:
         pass
     best = from_bytes(data).best()
     if best is None:
-        raise UnreadableFile("无法识别文本编码 / cannot detect the text encoding (not UTF-8, UTF-16 or GB18030/GBK)")
+        raise UnreadableFile("无法识别文本编码（不是 UTF-8、UTF-16 或 GB18030/GBK）")
     return _reject_garbage(str(best))
 
 
@@ -89,7 +89,7 @@ def _common_hanzi_share(text: str, *, big5: bool) -> float:
 def _reject_garbage(text: str) -> str:
     """Refuse decodings that are mostly control characters: binary data that happened to decode."""
     if len(_GARBAGE.findall(text)) > _MAX_GARBAGE_RATIO * len(text):
-        raise UnreadableFile("二进制文件，不是文本 / binary file (control characters), not text")
+        raise UnreadableFile("二进制文件（控制字符过多），不是文本")
     return text
 
 
@@ -158,21 +158,21 @@ def read_jsonl(data: bytes, context: ReadContext) -> list[RawRecord]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise UnreadableFile(f"第{number}行 JSON 无效 / line {number}: invalid JSON ({exc.msg})") from exc
+            raise UnreadableFile(f"第{number}行 JSON 无效（{exc.msg}）") from exc
         if not isinstance(record, dict):
-            raise UnreadableFile(f'第{number}行应为 JSON 对象 / line {number}: expected a JSON object like {{"id", "title", "text"}}')
+            raise UnreadableFile(f'第{number}行应为 JSON 对象，如 {{"id": …, "title": …, "text": …}}')
         record_id, text = record.get("id"), record.get("text")
         if isinstance(record_id, bool) or not isinstance(record_id, str | int) or not str(record_id).strip():
-            raise UnreadableFile(f'第{number}行缺少 id / line {number}: record has no "id" (string or number)')
+            raise UnreadableFile(f'第{number}行缺少 id（字符串或数字）')
         if not isinstance(text, str) or not text.strip():
-            raise UnreadableFile(f'第{number}行缺少 text / line {number}: record {record_id!r} has no "text"')
+            raise UnreadableFile(f'第{number}行（记录 {record_id!r}）缺少 text')
         record_id = str(record_id).strip()
         if record_id in seen:
-            raise UnreadableFile(f"第{number}行 id 重复 / line {number}: duplicate record id {record_id!r}")
+            raise UnreadableFile(f"第{number}行 id 重复：{record_id!r}")
         seen.add(record_id)
         # an empty field ("title": "") says nothing: detection fills it, as if the field were absent
         fields = {key: value for key, value in record.items() if key not in ("id", "text") and value != ""}
         records.append(RawRecord(text, fields=fields, record_id=record_id))
     if not records:
-        raise UnreadableFile(".jsonl 文件中没有记录 / no records in .jsonl file")
+        raise UnreadableFile(".jsonl 文件中没有记录")
     return records

@@ -1,10 +1,11 @@
-"""Fixtures for the ingest tests: one scan of the real corpus, shared by every test that inspects it."""
+"""Fixtures for the ingest tests: one scan of the real corpus, and LibreOffice making files as offices do."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from libreoffice_tools import LibreOffice
 
 from ingest.models import Change, IngestPlan
 from ingest.pipeline import scan
@@ -29,3 +30,9 @@ def corpus_plan(shared: Path, chunk_size: int) -> IngestPlan:
 def corpus_changes(corpus_plan: IngestPlan) -> dict[str, Change]:
     """The scan's changes by doc_id."""
     return {change.doc_id: change for change in corpus_plan.changes}
+
+
+@pytest.fixture
+def libreoffice(tmp_path: Path) -> LibreOffice:
+    """LibreOffice headless with a profile of this test's own."""
+    return LibreOffice(tmp_path)

@@ -101,11 +101,11 @@ def test_front_matter_is_split_only_when_well_formed() -> None:
 
 def test_overrides_are_validated_with_their_origin() -> None:
     known, extra = merge_overrides(
-        [("front matter", {"doc_type": "案例", "region": "江西"}), ("sidecar", {"date": "2023年11月1日"})]
+        [("文件开头的元数据", {"doc_type": "案例", "region": "江西"}), ("附加元数据文件", {"date": "2023年11月1日"})]
     )
     assert known == {"doc_type": "case", "date": "2023-11-01"} and extra == {"region": "江西"}
-    with pytest.raises(MetadataError, match=r"sidecar a\.meta\.json: date '下周' is not a date"):
-        merge_overrides([("sidecar a.meta.json", {"date": "下周"})])
+    with pytest.raises(MetadataError, match=r"^附加元数据文件 a\.meta\.json：date '下周' 不是日期"):
+        merge_overrides([("附加元数据文件 a.meta.json", {"date": "下周"})])
     meta = describe(
         "正文。", file_name="a.txt", folders=(), fallback_title="a", overrides=[("x", {"source": "", "title": "T"})]
     )
@@ -129,4 +129,4 @@ def test_front_matter_and_sidecar_override_detection(tmp_path: Path) -> None:
     assert (doc.doc_type, doc.source, doc.extra) == ("policy", "市总工会", {"topic": "产改"})
     _write(reports / "note.md.meta.json", "{broken")
     result = read_document(note, reports)
-    assert isinstance(result, Skipped) and "sidecar note.md.meta.json is not valid UTF-8 JSON" in result.reason
+    assert isinstance(result, Skipped) and "附加元数据文件 note.md.meta.json 不是有效的 UTF-8 JSON" in result.reason

@@ -59,25 +59,25 @@ def test_windows_line_endings_and_full_width_letters_are_normalised(tmp_path: Pa
 def test_binary_empty_and_unsupported_files_are_skipped_with_reasons(tmp_path: Path) -> None:
     binary = tmp_path / "image.txt"
     binary.write_bytes(bytes(range(256)) * 8)
-    assert "binary" in skip_reason(binary)
+    assert "二进制文件" in skip_reason(binary)
     empty = tmp_path / "empty.md"
     empty.write_bytes(b"")
-    assert "empty" in skip_reason(empty)
+    assert skip_reason(empty) == "空文件（0 字节）"
     blank = tmp_path / "blank.txt"
     blank.write_text(" \n\u200b\n\u3000\n", encoding="utf-8")
-    assert "no text" in skip_reason(blank)
+    assert skip_reason(blank) == "文件没有文字"
     other = tmp_path / "drawing.dwg"
     other.write_bytes(b"AC1032")
-    assert "unsupported file type .dwg" in skip_reason(other)
+    assert skip_reason(other).startswith("不支持的文件类型 .dwg；支持：.txt、.md")
     broken = tmp_path / "slides.pptx"
     broken.write_bytes(b"PK\x03\x04")
-    assert "corrupt or unsupported .pptx" in skip_reason(broken)
+    assert skip_reason(broken).startswith(".pptx 文件损坏或无法读取")
     fifo = tmp_path / "pipe.txt"
     os.mkfifo(fifo)
-    assert "not a regular file" in skip_reason(fifo)  # and the read does not hang
+    assert "不是普通文件" in skip_reason(fifo)  # and the read does not hang
     big = tmp_path / "big.txt"
     big.write_text("很长的文件。" * 1000, encoding="utf-8")
-    assert "too large" in skip_reason(big, max_bytes=1024)
+    assert skip_reason(big, max_bytes=1024).startswith("文件过大")
 
 
 def test_docx_paragraphs_headings_and_tables(tmp_path: Path) -> None:
@@ -150,11 +150,11 @@ def test_pdf_text_layer_with_wrapped_lines_rejoined(tmp_path: Path) -> None:
 def test_scanned_and_corrupt_files_are_skipped(tmp_path: Path) -> None:
     scanned = tmp_path / "scan.pdf"
     _pdf(scanned, [])
-    assert "no text layer" in skip_reason(scanned)
+    assert skip_reason(scanned) == "PDF 没有文字层，OCR 也未识别出文字"
     for name in ("broken.pdf", "broken.docx"):
         path = tmp_path / name
         path.write_bytes(b"%PDF-1.4 this is not really a document" * 3)
-        assert "corrupt" in skip_reason(path)
+        assert "文件损坏或无法读取" in skip_reason(path)
 
 
 def test_jsonl_records_become_documents(tmp_path: Path) -> None:
@@ -184,12 +184,12 @@ def test_jsonl_records_become_documents(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        ('{"id": 1, "text": "好"}\n{not json}\n', "line 2: invalid JSON"),
-        ('{"text": "无编号"}\n', 'line 1: record has no "id"'),
-        ('{"id": 1, "text": ""}\n', 'has no "text"'),
-        ('{"id": 1, "text": "一"}\n{"id": 1, "text": "二"}\n', "duplicate record id '1'"),
-        ('["a list"]\n', "expected a JSON object"),
-        ('{"id": 1, "text": "好", "doc_type": "novel"}\n', "doc_type 'novel' is not one of"),
+        ('{"id": 1, "text": "好"}\n{not json}\n', "第2行 JSON 无效"),
+        ('{"text": "无编号"}\n', "第1行缺少 id"),
+        ('{"id": 1, "text": ""}\n', "缺少 text"),
+        ('{"id": 1, "text": "一"}\n{"id": 1, "text": "二"}\n', "第2行 id 重复：'1'"),
+        ('["a list"]\n', "第1行应为 JSON 对象"),
+        ('{"id": 1, "text": "好", "doc_type": "novel"}\n', "记录 '1'：doc_type 'novel' 无效"),
     ],
 )
 def test_bad_jsonl_is_skipped_with_the_line_and_reason(tmp_path: Path, content: str, reason: str) -> None:

@@ -54,7 +54,7 @@ def test_upload_search_then_delete(client: httpx.Client, auth: dict[str, str]) -
     assert response.status_code == 200, response.text
     report = response.json()
     assert report["added"] == 1 and len(report["doc_ids"]) == 1
-    assert report["skipped"] == [{"path": "empty.md", "reason": "空文件"}]
+    assert report["skipped"] == [{"path": "empty.md", "reason": "空文件（0 字节）"}]
     doc_id = report["doc_ids"][0]
     assert ".." not in doc_id and "etc" not in doc_id and doc_id.endswith("雪域工匠.txt")
 
