@@ -19,7 +19,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from index.kb import KnowledgeBase
-from index.library import DEFAULT, KbInfo, Library
+from index.library import DEFAULT, DEFAULT_ALIAS, KbInfo, Library
 from index.settings import Settings
 from service.access.caller import API_KEY_ACTOR, Caller
 from service.access.people import TOKEN_PREFIX, People
@@ -75,8 +75,10 @@ def unknown_kb(caller: Caller, name: str) -> ApiError:
     """The one answer for a KB that does not exist and one the caller may not read."""
     shown = name[:60]
     if caller.anonymous:
-        return ApiError(401, "login_required", f"知识库 {shown} 不存在，或需要登录后访问",
-                        {"WWW-Authenticate": "Bearer"})
+        # the default KB always exists, so saying that it needs a login tells nothing
+        words = "请先登录：这个知识库只对获授权的人开放" if name in (DEFAULT, DEFAULT_ALIAS) else \
+            f"知识库 {shown} 不存在，或需要登录后访问"
+        return ApiError(401, "login_required", words, {"WWW-Authenticate": "Bearer"})
     return ApiError(404, "kb_not_found", f"知识库 {shown} 不存在，或你没有访问权限")
 
 

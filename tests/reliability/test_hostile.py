@@ -197,7 +197,7 @@ def test_zip_bomb_and_scanned_pdf_are_skipped_with_reasons(client: httpx.Client,
     response = client.post("/api/documents", files=[("files", ("年度报告.docx", bomb)), ("files", ("扫描件.pdf", blank_pdf()))],
                            headers=AUTH)
     error = assert_error(response, 422, "upload_failed")  # every file failed: a 4xx naming each
-    assert re.search(r"年度报告.docx：解压后 \d+ MB.*疑为压缩炸弹", error["message"]), error
+    assert re.search(r"年度报告.docx：.docx 解压后 \d+ MB.*疑为压缩炸弹", error["message"]), error
     assert "扫描件.pdf：PDF 没有文字层，OCR 也未识别出文字" in error["message"]
     assert not (kb_dir(server) / "uploads" / "年度报告.docx").exists()  # refused files are not kept
     assert client.get("/api/health").json()["status"] == "ok"

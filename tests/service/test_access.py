@@ -317,3 +317,26 @@ def test_admins_manage_kbs_and_people_manage_their_tokens(site: Site) -> None:
                                timeout=30), 401, "invalid_token")
         listed = editor.get("/api/tokens").json()["tokens"]
         assert all(t["user"] == "editor_none" for t in listed) and "token" not in listed[0]
+
+
+def test_a_server_where_every_read_needs_a_login(env: dict[str, str], tmp_path: Path) -> None:
+    """ZHIKU_READ_REQUIRES_KEY: not even the public default KB is read anonymously; a reader's token reads it."""
+    from zhiku_live import REPO
+
+    root = tmp_path / "closed"
+    _zhiku("ingest", str(REPO / "corpus" / "policies"), "--kb", str(root), env=env)
+    _zhiku("user", "add", "staff", "--role", "reader", "--password-stdin", "--kb", str(root), env=env,
+           stdin=PASSWORD + "\n")
+    token = _zhiku("token", "create", "staff", "--kb", str(root), env=env).strip()
+    server = start_server(root, {**env, "ZHIKU_READ_REQUIRES_KEY": "true"}, tmp_path / "closed.log")
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as anonymous:
+            error = assert_error(anonymous.get("/api/search", params={"q": "技能人才"}), 401, "login_required")
+            assert error["message"].startswith("请先登录")
+            assert anonymous.get("/api/kbs").json() == {"kbs": []}
+            assert anonymous.get("/api/health").json()["documents"] == 0
+            assert anonymous.get("/v1/models").json()["data"] == []
+        with httpx.Client(base_url=server.url, timeout=60, headers={"Authorization": f"Bearer {token}"}) as staff:
+            assert staff.get("/api/search", params={"q": "技能人才"}).json()["results"]
+    finally:
+        stop_server(server)
