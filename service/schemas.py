@@ -33,8 +33,7 @@ def _invalid(code: str, message: str) -> ApiError:
 def check_doc_type(doc_type: str) -> str:
     if doc_type not in DOC_TYPES:
         shown, choices = doc_type[:40], ", ".join(DOC_TYPES)
-        raise _invalid("unknown_type", f"未知的文档类型 '{shown}'，可选：{choices} / "
-                                       f"unknown document type '{shown}'; use one of {choices}")
+        raise _invalid("unknown_type", f"未知的文档类型 '{shown}'，可选：{choices}")
     return doc_type
 
 
@@ -44,7 +43,7 @@ def iso_date(value: str | None, name: str) -> str | None:
     try:
         return date.fromisoformat(value.strip()).isoformat()
     except ValueError:
-        raise _invalid("bad_date", f"{name} 应为 YYYY-MM-DD 格式的日期 / {name} must be a date like 2021-12-24") from None
+        raise _invalid("bad_date", f"{name} 应为 YYYY-MM-DD 格式的日期，如 2021-12-24") from None
 
 
 # --- requests ------------------------------------------------------------------------------------------
@@ -75,25 +74,23 @@ class QueryParams(BaseModel):
     def _query(self, settings: Settings) -> str:
         query = self.q.strip()
         if not query:
-            raise _invalid("empty_query", "查询不能为空 / The query must not be empty")
+            raise _invalid("empty_query", "查询不能为空，请输入问题或关键词")
         if not any(char.isalnum() for char in query):  # else dense search "finds" arbitrary passages for "？！"
-            raise _invalid("empty_query", "查询中没有可检索的文字（只有标点、符号或控制字符）/ "
-                                          "The query has no words to search for (only punctuation or symbols)")
+            raise _invalid("empty_query", "查询中没有可检索的文字（只有标点、符号或控制字符），请输入问题或关键词")
         if len(query) > settings.max_query_chars:
-            raise _invalid("query_too_long", f"查询过长（最多 {settings.max_query_chars} 字）/ "
-                                             f"The query is too long (at most {settings.max_query_chars} characters)")
+            raise _invalid("query_too_long", f"查询过长（最多 {settings.max_query_chars} 字），请缩短后重试")
         return query
 
     def _k(self, settings: Settings) -> int:
         if not 1 <= self.k <= settings.max_k:
             raise _invalid("k_out_of_range",
-                           f"k 应在 1 到 {settings.max_k} 之间 / k must be between 1 and {settings.max_k}")
+                           f"k 应在 1 到 {settings.max_k} 之间")
         return self.k
 
     def _filters(self) -> Filters:
         date_from, date_to = iso_date(self.date_from, "date_from"), iso_date(self.date_to, "date_to")
         if date_from and date_to and date_from > date_to:
-            raise _invalid("bad_date_range", "date_from 不能晚于 date_to / date_from must not be after date_to")
+            raise _invalid("bad_date_range", "date_from（起始日期）不能晚于 date_to（截止日期）")
         source = (self.source or "").strip() or None
         return Filters(doc_types=tuple(check_doc_type(t) for t in self.type),
                        date_from=date_from, date_to=date_to, source=source)
