@@ -519,5 +519,5 @@ def _progress(total: int, enabled: bool):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="chunk", desc="embedding", file=None)
+    return tqdm(total=total, unit="段", desc="向量化", file=None)
 

@@ -85,7 +85,8 @@ _PROBLEMS = {
 }
 
 
-def _problem(err: dict) -> str:
+def describe_problem(err: dict) -> str:
+    """One pydantic error in Chinese words, e.g. '不能大于 100' (also for invalid ZHIKU_* settings)."""
     template = _PROBLEMS.get(str(err.get("type")), "取值无效")
     try:
         return template.format(**(err.get("ctx") or {}))
@@ -98,7 +99,7 @@ def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        parts.append(f"{'.'.join(loc) or '请求'}：{_problem(err)}")
+        parts.append(f"{'.'.join(loc) or '请求'}：{describe_problem(err)}")
     return "参数无效：" + "；".join(parts)
 
 

@@ -55,8 +55,8 @@ class QueryAdapter:
     def describe(self) -> str:
         """What ``zhiku stats`` and ``/api/health`` show: what the adapter was trained on, and whether it has
         its lexical half (adapters trained before :mod:`index.models.expansion` have only the map)."""
-        trained = f"{self.info.get('queries', '?')} questions of {self.info.get('corpus', '?')}"
-        return trained if self.translations is None else f"{trained}, {len(self.translations):,} expansion pairs"
+        trained = f"用 {self.info.get('corpus', '?')} 的 {self.info.get('queries', '?')} 个问题训练"
+        return trained if self.translations is None else f"{trained}，{len(self.translations):,} 对扩展词"
 
     def save(self, path: Path) -> None:
         """Stored as the float16 difference from the identity: small numbers, a quarter of the bytes."""

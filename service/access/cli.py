@@ -33,7 +33,7 @@ def _needs(value: str | None, what: str) -> str:
 
 
 @command("kb", "管理知识库：create 新建 · list 列出 · set 修改 · delete 删除",
-         arg("action", choices=["create", "list", "set", "delete"]),
+         arg("action", choices=["create", "list", "set", "delete"], help="要做的操作（见上）"),
          arg("kb_name", nargs="?", metavar="NAME", help="知识库名称：小写字母、数字、- 和 _"),
          arg("--title", default=None, help="显示名称"),
          arg("--visibility", choices=VISIBILITIES, default=None,
@@ -76,9 +76,9 @@ def kb(args: argparse.Namespace, settings: Settings) -> int:
 
 
 @command("user", "管理账号：add 新建 · list 列出 · passwd 改密码 · role 改角色 · grant/revoke 授权/收回知识库 · delete 删除",
-         arg("action", choices=["add", "list", "passwd", "role", "grant", "revoke", "delete"]),
+         arg("action", choices=["add", "list", "passwd", "role", "grant", "revoke", "delete"], help="要做的操作（见上）"),
          arg("user_name", nargs="?", metavar="NAME", help="用户名"),
-         arg("kb_name", nargs="?", metavar="KB", help="grant / revoke 的知识库名称"),
+         arg("kb_name", nargs="?", metavar="KB", help="grant、revoke 时的知识库名称"),
          arg("--role", choices=ROLES, default=None, help="reader 读者 · editor 编辑 · admin 管理员"),
          arg("--password-stdin", action="store_true", help="从标准输入读密码（脚本用），否则交互输入两次"),
          JSON_FLAG)
@@ -123,8 +123,8 @@ def user(args: argparse.Namespace, settings: Settings) -> int:
 
 
 @command("token", "API 令牌：create 新建（只显示一次）· list 列出 · revoke 撤销",
-         arg("action", choices=["create", "list", "revoke"]),
-         arg("subject", nargs="?", metavar="USER|ID", help="create / list：用户名；revoke：令牌 ID"),
+         arg("action", choices=["create", "list", "revoke"], help="要做的操作（见上）"),
+         arg("subject", nargs="?", metavar="USER|ID", help="create、list 时为用户名；revoke 时为令牌 ID"),
          arg("--days", type=int, default=None, help="有效天数（默认 ZHIKU_TOKEN_DAYS，90）"),
          arg("--label", default="", help="用途，如 门户网站搜索框"),
          JSON_FLAG)

