@@ -18,6 +18,9 @@ from service.access.people import ACCESS_FILE, ROLES, AccessError, People
 from service.commands import JSON_FLAG, UsageError, arg, command, print_json
 
 
+ROLE_WORDS = {"reader": "读者", "editor": "编辑", "admin": "管理员"}
+
+
 def _people(settings: Settings) -> People:
     return People(Path(settings.kb) / ACCESS_FILE)
 
@@ -96,7 +99,7 @@ def user(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "add":
             people.add_user(name, _password(args.password_stdin), _needs(args.role, " --role"))
             _audit(people, "user.add", target=name, detail=args.role)
-            print(f"已新建{args.role} {name}" + ("" if args.role == "admin" else
+            print(f"已新建{ROLE_WORDS[args.role]} {name}" + ("" if args.role == "admin" else
                                                  f"；授权知识库：zhiku user grant {name} 知识库名称"))
         elif args.action == "passwd":
             people.set_password(name, _password(args.password_stdin))
@@ -105,7 +108,7 @@ def user(args: argparse.Namespace, settings: Settings) -> int:
         elif args.action == "role":
             people.set_role(name, _needs(args.role, " --role"))
             _audit(people, "user.role", target=name, detail=args.role)
-            print(f"{name} 现在是 {args.role}")
+            print(f"{name} 现在是{ROLE_WORDS[args.role]}（{args.role}）")
         elif args.action in ("grant", "revoke"):
             kb_name = _needs(args.kb_name, "知识库名称")
             if args.action == "grant" and kb_name != DEFAULT and Library(settings).info(kb_name) is None:
