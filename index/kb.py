@@ -283,9 +283,9 @@ class KnowledgeBase:
         self.store.set_meta("vectors_generation", str(generation))
         fixed = []
         if extra:
-            fixed.append(f"removed {len(extra)} orphan vectors")
+            fixed.append(f"删除了 {len(extra)} 个多余的向量")
         if stale:
-            fixed.append(f"wrote {len(stale)} missing or stale vectors")
+            fixed.append(f"重写了 {len(stale)} 个缺失或过期的向量")
         return fixed
 
     def keywords(self) -> KeywordIndex:
@@ -409,13 +409,13 @@ class KnowledgeBase:
         present = self.vectors.hashes()
         problems = []
         if set(present) - set(expected):
-            problems.append(f"{len(set(present) - set(expected))} vectors have no chunk")
+            problems.append(f"{len(set(present) - set(expected))} 个向量没有对应的段落")
         stale = [cid for cid, h in expected.items() if present.get(cid) != h]
         if stale:
-            problems.append(f"{len(stale)} chunks have no current vector")
+            problems.append(f"{len(stale)} 个段落缺少最新的向量")
         keyword_rows = len(self.keywords().ids)
         if keyword_rows != len(expected):
-            problems.append(f"keyword index has {keyword_rows} rows for {len(expected)} chunks")
+            problems.append(f"关键词索引有 {keyword_rows} 行，而段落有 {len(expected)} 个")
         repaired = self.reconcile_vectors() if repair and problems else []
         return CheckReport(documents=int(counts["documents"]), chunks=len(expected), vectors=self.vectors.count(),
                            keyword_rows=keyword_rows, problems=problems, repaired=repaired)
@@ -519,5 +519,5 @@ def _progress(total: int, enabled: bool):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="chunk", desc="embedding", file=None)
+    return tqdm(total=total, unit="段", desc="向量化", file=None)
 

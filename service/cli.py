@@ -23,8 +23,9 @@ from index.kb import KnowledgeBase
 from index.library import DEFAULT, Library, LibraryError
 from index.settings import Settings
 from service.access import cli as _access_commands  # noqa: F401  registers kb, user, token, audit
-from service.commands import COMMANDS, JSON_FLAG, NAME_FLAG, UsageError, arg, command, print_json
-from service.errors import ApiError
+from service.commands import (COMMAND_METAVAR, COMMANDS, JSON_FLAG, NAME_FLAG, ChineseParser, UsageError, arg, command,
+                              print_json)
+from service.errors import ApiError, describe_problem
 from service.schemas import AnswerResponse, AskParams, CheckOut, SearchParams, SearchResponse
 
 @contextmanager
@@ -52,27 +53,28 @@ def open_named(library: Library, name: str | None) -> KnowledgeBase:
 
 
 # --- commands --------------------------------------------------------------------------------------
-@command("ingest", "导入文件或目录 / ingest files or folders", NAME_FLAG,
-         arg("paths", nargs="+", type=Path, metavar="PATH", help="文件或目录 / files or folders"))
+@command("ingest", "导入文件或目录：新增、更新，并删除已不存在的文件的文档；未变的文件跳过", NAME_FLAG,
+         arg("paths", nargs="+", type=Path, metavar="PATH", help="文件或目录，可给多个"))
 def ingest(args: argparse.Namespace, settings: Settings) -> int:
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
-        raise UsageError(f"路径不存在 / path not found: {', '.join(missing)}")
+        raise UsageError(f"路径不存在：{'、'.join(missing)}")
     with _open(settings, args.name, create=True) as kb:
         report = kb.ingest(args.paths, progress=True)
-    print(f"新增 added {report.added} · 更新 updated {report.updated} · 未变 unchanged {report.unchanged} · "
-          f"删除 removed {report.removed} · 跳过 skipped {len(report.skipped)} · 段落 chunks {report.chunks_written}")
+    print(f"新增 {report.added} · 更新 {report.updated} · 未变 {report.unchanged} · "
+          f"删除 {report.removed} · 跳过 {len(report.skipped)} · 写入段落 {report.chunks_written}")
     for path, reason in report.skipped:
-        print(f"  跳过 skipped {path}: {reason}")
+        print(f"  跳过 {path}：{reason}")
     return 0
 
 
-@command("search", "检索 / search the knowledge base", NAME_FLAG,
-         arg("query", help="问题或关键词 / question or keywords"),
-         arg("-k", type=int, default=10, help="结果数 / number of results (default 10)"),
+@command("search", "检索知识库：列出最相关的段落及出处", NAME_FLAG,
+         arg("query", help="问题或关键词"),
+         arg("-k", type=int, default=10, help="最多列出几段（默认 10）"),
          arg("--type", action="append", default=[], metavar="TYPE",
-             help="文档类型，可重复 / document type, repeatable: law policy case report other"),
-         arg("--method", choices=["hybrid", "bm25", "dense"], default="hybrid", help="检索方式 / retrieval method"),
+             help="只检索这类文档，可重复：law 法律 · policy 政策 · case 案例 · report 报告 · other 其他"),
+         arg("--method", choices=["hybrid", "bm25", "dense"], default="hybrid",
+             help="检索方式：hybrid 关键词与向量结合（默认）· bm25 只用关键词 · dense 只用向量"),
          JSON_FLAG)
 def search(args: argparse.Namespace, settings: Settings) -> int:
     params = SearchParams(q=args.query, k=args.k, type=args.type, method=args.method)
@@ -84,7 +86,7 @@ def search(args: argparse.Namespace, settings: Settings) -> int:
         print_json(response.model_dump(mode="json"))
         return 0
     if not response.results:
-        print("未找到相关内容 / nothing found")
+        print("未找到相关内容")
     for i, hit in enumerate(response.results, 1):
         meta = " · ".join(x for x in (hit.doc_type, hit.date, hit.source) if x)
         print(f"{i}. {hit.title}  [{meta}]  {hit.score:.3f}")
@@ -94,9 +96,9 @@ def search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-@command("ask", "问答：从文档中摘录答案 / extractive answer with citations", NAME_FLAG,
-         arg("query", help="问题 / question"),
-         arg("-k", type=int, default=5, help="用于抽取答案的段落数 / passages to draw from"),
+@command("ask", "问答：从文档中摘录答案，每句附出处", NAME_FLAG,
+         arg("query", help="问题"),
+         arg("-k", type=int, default=5, help="从最相关的几段中摘录答案（默认 5）"),
          JSON_FLAG)
 def ask(args: argparse.Namespace, settings: Settings) -> int:
     query, k, filters = AskParams(q=args.query, k=args.k).resolve(settings)
@@ -116,9 +118,9 @@ def ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-@command("serve", "启动网页与 API 服务 / serve the search page and the API",
-         arg("--host", default=None, help="监听地址 / host (default from settings: 127.0.0.1)"),
-         arg("--port", type=int, default=None, help="端口 / port (default from settings: 8000)"))
+@command("serve", "启动检索网页与 API 服务",
+         arg("--host", default=None, help="监听地址（默认 ZHIKU_HOST，127.0.0.1）"),
+         arg("--port", type=int, default=None, help="端口（默认 ZHIKU_PORT，8000）"))
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -135,10 +137,10 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-@command("mcp", "MCP 服务（供 AI 助手使用）/ serve the KB to AI assistants over MCP", NAME_FLAG,
-         arg("--http", action="store_true", help="可流式 HTTP（/mcp），默认 stdio / streamable HTTP at /mcp instead of stdio"),
-         arg("--host", default=None, help="--http 的监听地址 / host for --http (default 127.0.0.1)"),
-         arg("--port", type=int, default=None, help="--http 的端口 / port for --http (default 8000)"))
+@command("mcp", "MCP 服务：让 AI 助手检索知识库、问答和阅读原文", NAME_FLAG,
+         arg("--http", action="store_true", help="以可流式 HTTP 提供服务（地址 /mcp），不加则用 stdio"),
+         arg("--host", default=None, help="--http 的监听地址（默认 ZHIKU_HOST，127.0.0.1）"),
+         arg("--port", type=int, default=None, help="--http 的端口（默认 ZHIKU_PORT，8000）"))
 def mcp(args: argparse.Namespace, settings: Settings) -> int:
     from service.mcp_server import build_server
 
@@ -153,7 +155,7 @@ def mcp(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-@command("stats", "知识库统计 / knowledge-base statistics", NAME_FLAG, JSON_FLAG)
+@command("stats", "知识库统计：文档、段落、向量数与所用模型", NAME_FLAG, JSON_FLAG)
 def stats(args: argparse.Namespace, settings: Settings) -> int:
     with _open(settings, args.name) as kb:
         data = kb.stats()
@@ -161,12 +163,12 @@ def stats(args: argparse.Namespace, settings: Settings) -> int:
         print_json(data)
     else:
         for key, value in data.items():
-            print(f"{key}: {value}")
+            print(f"{STATS_LABELS.get(key, key)}：{value}")
     return 0
 
 
-@command("check", "检查索引一致性 / verify (and repair) the indexes", NAME_FLAG,
-         arg("--repair", action="store_true", help="修复发现的问题 / repair what is found"),
+@command("check", "检查数据库、向量与关键词索引是否一致，可修复", NAME_FLAG,
+         arg("--repair", action="store_true", help="修复发现的问题"),
          JSON_FLAG)
 def check(args: argparse.Namespace, settings: Settings) -> int:
     with _open(settings, args.name) as kb:
@@ -174,20 +176,20 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print_json(report.model_dump(mode="json"))
     else:
-        print(f"文档 documents {report.documents} · 段落 chunks {report.chunks} · 向量 vectors {report.vectors} · "
-              f"关键词 keyword rows {report.keyword_rows}")
+        print(f"文档 {report.documents} · 段落 {report.chunks} · 向量 {report.vectors} · "
+              f"关键词索引 {report.keyword_rows} 行")
         for problem in report.problems:
-            print(f"  问题 problem: {problem}")
+            print(f"  问题：{problem}")
         for fix in report.repaired:
-            print(f"  已修复 repaired: {fix}")
-        print("正常 / ok" if report.ok else "发现问题，可用 --repair 修复 / problems found: run with --repair")
+            print(f"  已修复：{fix}")
+        print("正常" if report.ok else "发现问题：可用 zhiku check --repair 修复")
     return 0 if report.ok else 1
 
 
 BEIR_FILES = (
-    arg("--corpus", type=Path, required=True, help="JSONL {id,title,text}"),
-    arg("--queries", type=Path, required=True, help="JSONL {id,text}"),
-    arg("--qrels", type=Path, required=True, help="TSV with header: query_id corpus_id score"),
+    arg("--corpus", type=Path, required=True, help="语料，JSONL，每行 {id,title,text}"),
+    arg("--queries", type=Path, required=True, help="问题，JSONL，每行 {id,text}"),
+    arg("--qrels", type=Path, required=True, help="相关性标注，TSV，首行为表头：query_id corpus_id score"),
 )
 
 
@@ -195,17 +197,17 @@ def _query_subset(args: argparse.Namespace) -> list[str] | None:
     """Check the BEIR-style files exist; the query ids of ``--split`` (None = all)."""
     missing = [str(p) for p in (args.corpus, args.queries, args.qrels) if not p.is_file()]
     if missing:
-        raise UsageError(f"文件不存在 / file not found: {', '.join(missing)}")
+        raise UsageError(f"文件不存在：{'、'.join(missing)}")
     if args.split == "all":
         return None
     tune, holdout = split_queries(load_queries(args.queries))
     return tune if args.split == "tune" else holdout
 
 
-@command("eval", "评测检索质量 / measure retrieval quality on a BEIR-style set",
+@command("eval", "评测检索质量（BEIR 格式的评测集）",
          *BEIR_FILES,
          arg("--split", choices=["all", "tune", "holdout"], default="all",
-             help="查询子集 / query subset: the deterministic tune / held-out split (default all)"),
+             help="用哪些问题：all 全部（默认）· tune 调参集 · holdout 留出集（按问题 id 固定划分）"),
          JSON_FLAG)
 def evaluate(args: argparse.Namespace, settings: Settings) -> int:
     """Hybrid figures are the default search path exactly as users get it; bm25 and dense alone beside it."""
@@ -214,28 +216,32 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print_json(results)
         return 0
-    print(f"{'method':<8}{'hit@1':>8}{'recall@10':>11}{'mrr@10':>9}{'ndcg@10':>9}{'n':>7}")
+    print(f"{'方法':<6}{'hit@1':>8}{'recall@10':>11}{'mrr@10':>9}{'ndcg@10':>9}{'n':>7}")
     for method, m in results.items():
         print(f"{method:<8}{m['hit@1']:>8.3f}{m['recall@10']:>11.3f}{m['mrr@10']:>9.3f}{m['ndcg@10']:>9.3f}"
               f"{int(m['n']):>7}")
     return 0
 
 
-@command("train-adapter", "用标注问题训练查询适配器 / fit a query adapter to judged questions (BEIR-style set)",
+@command("train-adapter", "用标注问题训练查询适配器（BEIR 格式的评测集）",
          *BEIR_FILES,
          arg("--split", choices=["all", "tune"], default="tune",
-             help="训练用的查询 / questions to train on: the tune split (default; keeps the held-out split "
-                  "for zhiku eval --split holdout) or all"),
-         arg("--out", type=Path, required=True, help="适配器文件 / adapter file to write (.npz)"))
+             help="用哪些问题训练：tune 调参集（默认，留出集留给 zhiku eval --split holdout）· all 全部"),
+         arg("--out", type=Path, required=True, help="写出的适配器文件（.npz）"))
 def train_adapter_command(args: argparse.Namespace, settings: Settings) -> int:
     """Then ``ZHIKU_QUERY_ADAPTER=<file> zhiku eval … --split holdout`` measures it on unseen questions."""
     adapter = train_adapter(settings, args.corpus, args.queries, args.qrels, query_ids=_query_subset(args),
                             progress=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     adapter.save(args.out)
-    print(f"已写入 / wrote {args.out}: {adapter.embedder}, {adapter.info['queries']} questions, "
-          f"{adapter.info['passages']} passages")
+    print(f"已写入 {args.out}：{adapter.embedder}，{adapter.info['queries']} 个问题，"
+          f"{adapter.info['passages']} 个段落")
     return 0
+
+
+STATS_LABELS = {"documents": "文档", "chunks": "段落", "doc_types": "各类文档", "disabled": "已停用的文档",
+                "vectors": "向量", "embedder": "向量模型", "dim": "向量维数", "query_adapter": "查询适配器",
+                "vector_store": "向量库", "generation": "索引版本"}
 
 
 # --- entry point -----------------------------------------------------------------------------------
@@ -245,12 +251,13 @@ def _one_line(text: str, width: int = 160) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zhiku", description="知库：离线政策法规知识库 / offline knowledge base")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = ChineseParser(prog="zhiku", description="知库：离线的政策、法律法规与案例知识库",
+                           epilog="每个命令的用法：zhiku 命令 --help")
+    sub = parser.add_subparsers(title="命令", dest="command", required=True, metavar=COMMAND_METAVAR)
     for cmd in COMMANDS:
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
         p.add_argument("--kb", type=Path, default=None, metavar="DIR",
-                       help="知识库目录（默认 ZHIKU_KB 或 data/kb）/ KB directory (default: ZHIKU_KB or data/kb)")
+                       help="数据目录，默认知识库与其他知识库都在其中（默认 ZHIKU_KB 或 data/kb）")
         for flags, options in cmd.arguments:
             p.add_argument(*flags, **options)
         p.set_defaults(handler=cmd.handler)
@@ -266,10 +273,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"zhiku: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:  # a ZHIKU_* environment variable with an invalid value
-        print(f"zhiku: 配置无效 / invalid settings: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}", file=sys.stderr)
+        error = exc.errors()[0]
+        name = "ZHIKU_" + "_".join(str(part) for part in error["loc"]).upper()
+        print(f"zhiku: 配置无效：{name} {describe_problem(error)}", file=sys.stderr)
         return 2
     except (ZhikuIndexError, OSError) as exc:
-        print(f"zhiku: 错误 / error: {exc}", file=sys.stderr)
+        print(f"zhiku: 出错：{exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -19,25 +19,24 @@ from index.errors import EmbedderMismatch, EmbedderUnavailable, VectorStoreUnava
 log = logging.getLogger("zhiku.api")
 
 _HTTP_CODES = {
-    400: ("bad_request", "请求无效 / Bad request"),
-    401: ("unauthorized", "需要 API 密钥 / API key required"),
-    403: ("forbidden", "禁止访问 / Forbidden"),
-    404: ("not_found", "未找到 / Not found"),
-    405: ("method_not_allowed", "不支持的请求方法 / Method not allowed"),
-    413: ("too_large", "请求体过大 / Request body too large"),
-    415: ("unsupported_media_type", "不支持的内容类型 / Unsupported media type"),
+    400: ("bad_request", "请求无效，请检查请求的参数和格式"),
+    401: ("unauthorized", "需要登录，或提供 API 令牌（Authorization: Bearer …）"),
+    403: ("forbidden", "你没有权限这样做"),
+    404: ("not_found", "没有这个地址，请对照 /docs 中的接口列表"),
+    405: ("method_not_allowed", "这个地址不支持该请求方法，请对照 /docs 中的接口列表"),
+    413: ("too_large", "请求体过大，请减少发送的内容"),
+    415: ("unsupported_media_type", "不支持的内容类型，请按 /docs 中的说明设置 Content-Type"),
 }
 
 # Index failures the operator can fix; the text is fixed so no path or model location leaks to clients.
 _INDEX_ERRORS: list[tuple[type[ZhikuIndexError], str, str]] = [
     (VectorStoreUnavailable, "vector_store_unavailable",
-     "向量库暂不可用，请检查 chroma 服务 / The vector store is unavailable: check the chroma server"),
+     "向量库暂不可用：请检查 chroma 服务是否在运行，稍后重试"),
     (EmbedderMismatch, "embedder_mismatch",
-     "知识库的向量由另一个模型生成，请用原模型或重建索引 / The KB was built with another embedder: "
-     "use that embedder or rebuild the index"),
+     "知识库的向量由另一个模型生成：请改用原来的向量模型，或重新导入以重建索引"),
     (EmbedderUnavailable, "embedder_unavailable",
-     "无法加载向量模型，请检查配置 / The embedding model cannot be loaded: check the configuration"),
-    (ZhikuIndexError, "index_error", "索引暂不可用 / The index is unavailable"),
+     "无法加载向量模型：请检查 ZHIKU_EMBEDDER 等配置"),
+    (ZhikuIndexError, "index_error", "索引暂不可用，请稍后重试；仍不行请联系管理员查看服务器日志"),
 ]
 
 
@@ -86,7 +85,8 @@ _PROBLEMS = {
 }
 
 
-def _problem(err: dict) -> str:
+def describe_problem(err: dict) -> str:
+    """One pydantic error in Chinese words, e.g. '不能大于 100' (also for invalid ZHIKU_* settings)."""
     template = _PROBLEMS.get(str(err.get("type")), "取值无效")
     try:
         return template.format(**(err.get("ctx") or {}))
@@ -99,7 +99,7 @@ def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        parts.append(f"{'.'.join(loc) or '请求'}：{_problem(err)}")
+        parts.append(f"{'.'.join(loc) or '请求'}：{describe_problem(err)}")
     return "参数无效：" + "；".join(parts)
 
 
@@ -116,7 +116,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code, message = _HTTP_CODES.get(exc.status_code, ("http_error", "请求失败 / Request failed"))
+        code, message = _HTTP_CODES.get(exc.status_code, ("http_error", "请求失败"))
         return error_response(exc.status_code, code, message, getattr(exc, "headers", None))
 
     @app.exception_handler(ZhikuIndexError)
@@ -129,4 +129,4 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Starlette re-raises after this response is sent, so the server log gets the full traceback too.
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
-        return error_response(500, "internal_error", "服务器内部错误 / Internal server error")
+        return error_response(500, "internal_error", "服务器内部错误，请稍后重试；仍不行请联系管理员查看服务器日志")

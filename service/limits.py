@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from index.settings import Settings
 from service.errors import ApiError, error_response
 
-BODY_TOO_LARGE = "请求体过大 / Request body too large"
+BODY_TOO_LARGE = "请求体过大，请减少发送的内容"
 BUSY_RETRY_AFTER_S = 5
 T = TypeVar("T")
 
@@ -72,7 +72,7 @@ def rate_limit(request: Request) -> None:
     if wait > 0:
         retry = max(1, math.ceil(wait))
         raise ApiError(429, "rate_limited",
-                       f"请求过于频繁，请 {retry} 秒后重试 / Too many requests: retry in {retry} s",
+                       f"请求过于频繁，请 {retry} 秒后重试",
                        {"Retry-After": str(retry)})
 
 
@@ -124,8 +124,7 @@ async def in_search_slot(request: Request, work: Callable[[], T]) -> T:
     with anyio.move_on_after(settings.search_wait_seconds) as waiting:
         await slots.acquire()
     if waiting.cancelled_caught:
-        raise ApiError(503, "busy", f"服务器繁忙，请 {BUSY_RETRY_AFTER_S} 秒后重试 / The server is busy: "
-                       f"retry in {BUSY_RETRY_AFTER_S} s", {"Retry-After": str(BUSY_RETRY_AFTER_S)})
+        raise ApiError(503, "busy", f"服务器繁忙，请 {BUSY_RETRY_AFTER_S} 秒后重试", {"Retry-After": str(BUSY_RETRY_AFTER_S)})
     try:
         return await run_in_threadpool(work)
     finally:

@@ -3,7 +3,7 @@
 Three tools with typed inputs and typed results: ``search`` (passages with their sources), ``ask`` (the same
 answer as /api/ask — written by the configured LLM and checked, or extractive — with numbered sources) and
 ``get_document`` (a document's text, in pieces, for a source an assistant wants to read further). The tools
-call the same code as the HTTP API, so errors carry the same Chinese/English messages.
+call the same code as the HTTP API, so errors carry the same Chinese messages.
 """
 from __future__ import annotations
 
@@ -28,13 +28,13 @@ MAX_DOCUMENT_CHARS = 20_000
 
 
 class Source(BaseModel):
-    n: int = Field(description="编号，答案中的 [n] / the number answers cite as [n]")
+    n: int = Field(description="编号，即答案中引用的 [n]")
     title: str
     heading: str
-    doc_id: str = Field(description="get_document 的参数 / pass to get_document")
+    doc_id: str = Field(description="文档编号，传给 get_document 可阅读原文")
     doc_type: str
     date: str | None
-    text: str = Field(description="段落原文 / the passage")
+    text: str = Field(description="段落原文")
 
     @classmethod
     def of(cls, n: int, hit: HitOut) -> Source:
@@ -48,9 +48,9 @@ class SearchResult(BaseModel):
 
 
 class AskResult(BaseModel):
-    answer: str = Field(description="答案及其出处列表 / the answer with [n] marks, then the sources")
+    answer: str = Field(description="答案（带 [n] 标注），其后是出处列表")
     found: bool
-    generated: bool = Field(description="由大模型撰写并已核对 / written by the LLM and checked")
+    generated: bool = Field(description="答案是否由大模型撰写（并已与出处核对）")
     notice: str | None
     claims: list[ClaimOut]
     sources: list[Source]
@@ -65,7 +65,7 @@ class DocumentText(BaseModel):
     start: int
     text: str
     total_chars: int
-    next_start: int | None = Field(description="未读完时下一段的起点 / where the next piece starts, if any")
+    next_start: int | None = Field(description="未读完时下一段的起点；读完时为 null")
 
 
 @contextmanager
@@ -83,19 +83,19 @@ def build_server(kb: KnowledgeBase, settings: Settings) -> MCPServer:
     server = MCPServer(name="zhiku", instructions=INSTRUCTIONS)
     answering = Answerer(lambda _: kb, settings, make_generator(settings), anyio.to_thread.run_sync)
 
-    @server.tool(description="检索知识库：返回最相关的段落及出处 / hybrid search: the best passage of each document")
-    async def search(query: Annotated[str, Field(description="问题或关键词 / question or keywords")],
-                     k: Annotated[int, Field(ge=1, le=20, description="结果数 / results")] = 5) -> SearchResult:
+    @server.tool(description="检索知识库：返回最相关的段落及出处（每篇文档取最相关的段落）")
+    async def search(query: Annotated[str, Field(description="问题或关键词")],
+                     k: Annotated[int, Field(ge=1, le=20, description="结果数（1–20）")] = 5) -> SearchResult:
         with user_errors():
             found_query, found_k, filters = SearchParams(q=query, k=k).resolve(settings)
         result = await anyio.to_thread.run_sync(lambda: kb.search(found_query, k=found_k, filters=filters))
         hits = SearchResponse.of(result, result.took_ms).results
         return SearchResult(query=result.query, sources=[Source.of(n, hit) for n, hit in enumerate(hits, 1)])
 
-    @server.tool(description="问答：带编号出处的答案，每句已与出处核对 / an answer whose sentences cite numbered sources")
-    async def ask(question: Annotated[str, Field(description="问题 / the question")],
+    @server.tool(description="问答：带编号出处的答案，每句已与出处核对")
+    async def ask(question: Annotated[str, Field(description="问题")],
                   previous_question: Annotated[str | None, Field(
-                      description="同一对话的上一个问题，用于理解追问（那女职工呢？）/ the previous question")] = None,
+                      description="同一对话的上一个问题，用于理解追问（如：那女职工呢？）")] = None,
                   ) -> AskResult:
         with user_errors():
             response = await answering.answer(AskParams(q=question, prev=previous_question))
@@ -103,12 +103,12 @@ def build_server(kb: KnowledgeBase, settings: Settings) -> MCPServer:
                          notice=response.notice, claims=response.claims,
                          sources=[Source.of(n, hit) for n, hit in enumerate(response.passages, 1)])
 
-    @server.tool(description="阅读文档原文（分段）/ a document's text, from start, in pieces")
+    @server.tool(description=f"阅读文档原文：从 start 起，每次最多 {MAX_DOCUMENT_CHARS} 字")
     def get_document(doc_id: Annotated[str, Field(description="search 或 ask 结果中的 doc_id")],
-                     start: Annotated[int, Field(ge=0, description="起始字符 / first character")] = 0) -> DocumentText:
+                     start: Annotated[int, Field(ge=0, description="从第几个字符读起（从 0 起）；上一次的 next_start")] = 0) -> DocumentText:
         found = kb.document(doc_id, include_disabled=False)
         if found is None:
-            raise ToolError(f"没有这篇文档：{doc_id[:200]} / no such document")
+            raise ToolError(f"没有这篇文档：{doc_id[:200]}（doc_id 请取自 search 或 ask 的结果）")
         doc, _ = found
         end = min(len(doc.text), start + MAX_DOCUMENT_CHARS)
         return DocumentText(doc_id=doc.doc_id, title=doc.title, doc_type=doc.doc_type, date=doc.date,

@@ -30,7 +30,7 @@ MODEL_ID = DEFAULT_ALIAS  # the default KB; every other KB is a model named afte
 CHUNK_CHARS = 24  # the answer is streamed in pieces of about a clause
 
 openai_api = APIRouter(prefix="/v1", responses=ERROR_RESPONSES,
-                       tags=["OpenAI-compatible"])
+                       tags=["OpenAI 兼容接口"])
 
 
 class ModelOut(BaseModel):
@@ -60,10 +60,11 @@ class ChatMessage(BaseModel):
 class ChatRequest(BaseModel):
     """What zhiku reads of an OpenAI chat request; sampling options (temperature …) are accepted and ignored."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra={
+        "description": "OpenAI 格式的聊天请求；temperature 等采样参数会被接受并忽略。"})
     model: str = Field(description=f"知识库名称，来自 /v1/models（默认知识库为 '{MODEL_ID}'）")
-    messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
+    messages: list[ChatMessage] = Field(min_length=1, description="对话消息；回答最后一条用户消息，其前一条用户消息用来理解追问")
+    stream: bool = Field(False, description="true 时以 chat.completion.chunk 事件流式返回，以 data: [DONE] 结束")
 
 
 def readable_models(request: Request) -> dict[str, str]:
@@ -73,12 +74,18 @@ def readable_models(request: Request) -> dict[str, str]:
             for info in request.app.state.library.infos() if caller.can_read(info)}
 
 
-@openai_api.get("/models", summary="模型列表（每个可读的知识库一个）")
+@openai_api.get("/models", summary="模型列表（每个可读的知识库一个）",
+                 description=f"OpenAI 格式的模型列表：调用者可读的每个知识库是一个模型，默认知识库的模型名为 '{MODEL_ID}'，"
+                             "其他知识库以其名称为模型名。供 Open WebUI、Cherry Studio、Dify 等聊天客户端选择知识库。")
 def models(request: Request) -> ModelList:
     return ModelList(data=[ModelOut(id=name) for name in readable_models(request)])
 
 
 @openai_api.post("/chat/completions", dependencies=[Depends(rate_limit)], summary="问答（OpenAI 格式）",
+                  description="OpenAI 格式的问答：回答最后一条用户消息（其前一条用户消息作为上一个问题，用来理解追问），"
+                              "答案附编号出处（标题、章节与原文链接），与 GET /api/ask 的答案相同。stream 为 true 时以 "
+                              "chat.completion.chunk 事件流式返回，以 data: [DONE] 结束；temperature 等采样参数会被接受并忽略。"
+                              "\n\nmodel 不存在或不可读时返回 404，消息中没有用户问题时返回 422，请求过于频繁时返回 429。",
                  response_model=None, responses={200: {"content": {"text/event-stream": {}}}})
 async def chat_completions(body: ChatRequest, request: Request) -> dict[str, Any] | StreamingResponse:
     """zhiku's answer to the last user message, with numbered sources; ``stream: true`` for chunks."""

@@ -15,7 +15,7 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
@@ -58,6 +58,27 @@ def get_settings(request: Request) -> Settings:
 
 KB = Annotated[KnowledgeBase, Depends(read_kb)]
 Config = Annotated[Settings, Depends(get_settings)]
+DocId = Annotated[str, Path(description="文档编号，取自检索结果或文档列表的 doc_id，如 社会法/工会法(2021-12-24).md")]
+
+# What /docs shows of each route (the docstrings are notes for developers). The status codes every route
+# shares (401/404 for a KB one may not read, 422 for invalid parameters …) are listed under its responses.
+LIMITED = "请求过于频繁时返回 429，服务器繁忙时返回 503，都带 Retry-After（秒）。"
+SEARCH_DESCRIPTION = (
+    "混合检索（关键词 BM25 与向量相结合）：返回相关度达到阈值的段落（同一文档的段落排在一起），每段附高亮摘要、"
+    "标题路径和相关度 score（0–1）；total 为相关文档总数；还返回按文档类型、年份和发布机关的分面统计，"
+    "以及同义扩展和查询适配器补充检索的词。\n\n"
+    "查询为空、k 超出范围、日期不是 YYYY-MM-DD 或文档类型未知时返回 422，message 说明要改什么。" + LIMITED)
+ASK_DESCRIPTION = (
+    "问答：返回答案及其出处。答案或直接摘自文档（每句附出处），或由配置的大模型撰写并逐句与所引段落核对"
+    "（claims 列出每句的核对结果）；没有相关内容时 found 为 false。prev 为同一对话的上一个问题，"
+    "用来理解追问（如：那女职工呢？）。\n\n参数无效时返回 422。" + LIMITED)
+UPLOAD_DESCRIPTION = (
+    "上传文档：以 multipart/form-data 上传，文件放在字段 files 中（可多个），导入方式与 zhiku ingest 相同；"
+    "表单字段 doc_type、title、date、source 覆盖自动识别的结果。响应的 files 逐个说明每个文件的结果："
+    "added 新增、updated 更新、unchanged 未变、failed 失败（附原因）。需要编辑或管理员角色并获授权。\n\n"
+    "状态码：200 至少读取了一个文件（部分失败时逐个说明）；422 upload_failed 所有文件都读取失败，原因在 message 中；"
+    "400 文件名无效或无法解析上传内容；413 文件过大、文件过多或请求体过大；415 不支持的文件类型，或不是 "
+    "multipart/form-data 上传。")
 
 reads = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
 writes = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
@@ -77,19 +98,21 @@ async def _search(params: SearchParams, request: Request) -> SearchResponse:
     return await in_search_slot(request, work)
 
 
-@reads.get("/search", dependencies=[Depends(rate_limit)], summary="检索")
+@reads.get("/search", dependencies=[Depends(rate_limit)], summary="检索", description=SEARCH_DESCRIPTION)
 async def search(params: Annotated[SearchParams, Query()], request: Request) -> SearchResponse:
     """Hybrid (BM25 + dense) search: the passages that pass the relevance cut-off, a document's grouped, with
     facets for filtering."""
     return await _search(params, request)
 
 
-@reads.post("/search", dependencies=[Depends(rate_limit)], summary="检索（JSON 请求体）")
+@reads.post("/search", dependencies=[Depends(rate_limit)], summary="检索（JSON 请求体）",
+            description="与 GET /api/search 相同，参数放在 JSON 请求体中（字段见 SearchParams），适合参数较长时使用。"
+                        "\n\n参数无效时返回 422，请求体超过 64 KB 时返回 413。" + LIMITED)
 async def search_post(params: SearchParams, request: Request) -> SearchResponse:
     return await _search(params, request)
 
 
-@reads.get("/ask", dependencies=[Depends(rate_limit)], summary="问答（带出处）")
+@reads.get("/ask", dependencies=[Depends(rate_limit)], summary="问答（带出处）", description=ASK_DESCRIPTION)
 async def ask(params: Annotated[AskParams, Query()], request: Request) -> AnswerResponse:
     """Answer sentences with their citations (quoted, or written by the configured LLM and checked claim by
     claim); found=false when nothing fits."""
@@ -97,6 +120,9 @@ async def ask(params: Annotated[AskParams, Query()], request: Request) -> Answer
 
 
 @reads.get("/ask/stream", dependencies=[Depends(rate_limit)], summary="问答（流式，server-sent events）",
+           description="与 GET /api/ask 相同的问答，以 server-sent events 返回：大模型撰写答案时逐段发送 delta 事件"
+                       "（{\"text\": …}），最后发送一个 answer 事件，内容与 GET /api/ask 的 JSON 相同（已逐句核对）。"
+                       "未配置大模型时只发送 answer 事件。\n\n参数无效时返回 422。" + LIMITED,
            response_class=StreamingResponse,
            responses={200: {"content": {"text/event-stream": {}},
                             "description": "event: delta {text} …, then event: answer (the /api/ask JSON)"}})
@@ -106,8 +132,11 @@ async def ask_stream(params: Annotated[AskParams, Query()], request: Request) ->
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@reads.get("/suggest", summary="搜索建议")
-def suggest(kb: KB, settings: Config, q: str = "", limit: Annotated[int, Query(ge=1, le=20)] = 8) -> Suggestions:
+@reads.get("/suggest", summary="搜索建议",
+           description="输入时的搜索建议：先是以已输入文字开头的词表术语和文档标题，再是包含它的，"
+                       "最后是与整句问题相关的术语和标题。q 为空时返回空列表。")
+def suggest(kb: KB, settings: Config, q: Annotated[str, Query(description="已输入的文字")] = "",
+            limit: Annotated[int, Query(ge=1, le=20, description="最多返回几条建议（1–20）")] = 8) -> Suggestions:
     prefix = q.strip()[:settings.max_query_chars]
     return Suggestions(query=prefix, suggestions=kb.suggest(prefix, limit) if prefix else [])
 
@@ -120,11 +149,14 @@ def _may_edit(request: Request, kb: str | None) -> bool:
     return info is not None and caller.can_write(info)
 
 
-@reads.get("/documents", summary="文档列表")
+@reads.get("/documents", summary="文档列表",
+           description="知识库中的文档，可按文档类型筛选，用 offset 和 limit 分页；total 为符合条件的文档总数。"
+                       "能编辑该知识库的人还会看到已停用的文档（enabled 为 false）。")
 def documents(request: Request, kb_obj: KB, kb: KbName = None,
-              doc_type: Annotated[str | None, Query(alias="type")] = None,
-              offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-              limit: Annotated[int, Query(ge=1, le=200)] = 50) -> DocumentList:
+              doc_type: Annotated[str | None, Query(alias="type", description="只列出这类文档："
+                                                    "law 法律、policy 政策、case 案例、report 报告、other 其他")] = None,
+              offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="跳过前多少篇（分页）")] = 0,
+              limit: Annotated[int, Query(ge=1, le=200, description="每页篇数（1–200）")] = 50) -> DocumentList:
     rows, total = kb_obj.documents(doc_type=check_doc_type(doc_type) if doc_type else None, offset=offset,
                                    limit=limit, include_disabled=_may_edit(request, kb))
     return DocumentList(total=total, offset=offset, limit=limit, documents=[DocumentMeta(**r) for r in rows])
@@ -134,8 +166,11 @@ def _not_found(doc_id: str) -> ApiError:
     return ApiError(404, "document_not_found", f"没有这篇文档：{doc_id[:200]}")
 
 
-@reads.get("/documents/{doc_id:path}", summary="文档全文及其段落")
-def document(doc_id: str, request: Request, kb_obj: KB, kb: KbName = None) -> DocumentDetail:
+@reads.get("/documents/{doc_id:path}", summary="文档全文及其段落",
+           description="一篇文档的全文（含 OCR 识别出的文字）及其段落、标题路径和页码；段落的 start、end 是它在全文中的位置。"
+                       "已停用的文档只对能编辑该知识库的人可见。文档不存在时返回 404；知识库不存在或无权读取时，"
+                       "匿名调用者得到 401，已登录的得到 404。")
+def document(doc_id: DocId, request: Request, kb_obj: KB, kb: KbName = None) -> DocumentDetail:
     """The text as read (OCR'd text included) and its chunks with headings; a disabled document only for
     those who may edit the KB."""
     found = kb_obj.document(doc_id, include_disabled=_may_edit(request, kb))
@@ -144,8 +179,11 @@ def document(doc_id: str, request: Request, kb_obj: KB, kb: KbName = None) -> Do
     return DocumentDetail.of(*found, enabled=kb_obj.store.is_enabled(doc_id))
 
 
-@writes.delete("/documents/{doc_id:path}", summary="删除文档（编辑、管理员）")
-def delete_document(doc_id: str, request: Request, kb: KbName = None) -> Deleted:
+@writes.delete("/documents/{doc_id:path}", summary="删除文档（编辑、管理员）",
+               description="从知识库中删除一篇文档及其段落、向量和关键词索引，不可恢复（只想暂时不检索时请停用）。"
+                           "需要编辑或管理员角色并获授权；页面登录时须在 X-CSRF-Token 请求头中带上 CSRF 令牌。"
+                           "文档不存在时返回 404。")
+def delete_document(doc_id: DocId, request: Request, kb: KbName = None) -> Deleted:
     info, target = writable(request, kb)
     if not target.delete(doc_id):
         raise _not_found(doc_id)
@@ -153,8 +191,11 @@ def delete_document(doc_id: str, request: Request, kb: KbName = None) -> Deleted
     return Deleted(doc_id=doc_id, deleted=True)
 
 
-@writes.patch("/documents/{doc_id:path}", summary="停用或启用文档（编辑、管理员）")
-def set_enabled(doc_id: str, body: EnabledIn, request: Request, kb: KbName = None) -> EnabledOut:
+@writes.patch("/documents/{doc_id:path}", summary="停用或启用文档（编辑、管理员）",
+              description="请求体 {\"enabled\": false} 停用文档：它保留在知识库中（编辑仍能在文档列表中看到），"
+                          "但不再被检索、建议、用于问答或列为案例；{\"enabled\": true} 重新启用。"
+                          "需要编辑或管理员角色并获授权；页面登录时须带 X-CSRF-Token。文档不存在时返回 404。")
+def set_enabled(doc_id: DocId, body: EnabledIn, request: Request, kb: KbName = None) -> EnabledOut:
     """A disabled document stays in the KB (and in the list editors see) but is never searched, suggested,
     answered from or shown as a case, until it is enabled again."""
     info, target = writable(request, kb)
@@ -172,7 +213,8 @@ def _upload_target(request: Request, kb: KbName = None) -> tuple[KbInfo, Knowled
 UPLOAD_FAILED = 422  # every file of the batch failed: nothing was added, say so with a 4xx
 
 
-@writes.post("/documents", summary="上传文档（编辑、管理员）", openapi_extra=UPLOAD_OPENAPI,
+@writes.post("/documents", summary="上传文档（编辑、管理员）", description=UPLOAD_DESCRIPTION,
+              openapi_extra=UPLOAD_OPENAPI,
              responses={413: {"model": ErrorBody}, 415: {"model": ErrorBody}, UPLOAD_FAILED: {"model": ErrorBody}})
 def upload(target: Annotated[tuple[KbInfo, KnowledgeBase], Depends(_upload_target)],
            upload: Annotated[Upload, Depends(read_upload)], request: Request) -> IngestReportOut:
@@ -206,11 +248,14 @@ def _overrides(fields: dict[str, str]) -> dict[str, str]:
 
 
 # --- cases -----------------------------------------------------------------------------------------
-@reads.get("/cases", summary="案例库")
+@reads.get("/cases", summary="案例库",
+           description="案例报告，附报告单位、年份、主题和关键数字（数字原文、单位、计量对象及其在全文中的位置）。"
+                       "给出的每个参数都会缩小范围；不给 q 时最新的在前，给出 q 时按相关度排列。")
 async def cases(kb: KB, settings: Config, request: Request,
                 q: Annotated[str | None, Query(description="关键词：只列出检索到的案例，最相关的在前")] = None,
-                topic: str | None = None, org: str | None = None,
-                year: Annotated[int | None, Query(ge=1900, le=2100)] = None) -> CaseList:
+                topic: Annotated[str | None, Query(description="案例主题，须与主题完全一致（主题见 ingest/lexicon/topics.tsv）")] = None,
+                org: Annotated[str | None, Query(description="报告单位或标题中包含的文字")] = None,
+                year: Annotated[int | None, Query(ge=1900, le=2100, description="年份，如 2023")] = None) -> CaseList:
     """Case reports with organisation, year, topics and key figures; every parameter given narrows the list.
 
     With ``q`` the list is searched (a search slot, like /api/search), best match first.
@@ -224,7 +269,9 @@ async def cases(kb: KB, settings: Config, request: Request,
 
 
 # --- operations ------------------------------------------------------------------------------------
-@ops.get("/api/health", summary="健康检查：模型、文档数与索引状态", responses=ERROR_RESPONSES)
+@ops.get("/api/health", summary="健康检查：模型、文档数与索引状态", responses=ERROR_RESPONSES,
+         description="服务状态与版本、向量模型与查询适配器、向量库类型，以及调用者可读的知识库的文档、段落和向量数"
+                     "（只计这些知识库，不透露其他知识库的任何信息）。索引不可用时返回 503。")
 def health(request: Request, caller: CallerDep) -> Health:
     """Counts are over the KBs the caller may read, so they tell nothing of the others."""
     library: Library = request.app.state.library
@@ -242,7 +289,9 @@ def health(request: Request, caller: CallerDep) -> Health:
                   vector_store="chroma" if default.settings.chroma_url else "embedded", doc_types=doc_types)
 
 
-@ops.get("/metrics", response_class=PlainTextResponse, summary="Prometheus 指标")
+@ops.get("/metrics", response_class=PlainTextResponse, summary="Prometheus 指标",
+         description="Prometheus 文本格式的指标：按方法、路由和状态码的请求数与耗时，以及公开知识库的文档数和段落数"
+                     "（用管理员令牌访问时包括所有知识库）。")
 def metrics(request: Request, caller: CallerDep) -> PlainTextResponse:
     """Request counts and latencies, and the documents and chunks of the public KBs (of every KB for an admin's
     token: a scraper that should see internal counts is given one)."""

@@ -33,8 +33,7 @@ def _invalid(code: str, message: str) -> ApiError:
 def check_doc_type(doc_type: str) -> str:
     if doc_type not in DOC_TYPES:
         shown, choices = doc_type[:40], ", ".join(DOC_TYPES)
-        raise _invalid("unknown_type", f"未知的文档类型 '{shown}'，可选：{choices} / "
-                                       f"unknown document type '{shown}'; use one of {choices}")
+        raise _invalid("unknown_type", f"未知的文档类型 '{shown}'，可选：{choices}")
     return doc_type
 
 
@@ -44,19 +43,20 @@ def iso_date(value: str | None, name: str) -> str | None:
     try:
         return date.fromisoformat(value.strip()).isoformat()
     except ValueError:
-        raise _invalid("bad_date", f"{name} 应为 YYYY-MM-DD 格式的日期 / {name} must be a date like 2021-12-24") from None
+        raise _invalid("bad_date", f"{name} 应为 YYYY-MM-DD 格式的日期，如 2021-12-24") from None
 
 
 # --- requests ------------------------------------------------------------------------------------------
 class QueryParams(BaseModel):
     """What search and ask share: the question and the metadata filters (GET query or POST body)."""
 
-    q: str = Field(description="查询 / the question or keywords")
-    type: list[str] = Field(default_factory=list, description="文档类型 / document types: " + ", ".join(DOC_TYPES))
-    date_from: str | None = Field(None, description="起始日期（含）/ earliest date, YYYY-MM-DD, inclusive")
-    date_to: str | None = Field(None, description="截止日期（含）/ latest date, YYYY-MM-DD, inclusive")
-    source: str | None = Field(None, description="发布机关包含 / source contains")
-    k: int = Field(10, description="返回结果数 / number of results (1..max_k)")
+    q: str = Field(description="问题或关键词")
+    type: list[str] = Field(default_factory=list, description="只检索这些类型的文档（可重复，或用逗号分隔）："
+                                                              "law 法律、policy 政策、case 案例、report 报告、other 其他")
+    date_from: str | None = Field(None, description="起始日期（含），格式 YYYY-MM-DD")
+    date_to: str | None = Field(None, description="截止日期（含），格式 YYYY-MM-DD")
+    source: str | None = Field(None, description="发布机关或来源中包含的文字")
+    k: int = Field(10, description="最多返回几段（1 到服务器的 max_k，默认 100）")
     kb: str | None = Field(None, max_length=100, description="知识库名称（GET /api/kbs 列出可读的知识库）；不填为默认知识库")
 
     @field_validator("type", mode="before")
@@ -75,38 +75,36 @@ class QueryParams(BaseModel):
     def _query(self, settings: Settings) -> str:
         query = self.q.strip()
         if not query:
-            raise _invalid("empty_query", "查询不能为空 / The query must not be empty")
+            raise _invalid("empty_query", "查询不能为空，请输入问题或关键词")
         if not any(char.isalnum() for char in query):  # else dense search "finds" arbitrary passages for "？！"
-            raise _invalid("empty_query", "查询中没有可检索的文字（只有标点、符号或控制字符）/ "
-                                          "The query has no words to search for (only punctuation or symbols)")
+            raise _invalid("empty_query", "查询中没有可检索的文字（只有标点、符号或控制字符），请输入问题或关键词")
         if len(query) > settings.max_query_chars:
-            raise _invalid("query_too_long", f"查询过长（最多 {settings.max_query_chars} 字）/ "
-                                             f"The query is too long (at most {settings.max_query_chars} characters)")
+            raise _invalid("query_too_long", f"查询过长（最多 {settings.max_query_chars} 字），请缩短后重试")
         return query
 
     def _k(self, settings: Settings) -> int:
         if not 1 <= self.k <= settings.max_k:
             raise _invalid("k_out_of_range",
-                           f"k 应在 1 到 {settings.max_k} 之间 / k must be between 1 and {settings.max_k}")
+                           f"k 应在 1 到 {settings.max_k} 之间")
         return self.k
 
     def _filters(self) -> Filters:
         date_from, date_to = iso_date(self.date_from, "date_from"), iso_date(self.date_to, "date_to")
         if date_from and date_to and date_from > date_to:
-            raise _invalid("bad_date_range", "date_from 不能晚于 date_to / date_from must not be after date_to")
+            raise _invalid("bad_date_range", "date_from（起始日期）不能晚于 date_to（截止日期）")
         source = (self.source or "").strip() or None
         return Filters(doc_types=tuple(check_doc_type(t) for t in self.type),
                        date_from=date_from, date_to=date_to, source=source)
 
 
 class SearchParams(QueryParams):
-    method: Method = Field("hybrid", description="hybrid = BM25 + 向量 / BM25 + dense; bm25; dense")
+    method: Method = Field("hybrid", description="检索方式：hybrid 关键词（BM25）与向量相结合（默认）；bm25 只用关键词；"
+                                                 "dense 只用向量")
 
 
 class AskParams(QueryParams):
-    k: int = Field(5, description="用于抽取答案的段落数 / passages the answer is drawn from (1..max_k)")
-    prev: str | None = Field(None, description="同一对话的上一个问题 / the previous question of the conversation: "
-                                               "a follow-up such as 那女职工呢？ is rewritten with it before the search")
+    k: int = Field(5, description="从最相关的几段中得出答案（1 到服务器的 max_k）")
+    prev: str | None = Field(None, description="同一对话的上一个问题：追问（如：那女职工呢？）先据此改写成完整的问题再检索")
 
     def previous(self, settings: Settings) -> str | None:
         """The previous question, cut to the longest accepted query (it only steers the rewrite)."""
@@ -120,15 +118,15 @@ class HitOut(BaseModel):
     doc_type: str
     date: str | None
     source: str | None
-    heading: str = Field(description="标题路径 / heading path joined by ' > '")
+    heading: str = Field(description="标题路径，各级标题以 ' > ' 连接")
     heading_path: list[str]
-    text: str = Field(description="段落原文 / the passage (plain text)")
-    snippet: str = Field(description="高亮摘要，已做 HTML 转义 / highlighted, HTML-escaped excerpt with <mark>")
+    text: str = Field(description="段落原文（纯文本）")
+    snippet: str = Field(description="高亮摘要：已做 HTML 转义，命中的词以 <mark> 标出")
     score: float = Field(description="相关度，0–1：模型估计该段落回答了查询的概率；低于阈值的段落不列出")
-    ranks: dict[str, int | None]
-    start: int = Field(description="段落在全文中的起始位置 / passage offset in the document text")
-    end: int
-    page: int | None = Field(None, description="段落所在页（PDF、扫描件、OFD、幻灯片）/ 1-based page of paged files")
+    ranks: dict[str, int | None] = Field(description="各检索方式（bm25、dense）中的名次，从 1 起；该方式未检索到时为 null")
+    start: int = Field(description="段落在全文中的起始位置（字符）")
+    end: int = Field(description="段落在全文中的结束位置（字符）")
+    page: int | None = Field(None, description="段落所在页，从 1 起（PDF、扫描件、OFD、幻灯片；其他格式为 null）")
 
     @classmethod
     def of(cls, hit: Hit, marked: str) -> HitOut:
@@ -142,11 +140,12 @@ class SearchResponse(BaseModel):
     method: str
     total: int = Field(description="相关文档数：相关度达到阈值的文档总数（results 只列出其中最相关的 k 段）")
     took_ms: float
-    terms: list[str] = Field(description="检索与高亮所用的词 / query terms used for BM25 and highlighting")
-    expansions: dict[str, list[str]] = Field(description="同义扩展 / lexicon expansions, e.g. 产改 → 产业工人队伍建设改革")
-    learned: list[str] = Field(description="也检索了 / words the query adapter added to a question's keyword search, "
-                                           "weaker than the typed words (老板 → 劳动合同法), strongest first")
-    facets: dict[str, dict[str, int]] = Field(description="doc_type / year / source counts over the candidates")
+    terms: list[str] = Field(description="关键词检索与高亮所用的词")
+    expansions: dict[str, list[str]] = Field(description="按词表做的同义扩展，如 产改 → 产业工人队伍建设改革")
+    learned: list[str] = Field(description="也检索了：查询适配器为问题的关键词检索补充的词（如 老板 → 劳动合同法），"
+                                           "权重低于输入的词，最强的在前")
+    facets: dict[str, dict[str, int]] = Field(description="候选结果按文档类型（doc_type）、年份（year）和发布机关（source）"
+                                                          "的计数，供筛选")
     results: list[HitOut]
 
     @classmethod
@@ -158,7 +157,7 @@ class SearchResponse(BaseModel):
 
 class SentenceOut(BaseModel):
     text: str
-    citation: str = Field(description="出处 / e.g. 《工会法》第四十三条")
+    citation: str = Field(description="出处，如 《工会法》第四十三条")
     doc_id: str
     heading: str
     heading_path: list[str]
@@ -173,25 +172,23 @@ class SentenceOut(BaseModel):
 
 
 class ClaimOut(BaseModel):
-    text: str = Field(description="答案中的一句 / one sentence of the answer")
-    citations: list[int] = Field(description="所依据的段落编号，从 1 起，对应 passages / 1-based numbers into passages")
-    supported: bool = Field(description="所引段落是否支持这句话 / whether the cited passages support it")
+    text: str = Field(description="答案中的一句")
+    citations: list[int] = Field(description="所依据的段落编号，从 1 起，对应 passages")
+    supported: bool = Field(description="所引段落是否支持这句话")
 
 
 class AnswerResponse(BaseModel):
-    query: str = Field(description="检索所用的问题（追问已改写）/ the question searched for (a follow-up rewritten)")
-    question: str = Field(description="用户原问题 / the question as asked")
+    query: str = Field(description="检索所用的问题（追问已改写成完整的问题）")
+    question: str = Field(description="用户原来的问题")
     found: bool
     message: str | None = Field(description=f"found 为 false 时为「{NOT_FOUND_MESSAGE}」；找到相关段落但没有可引用的句子时"
                                             f"为「{PASSAGES_ONLY_MESSAGE}」")
-    answer: str = Field(description="给人看的答案 / the answer a person reads (LLM-written with [n] marks, or the "
-                                   "extracted sentences)")
-    generated: bool = Field(description="答案是否由大模型生成 / true when an LLM wrote the answer")
-    claims: list[ClaimOut] = Field(description="逐句核对 / one per answer sentence with its citations and check")
-    notice: str | None = Field(None, description="大模型不可用等原因改用摘录答案时的说明 / why the extractive "
-                                                 "answer is given although an LLM is configured")
+    answer: str = Field(description="给人看的答案：大模型撰写的（带 [n] 出处标注），或从文档中摘录的句子")
+    generated: bool = Field(description="答案是否由大模型撰写")
+    claims: list[ClaimOut] = Field(description="逐句核对：答案的每一句及其所引段落、是否得到支持")
+    notice: str | None = Field(None, description="已配置大模型却改用摘录答案时（如大模型不可用）的说明")
     sentences: list[SentenceOut]
-    passages: list[HitOut] = Field(description="支撑段落，答案句已高亮 / supporting passages, answer sentences marked")
+    passages: list[HitOut] = Field(description="支撑答案的段落，答案句已高亮")
     took_ms: float
 
     @classmethod
@@ -238,7 +235,7 @@ class ChunkOut(BaseModel):
     heading: str
     heading_path: list[str]
     text: str
-    page: int | None = Field(None, description="所在页 / 1-based page the chunk starts on, for paged files")
+    page: int | None = Field(None, description="段落开始的页，从 1 起（分页的文件才有）")
 
     @classmethod
     def of(cls, chunk: Chunk) -> ChunkOut:
@@ -252,7 +249,7 @@ class DocumentDetail(BaseModel):
     doc_type: str
     date: str | None
     source: str | None
-    text: str = Field(description="全文（所有偏移量都指向它）/ the clean text every offset points into")
+    text: str = Field(description="全文：所有 start、end 位置都指向它")
     chunks: list[ChunkOut]
     enabled: bool = True
 
@@ -273,13 +270,13 @@ class SkippedOut(BaseModel):
 
 
 class PagesOut(BaseModel):
-    done: int = Field(description="已读页数 / pages read")
-    total: int = Field(description="总页数 / pages in the file")
+    done: int = Field(description="已读页数")
+    total: int = Field(description="文件总页数")
 
 
 class FileOutcomeOut(BaseModel):
     name: str = Field(description="文件名")
-    status: str = Field(description="added 新增 / updated 更新 / unchanged 未变 / failed 失败")
+    status: str = Field(description="结果：added 新增、updated 更新、unchanged 未变、failed 失败")
     reason: str | None = Field(None, description="失败原因")
     doc_ids: list[str] = Field(default_factory=list, description="由这个文件新增或更新的文档")
 
@@ -293,7 +290,7 @@ class IngestReportOut(BaseModel):
     skipped: list[SkippedOut]
     doc_ids: list[str]
     pages: dict[str, PagesOut] = Field(default_factory=dict,
-                                       description="需要 OCR 的文件的页数进度 / pages read of each file that needed OCR")
+                                       description="需要 OCR 的文件各读了多少页")
     files: list[FileOutcomeOut] = Field(default_factory=list, description="上传时每个文件的结果，按上传顺序")
 
     @classmethod
@@ -307,11 +304,11 @@ class IngestReportOut(BaseModel):
 
 
 class CaseFact(BaseModel):
-    value: str = Field(description="数字原文 / the number as written, e.g. 1.2万")
+    value: str = Field(description="数字原文，如 1.2万")
     unit: str
-    counts: str = Field(description="计量对象 / what the figure counts")
+    counts: str = Field(description="计量对象：这个数字数的是什么")
     sentence: str
-    start: int = Field(description="数字在全文中的位置 / offset of the figure in the document text")
+    start: int = Field(description="数字在全文中的位置（字符）")
     end: int
 
 
@@ -337,11 +334,11 @@ class Suggestions(BaseModel):
 
 
 class Health(BaseModel):
-    status: str = Field(description="ok")
+    status: str = Field(description="服务正常时为 ok")
     version: str
     embedder: str
     dim: int
-    query_adapter: str = Field(description="问题经过的查询适配器 / the query adapter questions pass through, or none")
+    query_adapter: str = Field(description="问题经过的查询适配器（训练所用的语料和问题数）；没有时为 none")
     kbs: int = Field(description="调用者可读的知识库数；以下计数只算这些知识库")
     documents: int
     chunks: int

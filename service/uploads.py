@@ -47,7 +47,7 @@ def safe_name(raw: str) -> str:
     name = raw.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable()).strip().lstrip(".").strip()
     if not name:
-        raise ApiError(400, "bad_filename", f"无效的文件名 '{raw[:80]}' / invalid file name '{raw[:80]}'")
+        raise ApiError(400, "bad_filename", f"无效的文件名 '{raw[:80]}'，请改名后重新上传")
     path = PurePath(name)
     while len(name.encode()) > MAX_NAME_BYTES:  # shorten the stem, keep the extension
         path = PurePath(path.stem[:-1] + path.suffix)
@@ -59,7 +59,7 @@ def _check_extension(name: str) -> None:
     if PurePath(name).suffix.lower() not in SUPPORTED_SUFFIXES:
         supported = " ".join(SUPPORTED_SUFFIXES)
         raise ApiError(415, "unsupported_file_type",
-                       f"不支持的文件类型：{name}（支持 {supported}）/ unsupported file type: {name} (supported: {supported})")
+                       f"不支持的文件类型：{name}（支持 {supported}）")
 
 
 @dataclass
@@ -113,8 +113,7 @@ class _UploadParser:
         if b"filename" not in options:
             return
         if len(self.files) >= self.settings.max_upload_files:
-            raise ApiError(413, "too_many_files", f"一次最多上传 {self.settings.max_upload_files} 个文件 / "
-                                                  f"at most {self.settings.max_upload_files} files per upload")
+            raise ApiError(413, "too_many_files", f"一次最多上传 {self.settings.max_upload_files} 个文件，请分批上传")
         name = safe_name(options[b"filename"].decode("utf-8", errors="replace"))
         _check_extension(name)
         self._part.name = name
@@ -124,9 +123,8 @@ class _UploadParser:
         part.data += data[start:end]
         limit = self.settings.max_upload_bytes if part.name else FIELD_LIMIT
         if len(part.data) > limit:
-            what = part.name or "form field"
-            raise ApiError(413, "file_too_large", f"文件过大：{what}（上限 {limit} 字节）/ "
-                                                  f"file too large: {what} (limit {limit} bytes)")
+            what = part.name or f"表单字段 {part.form_name[:40]}"
+            raise ApiError(413, "file_too_large", f"文件过大：{what}（上限 {limit} 字节）")
 
     def _end(self) -> None:
         part = self._part
@@ -140,7 +138,7 @@ def _boundary(request: Request) -> bytes:
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or not options.get(b"boundary"):
         raise ApiError(415, "expected_multipart",
-                       "请以 multipart/form-data 上传，字段名 files / upload as multipart/form-data in the field 'files'")
+                       "请以 multipart/form-data 上传，文件放在字段 files 中")
     return options[b"boundary"]
 
 
@@ -155,11 +153,11 @@ async def read_upload(request: Request) -> Upload:
         async for chunk in request.stream():
             received += len(chunk)
             if received > budget:
-                raise ApiError(413, "too_large", f"请求体过大（上限 {budget} 字节）/ request body too large (limit {budget} bytes)")
+                raise ApiError(413, "too_large", f"请求体过大（上限 {budget} 字节），请分批上传")
             parser.write(chunk)
         parser.finalize()
     except FormParserError:
-        raise ApiError(400, "bad_multipart", "无法解析上传内容 / malformed multipart body") from None
+        raise ApiError(400, "bad_multipart", "无法解析上传内容：请以 multipart/form-data 重新上传") from None
     if not collector.files:
-        raise ApiError(422, "no_files", "请至少上传一个文件（字段 files）/ upload at least one file in the field 'files'")
+        raise ApiError(422, "no_files", "请至少上传一个文件（字段 files）")
     return Upload(collector.files, collector.fields)

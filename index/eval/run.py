@@ -39,7 +39,7 @@ def corpus_kb(settings: Settings, corpus: Path, *, progress: bool = False) -> It
         try:
             report = kb.ingest([corpus], progress=progress)
             if report.skipped:  # scoring an empty KB would print zeros that look like a result
-                raise ZhikuIndexError(f"the corpus could not be ingested: {report.skipped[0][1]}")
+                raise ZhikuIndexError(f"无法导入评测语料：{report.skipped[0][1]}")
             yield kb
         finally:
             kb.close()
@@ -95,7 +95,7 @@ def train_adapter(settings: Settings, corpus: Path, queries: Path, qrels: Path, 
                 used.append(q)
                 relevant.append(targets)
         if not used:
-            raise ZhikuIndexError("no judged query has a relevant record in the corpus: nothing to train on")
+            raise ZhikuIndexError("没有一个标注问题在语料中有相关记录，无法训练：请检查 --qrels 与 --corpus 是否对应")
         matrix = train_matrix(kb.embedder.embed_queries([texts[q] for q in used]), passages, relevant, params)
         translations = learn_translations(kb, [texts[q] for q in used], relevant)
         info = {"corpus": corpus.name, "queries": len(used), "passages": len(chunk_ids), **asdict(params),

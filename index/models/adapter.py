@@ -55,8 +55,8 @@ class QueryAdapter:
     def describe(self) -> str:
         """What ``zhiku stats`` and ``/api/health`` show: what the adapter was trained on, and whether it has
         its lexical half (adapters trained before :mod:`index.models.expansion` have only the map)."""
-        trained = f"{self.info.get('queries', '?')} questions of {self.info.get('corpus', '?')}"
-        return trained if self.translations is None else f"{trained}, {len(self.translations):,} expansion pairs"
+        trained = f"用 {self.info.get('corpus', '?')} 的 {self.info.get('queries', '?')} 个问题训练"
+        return trained if self.translations is None else f"{trained}，{len(self.translations):,} 对扩展词"
 
     def save(self, path: Path) -> None:
         """Stored as the float16 difference from the identity: small numbers, a quarter of the bytes."""
@@ -75,11 +75,12 @@ class QueryAdapter:
                 translations = TermTranslations.from_arrays(data) if "expansion_words" in data else None
         except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             raise EmbedderUnavailable(
-                f"cannot read the query adapter {path}: {exc}. Train one with `zhiku train-adapter`, "
-                "or set ZHIKU_QUERY_ADAPTER=none."
+                f"无法读取查询适配器 {path}：{exc}。请用 zhiku train-adapter 重新训练一个，"
+                "或设置 ZHIKU_QUERY_ADAPTER=none"
             ) from exc
         if delta.ndim != 2 or delta.shape[0] != delta.shape[1]:
-            raise EmbedderUnavailable(f"the query adapter {path} is not a square matrix: {delta.shape}")
+            raise EmbedderUnavailable(f"查询适配器 {path} 已损坏（矩阵形状 {delta.shape} 不是方阵）：请用 zhiku train-adapter 重新训练，"
+                                  "或设置 ZHIKU_QUERY_ADAPTER=none")
         return cls(embedder=embedder, matrix=delta + np.eye(len(delta), dtype=np.float32), info=info,
                    translations=translations)
 
@@ -96,14 +97,14 @@ def resolve_adapter(choice: str, kind: str, embedder: Embedder) -> QueryAdapter 
     if choice == "builtin" and not path.exists():
         return None  # this backend has no shipped adapter (e.g. a user's own sentence-transformers model)
     if not path.is_file():
-        raise EmbedderUnavailable(f"ZHIKU_QUERY_ADAPTER={choice}: no such file. Use builtin, none or a path "
-                                  "written by `zhiku train-adapter`.")
+        raise EmbedderUnavailable(f"ZHIKU_QUERY_ADAPTER={choice}：文件不存在。请设为 builtin、none，"
+                                  "或 zhiku train-adapter 写出的文件路径")
     adapter = QueryAdapter.load(path)
     if adapter.embedder != embedder.name or adapter.matrix.shape[0] != embedder.dim:
         raise EmbedderUnavailable(
-            f"the query adapter {path} was trained for {adapter.embedder} "
-            f"({adapter.matrix.shape[0]} dims), but the embedder is {embedder.name} ({embedder.dim} dims). "
-            "Train one for this embedder with `zhiku train-adapter`, or set ZHIKU_QUERY_ADAPTER=none."
+            f"查询适配器 {path} 是为 {adapter.embedder}（{adapter.matrix.shape[0]} 维）训练的，"
+            f"而当前向量模型是 {embedder.name}（{embedder.dim} 维）。"
+            "请用 zhiku train-adapter 为当前模型训练一个，或设置 ZHIKU_QUERY_ADAPTER=none"
         )
     return adapter
 

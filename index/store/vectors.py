@@ -226,9 +226,9 @@ def _unavailable_as_error(where: str) -> Iterator[None]:
         yield
     except (httpx.TransportError, httpx.HTTPStatusError) as exc:
         raise VectorStoreUnavailable(
-            f"the chroma server at {where} is not answering ({type(exc).__name__}: {exc}). Start it with "
-            "`chroma run --path DIR --host HOST --port PORT`, or unset ZHIKU_CHROMA_URL to use the "
-            "embedded store in the KB directory."
+            f"{where} 的 chroma 服务没有响应（{type(exc).__name__}: {exc}）。请用 "
+            "chroma run --path DIR --host HOST --port PORT 启动它，或取消 ZHIKU_CHROMA_URL，"
+            "改用知识库目录中的内嵌向量库"
         ) from exc
 
 
@@ -257,8 +257,7 @@ def _check_model(col: Collection, where: str, embedder_name: str, dim: int) -> N
     if built_with == embedder_name and built_dim == dim:
         return
     raise EmbedderMismatch(
-        f"the knowledge base ({where}, collection {col.name!r}) was built with the embedder {built_with!r} "
-        f"({built_dim} dimensions), but the configured embedder is {embedder_name!r} ({dim} dimensions). "
-        f"Either set {settings_hint(str(built_with))} again, or rebuild into a new directory with: "
-        "zhiku ingest PATHS --kb NEWDIR"
+        f"知识库（{where}，集合 {col.name!r}）是用向量模型 {built_with!r}（{built_dim} 维）建的，"
+        f"而当前配置的向量模型是 {embedder_name!r}（{dim} 维）。请重新设置 {settings_hint(str(built_with))}，"
+        "或用 zhiku ingest 路径 --kb 新目录 重建到一个新目录"
     )

@@ -18,6 +18,9 @@ from service.access.people import ACCESS_FILE, ROLES, AccessError, People
 from service.commands import JSON_FLAG, UsageError, arg, command, print_json
 
 
+ROLE_WORDS = {"reader": "读者", "editor": "编辑", "admin": "管理员"}
+
+
 def _people(settings: Settings) -> People:
     return People(Path(settings.kb) / ACCESS_FILE)
 
@@ -33,7 +36,7 @@ def _needs(value: str | None, what: str) -> str:
 
 
 @command("kb", "管理知识库：create 新建 · list 列出 · set 修改 · delete 删除",
-         arg("action", choices=["create", "list", "set", "delete"]),
+         arg("action", choices=["create", "list", "set", "delete"], help="要做的操作（见上）"),
          arg("kb_name", nargs="?", metavar="NAME", help="知识库名称：小写字母、数字、- 和 _"),
          arg("--title", default=None, help="显示名称"),
          arg("--visibility", choices=VISIBILITIES, default=None,
@@ -76,9 +79,9 @@ def kb(args: argparse.Namespace, settings: Settings) -> int:
 
 
 @command("user", "管理账号：add 新建 · list 列出 · passwd 改密码 · role 改角色 · grant/revoke 授权/收回知识库 · delete 删除",
-         arg("action", choices=["add", "list", "passwd", "role", "grant", "revoke", "delete"]),
+         arg("action", choices=["add", "list", "passwd", "role", "grant", "revoke", "delete"], help="要做的操作（见上）"),
          arg("user_name", nargs="?", metavar="NAME", help="用户名"),
-         arg("kb_name", nargs="?", metavar="KB", help="grant / revoke 的知识库名称"),
+         arg("kb_name", nargs="?", metavar="KB", help="grant、revoke 时的知识库名称"),
          arg("--role", choices=ROLES, default=None, help="reader 读者 · editor 编辑 · admin 管理员"),
          arg("--password-stdin", action="store_true", help="从标准输入读密码（脚本用），否则交互输入两次"),
          JSON_FLAG)
@@ -96,7 +99,7 @@ def user(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "add":
             people.add_user(name, _password(args.password_stdin), _needs(args.role, " --role"))
             _audit(people, "user.add", target=name, detail=args.role)
-            print(f"已新建{args.role} {name}" + ("" if args.role == "admin" else
+            print(f"已新建{ROLE_WORDS[args.role]} {name}" + ("" if args.role == "admin" else
                                                  f"；授权知识库：zhiku user grant {name} 知识库名称"))
         elif args.action == "passwd":
             people.set_password(name, _password(args.password_stdin))
@@ -105,7 +108,7 @@ def user(args: argparse.Namespace, settings: Settings) -> int:
         elif args.action == "role":
             people.set_role(name, _needs(args.role, " --role"))
             _audit(people, "user.role", target=name, detail=args.role)
-            print(f"{name} 现在是 {args.role}")
+            print(f"{name} 现在是{ROLE_WORDS[args.role]}（{args.role}）")
         elif args.action in ("grant", "revoke"):
             kb_name = _needs(args.kb_name, "知识库名称")
             if args.action == "grant" and kb_name != DEFAULT and Library(settings).info(kb_name) is None:
@@ -123,8 +126,8 @@ def user(args: argparse.Namespace, settings: Settings) -> int:
 
 
 @command("token", "API 令牌：create 新建（只显示一次）· list 列出 · revoke 撤销",
-         arg("action", choices=["create", "list", "revoke"]),
-         arg("subject", nargs="?", metavar="USER|ID", help="create / list：用户名；revoke：令牌 ID"),
+         arg("action", choices=["create", "list", "revoke"], help="要做的操作（见上）"),
+         arg("subject", nargs="?", metavar="USER|ID", help="create、list 时为用户名；revoke 时为令牌 ID"),
          arg("--days", type=int, default=None, help="有效天数（默认 ZHIKU_TOKEN_DAYS，90）"),
          arg("--label", default="", help="用途，如 门户网站搜索框"),
          JSON_FLAG)

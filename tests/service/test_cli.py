@@ -1,14 +1,22 @@
 """The ``zhiku`` command line, run as a subprocess like a user would: output shapes and exit codes."""
 from __future__ import annotations
 
+import argparse
 import json
+import re
 
+from service.cli import build_parser
 from zhiku_live import KBs, run_zhiku
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+# English words a reader would have to read: argparse's own (usage:, options, error:) and the old halves
+ENGLISH_WORDS = re.compile(r"\b(usage|options|error|positional|arguments?|show this|nothing found|added|skipped)\b",
+                           re.IGNORECASE)
 
 
 def test_ingest_prints_the_summary(kbs: KBs) -> None:
     summary = kbs.ingest_output
-    for word in ("added", "updated", "unchanged", "removed", "skipped"):
+    for word in ("新增", "更新", "未变", "删除", "跳过"):
         assert word in summary
 
 
@@ -19,9 +27,9 @@ def test_reingest_of_unchanged_files_changes_nothing(kbs: KBs, env: dict[str, st
                                       encoding="utf-8")
     first = run_zhiku("ingest", str(case_dir), "--kb", str(kbs.copy.parent / "small"), env=env)
     assert first.returncode == 0, first.stderr
-    assert "added 1" in first.stdout
+    assert "新增 1" in first.stdout
     again = run_zhiku("ingest", str(case_dir), "--kb", str(kbs.copy.parent / "small"), env=env)
-    assert again.returncode == 0 and "added 0" in again.stdout and "unchanged 1" in again.stdout
+    assert again.returncode == 0 and "新增 0" in again.stdout and "未变 1" in again.stdout
 
 
 def test_search_json_shape(kbs: KBs, env: dict[str, str]) -> None:
@@ -70,6 +78,7 @@ def test_usage_errors_exit_2_without_traceback(kbs: KBs, env: dict[str, str], tm
         done = run_zhiku(*args, env=env)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr and done.stderr.strip(), args
+        assert CHINESE.search(done.stderr) and not ENGLISH_WORDS.search(done.stderr), (args, done.stderr)
 
 
 def test_index_errors_exit_1_with_one_line(kbs: KBs, env: dict[str, str]) -> None:
@@ -79,9 +88,16 @@ def test_index_errors_exit_1_with_one_line(kbs: KBs, env: dict[str, str]) -> Non
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
-def test_help_is_bilingual(env: dict[str, str]) -> None:
+def test_help_is_chinese(env: dict[str, str]) -> None:
     done = run_zhiku("--help", env=env)
     assert done.returncode == 0
     for name in ("ingest", "search", "ask", "serve", "stats", "check"):
         assert name in done.stdout
-    assert "检索" in done.stdout and "search" in done.stdout
+    assert "用法" in done.stdout and "检索" in done.stdout
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert {"ingest", "search", "ask", "serve", "mcp", "stats", "check", "eval", "train-adapter", "kb", "user",
+            "token", "audit"} <= set(commands)
+    for name, shown in [("zhiku", done.stdout)] + [(n, p.format_help()) for n, p in commands.items()]:
+        assert not ENGLISH_WORDS.search(shown), (name, shown)  # argparse's own words included
+        assert " / " not in shown, (name, shown)  # no "中文 / English" halves
