@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from index.settings import Settings
+from service.access.auth import current_caller
 from service.errors import ApiError, error_response
 
 BODY_TOO_LARGE = "请求体过大，请减少发送的内容"
@@ -64,11 +65,16 @@ class RateLimiter:
 
 
 def rate_limit(request: Request) -> None:
-    """Dependency of the expensive read endpoints (search, ask): 429 with Retry-After when over the limit."""
+    """Dependency of the expensive read endpoints (search, ask): 429 with Retry-After when over the limit.
+
+    Counted per API token or account when the request has one (a portal's token behind one proxy address is
+    one client; colleagues behind one NAT are not), else per client address.
+    """
     limiter: RateLimiter | None = request.app.state.rate_limiter
     if limiter is None:
         return
-    wait = limiter.acquire(request.client.host if request.client else "unknown")
+    client = current_caller(request).rate_key or (request.client.host if request.client else "unknown")
+    wait = limiter.acquire(client)
     if wait > 0:
         retry = max(1, math.ceil(wait))
         raise ApiError(429, "rate_limited",
