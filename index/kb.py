@@ -356,8 +356,9 @@ class KnowledgeBase:
         return doc, self.store.chunks_of(doc_id)
 
     def documents(self, *, doc_type: str | None = None, offset: int = 0, limit: int = 50,
-                  include_disabled: bool = True) -> tuple[list[dict[str, object]], int]:
-        return self.store.documents(doc_type, offset, limit, include_disabled)
+                  include_disabled: bool = True, title: str | None = None) -> tuple[list[dict[str, object]], int]:
+        """A page of documents by doc_id; ``title`` keeps those whose title or doc_id contains it."""
+        return self.store.documents(doc_type, offset, limit, include_disabled, title)
 
     def set_enabled(self, doc_id: str, enabled: bool) -> bool:
         """Disable a document (kept, listed for editors, never searched, suggested or shown as a case) or enable

@@ -156,9 +156,12 @@ def documents(request: Request, kb_obj: KB, kb: KbName = None,
               doc_type: Annotated[str | None, Query(alias="type", description="只列出这类文档："
                                                     "law 法律、policy 政策、case 案例、report 报告、other 其他")] = None,
               offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="跳过前多少篇（分页）")] = 0,
-              limit: Annotated[int, Query(ge=1, le=200, description="每页篇数（1–200）")] = 50) -> DocumentList:
+              limit: Annotated[int, Query(ge=1, le=200, description="每页篇数（1–200）")] = 50,
+              title: Annotated[str | None, Query(max_length=200, description="只列出标题或 doc_id 含这些文字的文档")] = None,
+              ) -> DocumentList:
     rows, total = kb_obj.documents(doc_type=check_doc_type(doc_type) if doc_type else None, offset=offset,
-                                   limit=limit, include_disabled=_may_edit(request, kb))
+                                   limit=limit, include_disabled=_may_edit(request, kb),
+                                   title=(title or "").strip() or None)
     return DocumentList(total=total, offset=offset, limit=limit, documents=[DocumentMeta(**r) for r in rows])
 
 

@@ -72,6 +72,11 @@ class NewChunk:
     text_hash: str
 
 
+def _contains(text: str) -> str:
+    """A LIKE pattern (with ESCAPE '\\') matching any value that contains ``text`` literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 @contextmanager
 def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """An IMMEDIATE transaction on an autocommit connection: one writer at a time, all-or-nothing."""
@@ -283,11 +288,14 @@ class Store:
             f"SELECT c.chunk_id FROM chunks c JOIN documents d USING (doc_id) WHERE {where_sql}", params)
         return {r[0] for r in rows}
 
-    def documents(self, doc_type: str | None, offset: int, limit: int,
-                  include_disabled: bool = True) -> tuple[list[dict[str, object]], int]:
-        conditions = [c for c, wanted in (("doc_type = ?", doc_type), ("enabled = 1", not include_disabled)) if wanted]
+    def documents(self, doc_type: str | None, offset: int, limit: int, include_disabled: bool = True,
+                  title: str | None = None) -> tuple[list[dict[str, object]], int]:
+        pattern = None if title is None else _contains(title)
+        wanted = (("doc_type = ?", doc_type), ("enabled = 1", not include_disabled),
+                  ("(title LIKE ? ESCAPE '\\' OR doc_id LIKE ? ESCAPE '\\')", pattern))
+        conditions = [c for c, want in wanted if want]
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        params = [doc_type] if doc_type else []
+        params = [*([doc_type] if doc_type else []), *([pattern, pattern] if pattern else [])]
         total = self.conn.execute(f"SELECT count(*) FROM documents {where}", params).fetchone()[0]
         rows = self.conn.execute(
             "SELECT d.doc_id, d.title, d.doc_type, d.date, d.source, "

@@ -34,7 +34,28 @@ function operationCard(path, method, op) {
     el("div", { class: "heading" }, `响应：${responses.join(" · ")}`));
 }
 
+// The API's description is a little Markdown: paragraphs, "- " items and `code`; shown as such, as text nodes.
+function inline(line) {
+  return line.split("`").map((part, i) => (i % 2 ? el("code", {}, part) : part));
+}
+
+function prose(text) {
+  const blocks = [];
+  for (const line of text.split("\n").map((l) => l.trim()).filter(Boolean)) {
+    if (line.startsWith("- ")) {
+      if (blocks.at(-1)?.tagName !== "UL") blocks.push(el("ul", {}));
+      blocks.at(-1).append(el("li", {}, inline(line.slice(2))));
+    } else if (blocks.at(-1)?.tagName === "UL" && !line.startsWith("- ")) {
+      blocks.at(-1).lastChild.append(" ", ...inline(line)); // a wrapped item line
+    } else {
+      blocks.push(el("p", {}, inline(line)));
+    }
+  }
+  return blocks;
+}
+
 const spec = await getJSON("/openapi.json");
-document.getElementById("intro").textContent = `${spec.info.title} ${spec.info.version} — ${spec.info.description ?? ""}`;
+document.getElementById("intro").replaceChildren(
+  el("p", {}, `${spec.info.title} ${spec.info.version}`), ...prose(spec.info.description ?? ""));
 document.getElementById("operations").append(...Object.entries(spec.paths).flatMap(([path, methods]) =>
   Object.entries(methods).map(([method, op]) => operationCard(path, method, op))));

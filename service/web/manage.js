@@ -50,10 +50,13 @@ function outcomes(files) {
       file.doc_ids.length ? [" ", el("a", { href: docHref(file.doc_ids[0]) }, "查看")] : null)));
 }
 
-async function documentList(list) {
-  const data = await getJSON("/api/documents", { limit: 200 });
+async function documentList(list, title = "") {
+  const data = await getJSON("/api/documents", { limit: 200, title });
+  const filter = el("input", { type: "search", class: "doc-filter", value: title, maxlength: 200,
+                               "aria-label": "按标题筛选", placeholder: "按标题或文件名筛选" });
+  filter.addEventListener("change", () => documentList(list, filter.value.trim()));
   clear(list).append(...el("div", {},
-    el("h2", {}, `文档（${data.total}）`),
+    el("h2", {}, `文档（${data.total}）`), filter,
     el("table", { class: "docs" },
       el("thead", {}, el("tr", {}, el("th", {}, "标题"), el("th", {}, "类型"), el("th", {}, "日期"), el("th", {}, "状态"))),
       el("tbody", {}, data.documents.map((doc) => documentRow(doc, list)))),
@@ -76,7 +79,7 @@ function documentRow(doc, list) {
     toggle.disabled = true;
     try {
       await send("PATCH", `/api/documents/${encodeURIComponent(doc.doc_id)}`, { enabled: !doc.enabled });
-      await documentList(list);
+      await documentList(list, list.querySelector(".doc-filter")?.value.trim() ?? "");
     } catch (error) {
       toggle.disabled = false;
       toggle.title = error.message;

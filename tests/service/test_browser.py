@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
+import httpx
 import pytest
-from zhiku_live import HALLUCINATING_REPLY, REPO, FakeLlm, Server, wait_until_answering
+from zhiku_live import (API_KEY, HALLUCINATING_REPLY, REPO, FakeLlm, KBs, Server, run_zhiku,
+                        wait_until_answering)
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +46,7 @@ class Visit:
     """A page of a site (zhiku's or one embedding its widget) at one viewport size that records foreign requests
     and script errors."""
 
-    def __init__(self, browser, site: str, width: int, height: int, name: str) -> None:
+    def __init__(self, browser, site: str, width: int, height: int, name: str, path: str = "/") -> None:
         self.context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
         self.page = self.context.new_page()
         self.name = name
@@ -52,7 +54,7 @@ class Visit:
         self.errors: list[str] = []
         self.page.on("request", self._request)
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.page.goto(site + "/")
+        self.page.goto(site + path)
 
     def _request(self, request) -> None:
         url = urlparse(request.url)
@@ -124,6 +126,58 @@ def test_desktop_search_filter_document_ask_cases(browser, server: Server) -> No
     page.locator(".tabs a[data-tab=search]").click()
     visit.query(WAGES_QUESTION)  # a question: the status line says what the query adapter added
     expect(page.locator("#status")).to_contain_text("也检索了：")
+    visit.close()
+
+
+def test_an_editor_signs_in_uploads_a_case_and_disables_it(browser, server: Server, kbs: KBs,
+                                                           env: dict[str, str], tmp_path: Path) -> None:
+    """登录 → 管理: upload with a type and a title, each file's outcome, 停用 / 启用, 退出 (phone width)."""
+    added = run_zhiku("user", "add", "page-admin", "--role", "admin", "--password-stdin", "--kb", str(kbs.primary),
+                      env=env, stdin="page-password-1\n")
+    assert added.returncode == 0, added.stderr
+    note = tmp_path / "金牌工人.txt"
+    note.write_text("某车辆厂工会开展金牌工人培养。\n\n2024年组织技能培训班12期，培训860人次。", encoding="utf-8")
+    broken = tmp_path / "坏文件.pdf"
+    broken.write_bytes(b"%PDF-1.7 not really")
+    visit = Visit(browser, server.url, 390, 844, "phone-manage")
+    page = visit.page
+    page.locator("#who a").click()
+    page.locator("input[name=username]").fill("page-admin")
+    page.locator("input[name=password]").fill("wrong-password")
+    page.locator(".login button").click()
+    expect(page.locator(".login .form-error")).to_have_text("用户名或密码错误")
+    page.locator("input[name=password]").fill("page-password-1")
+    page.locator(".login button").click()
+    expect(page.locator("#who")).to_contain_text("page-admin · 管理员")
+    page.locator(".tabs a[data-tab=manage]").click()
+    page.locator("input[type=file]").set_input_files([str(note), str(broken)])
+    expect(page.locator(".file-chooser")).to_contain_text("金牌工人.txt、坏文件.pdf")
+    page.locator("select[name=doc_type]").select_option("case")
+    page.locator(".upload button[type=submit]").click()
+    expect(page.locator(".outcome-added")).to_contain_text("金牌工人.txt 已新增")
+    expect(page.locator(".outcome-failed")).to_contain_text("坏文件.pdf 失败：")
+    visit.shot("uploaded")
+    page.locator(".doc-filter").fill("金牌工人")  # the KB holds hundreds: the list narrows by title
+    page.locator(".doc-filter").press("Enter")
+    expect(page.locator("table.docs tbody tr")).to_have_count(1)
+    row = page.locator("table.docs tbody tr", has_text="金牌工人")
+    row.locator("button").click()
+    expect(row).to_contain_text("已停用")
+    row.locator("button").click()
+    expect(row).to_contain_text("检索中")
+    page.locator("#who button").click()
+    expect(page.locator("#who a")).to_have_text("登录")
+    visit.close()
+    httpx.delete(f"{server.url}/api/documents/{note.name}", headers={"Authorization": f"Bearer {API_KEY}"},
+                 timeout=60).raise_for_status()  # the other tests' KB as it was
+
+
+def test_the_api_reference_is_chinese_and_offline(browser, server: Server) -> None:
+    visit = Visit(browser, server.url, 1280, 900, "desktop-docs", path="/docs")
+    expect(visit.page.locator("#intro li").first).to_contain_text("出错时总是返回")
+    expect(visit.page.locator("#operations article").first).to_be_visible()
+    assert "`" not in visit.page.locator("#intro").inner_text()
+    visit.shot("docs")
     visit.close()
 
 
