@@ -32,7 +32,15 @@ NAME = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?")
 
 
 class LibraryError(ValueError):
-    """A KB operation the caller asked for cannot be done (bad name, exists, missing); the text says why."""
+    """A KB operation the caller asked for cannot be done (bad name, bad visibility …); the text says why."""
+
+
+class KbExists(LibraryError):
+    """The name is taken."""
+
+
+class KbMissing(LibraryError):
+    """No KB of that name."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,7 @@ class Library:
         _check_visibility(visibility)
         with self._lock:
             if self.info(name) is not None:
-                raise LibraryError(f"知识库 {name} 已存在")
+                raise KbExists(f"知识库 {name} 已存在")
             info = KbInfo(name, (title or "").strip() or name, visibility,
                           datetime.now(timezone.utc).isoformat(timespec="seconds"))
             self._infos[name] = info
@@ -135,7 +143,7 @@ class Library:
     def _require(self, name: str) -> KbInfo:
         info = self.info(name)
         if info is None:
-            raise LibraryError(f"知识库 {name[:60]} 不存在（zhiku kb list 列出全部知识库）")
+            raise KbMissing(f"知识库 {name[:60]} 不存在（zhiku kb list 列出全部知识库）")
         return info
 
     def _shared(self) -> Models:

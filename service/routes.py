@@ -24,8 +24,7 @@ from index.kb import KnowledgeBase
 from index.library import KbInfo, Library
 from index.records import FileOutcome, IngestReport
 from index.settings import Settings
-from service.access.auth import CallerDep, KbName, current_caller, read_kb, readable, writable
-from service.access.caller import Caller
+from service.access.auth import CallerDep, KbName, read_kb, read_target, readable, writable
 from service.access.routes import record
 from service.access.schemas import EnabledIn, EnabledOut
 from service.answers import answerer
@@ -142,26 +141,23 @@ def suggest(kb: KB, settings: Config, q: Annotated[str, Query(description="已�
 
 
 # --- documents -------------------------------------------------------------------------------------
-def _may_edit(request: Request, kb: str | None) -> bool:
-    """Whether the caller may write this (readable) KB: editors see disabled documents, readers do not."""
-    caller: Caller = current_caller(request)
-    info = request.app.state.library.info((kb or "").strip() or "default")
-    return info is not None and caller.can_write(info)
+ReadTarget = Annotated[tuple[KbInfo, KnowledgeBase], Depends(read_target)]
 
 
 @reads.get("/documents", summary="文档列表",
            description="知识库中的文档，可按文档类型筛选，用 offset 和 limit 分页；total 为符合条件的文档总数。"
                        "能编辑该知识库的人还会看到已停用的文档（enabled 为 false）。")
-def documents(request: Request, kb_obj: KB, kb: KbName = None,
+def documents(target: ReadTarget, caller: CallerDep,
               doc_type: Annotated[str | None, Query(alias="type", description="只列出这类文档："
                                                     "law 法律、policy 政策、case 案例、report 报告、other 其他")] = None,
               offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="跳过前多少篇（分页）")] = 0,
               limit: Annotated[int, Query(ge=1, le=200, description="每页篇数（1–200）")] = 50,
               title: Annotated[str | None, Query(max_length=200, description="只列出标题或 doc_id 含这些文字的文档")] = None,
               ) -> DocumentList:
-    rows, total = kb_obj.documents(doc_type=check_doc_type(doc_type) if doc_type else None, offset=offset,
-                                   limit=limit, include_disabled=_may_edit(request, kb),
-                                   title=(title or "").strip() or None)
+    info, kb = target  # editors see disabled documents, readers do not
+    rows, total = kb.documents(doc_type=check_doc_type(doc_type) if doc_type else None, offset=offset,
+                               limit=limit, include_disabled=caller.can_write(info),
+                               title=(title or "").strip() or None)
     return DocumentList(total=total, offset=offset, limit=limit, documents=[DocumentMeta(**r) for r in rows])
 
 
@@ -173,13 +169,14 @@ def _not_found(doc_id: str) -> ApiError:
            description="一篇文档的全文（含 OCR 识别出的文字）及其段落、标题路径和页码；段落的 start、end 是它在全文中的位置。"
                        "已停用的文档只对能编辑该知识库的人可见。文档不存在时返回 404；知识库不存在或无权读取时，"
                        "匿名调用者得到 401，已登录的得到 404。")
-def document(doc_id: DocId, request: Request, kb_obj: KB, kb: KbName = None) -> DocumentDetail:
+def document(doc_id: DocId, target: ReadTarget, caller: CallerDep) -> DocumentDetail:
     """The text as read (OCR'd text included) and its chunks with headings; a disabled document only for
     those who may edit the KB."""
-    found = kb_obj.document(doc_id, include_disabled=_may_edit(request, kb))
+    info, kb = target
+    found = kb.document(doc_id, include_disabled=caller.can_write(info))
     if found is None:
         raise _not_found(doc_id)
-    return DocumentDetail.of(*found, enabled=kb_obj.store.is_enabled(doc_id))
+    return DocumentDetail.of(*found, enabled=kb.store.is_enabled(doc_id))
 
 
 @writes.delete("/documents/{doc_id:path}", summary="删除文档（编辑、管理员）",

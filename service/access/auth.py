@@ -144,3 +144,9 @@ KbName = Annotated[str | None, Query(description="知识库名称（GET /api/kbs
 def read_kb(request: Request, kb: KbName = None) -> KnowledgeBase:
     """Dependency: the KB named by the ``kb`` query parameter, readable by the caller."""
     return readable(request, kb)
+
+
+def read_target(request: Request, kb: KbName = None) -> tuple[KbInfo, KnowledgeBase]:
+    """Dependency: like :func:`read_kb`, with the KB's entry (whether the caller may also write it)."""
+    info = readable_info(request, kb)
+    return info, request.app.state.library.get(info.name)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from index.library import Library, LibraryError
+from index.library import KbExists, KbMissing, Library, LibraryError
 from index.settings import Settings
 from service.access.audit import AuditLog
 from service.access.auth import SESSION_COOKIE, CallerDep, current_caller, require_admin, require_signed_in
@@ -101,7 +101,7 @@ def create_kb(body: KbCreate, request: Request, caller: Admin) -> KbOut:
     try:
         info = request.app.state.library.create(body.name, title=body.title, visibility=body.visibility)
     except LibraryError as exc:
-        raise ApiError(409 if "已存在" in str(exc) else 422, "bad_kb", str(exc)) from None
+        raise ApiError(409 if isinstance(exc, KbExists) else 422, "bad_kb", str(exc)) from None
     request.app.state.people.forget_kb(info.name)
     record(request, "kb.create", kb=info.name, detail=f"{info.title} · {info.visibility}")
     return KbOut.of(info, 0, True)
@@ -114,7 +114,7 @@ def delete_kb(name: Annotated[str, Path(description="知识库名称")], request
     try:
         request.app.state.library.delete(name)
     except LibraryError as exc:
-        raise ApiError(404 if "不存在" in str(exc) else 422, "bad_kb", str(exc)) from None
+        raise ApiError(404 if isinstance(exc, KbMissing) else 422, "bad_kb", str(exc)) from None
     request.app.state.people.forget_kb(name)
     record(request, "kb.delete", kb=name)
     return KbDeleted(name=name, deleted=True)
