@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -312,12 +313,23 @@ class KnowledgeBase:
         separate ``zhiku ingest`` added. When SQLite says another process wrote since, reopen the client
         (a ``chroma run`` server needs no reopening). Queries hold the lock, so none meets a closed client.
         """
+        with self._fresh_vectors() as vectors:
+            return vectors.query(vector, n, where)
+
+    def cosines(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
+        """The exact cosine of ``vector`` to each of these chunks (see :meth:`VectorStore.cosines`)."""
+        with self._fresh_vectors() as vectors:
+            return vectors.cosines(vector, ids)
+
+    @contextmanager
+    def _fresh_vectors(self) -> Iterator[VectorStore]:
+        """The vector client, reopened first if another process wrote since it was opened; the lock is held."""
         with self._vectors_lock:
             generation = self.store.generation
             if generation != self._vectors_generation and not self.settings.chroma_url:
                 self._reopen_vectors()
             self._vectors_generation = generation
-            return self.vectors.query(vector, n, where)
+            yield self.vectors
 
     def _reopen_vectors(self) -> None:
         """A fresh embedded client, which loads what other processes wrote; call with ``_vectors_lock`` held."""

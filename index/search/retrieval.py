@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
@@ -54,6 +55,8 @@ class SearchIndex(Protocol):
     query_adapter: QueryAdapter | None
 
     def nearest(self, vector: np.ndarray, n: int, where: dict[str, object] | None) -> list[tuple[str, float]]: ...
+
+    def cosines(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]: ...
 
     def keywords(self) -> KeywordIndex: ...
 
@@ -141,6 +144,7 @@ def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filte
     results: dict[str, list[tuple[str, float]]] = {}
     learned: dict[str, float] = {}
     keywords = index.keywords()
+    vector = None
     if method in ("hybrid", "dense"):
         vector = index.embedder.embed_queries([query])[0]
         results["dense"] = index.nearest(vector, n, chroma_where(filters))
@@ -158,12 +162,13 @@ def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filte
     rows = index.store.chunk_rows([cid for cid, _ in fused])
     ranks = {m: {cid: i + 1 for i, (cid, _) in enumerate(found)} for m, found in results.items()}
     cosines = dict(results.get("dense", []))
-    floor = min(cosines.values(), default=None)  # a passage beyond the dense list is at most this close
+    if vector is not None:  # the BM25 candidates beyond the dense list: how close they are, not a bound
+        cosines |= index.cosines(vector, [cid for cid, _ in fused if cid not in cosines])
     words = concepts([t for t in analysis.base_terms if t not in CASE_CUES], analysis.expansions)
     idf = keywords.idf([form for forms in words for form in forms])
     intent = intent_of(query)
     adapted = index.query_adapter is not None and intent.question
-    found = [Candidate(row=rows[cid], fused=score, cosine=cosines.get(cid, floor),
+    found = [Candidate(row=rows[cid], fused=score, cosine=cosines.get(cid),
                        coverage=coverage(_searchable(rows[cid]), words, idf),
                        form=form_feature(rows[cid].text, intent.asks), kind=kind_features(rows[cid], query, intent),
                        adapted=adapted)

@@ -148,6 +148,22 @@ class VectorStore:
         assert distances is not None  # requested via include
         return [(cid, 1.0 - float(d)) for cid, d in zip(result["ids"][0], distances[0])]
 
+    def cosines(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
+        """The cosine of ``vector`` to each of these stored chunks (unknown ids are left out).
+
+        For the BM25 candidates the nearest-neighbour list did not reach: ranking needs how close each
+        candidate is to the question, not a bound on it.
+        """
+        if not ids:
+            return {}
+        vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        self._check_dim(vector.shape)
+        with _unavailable_as_error(self.where):
+            found = self._collection.get(ids=list(ids), include=["embeddings"])
+        stored = np.asarray(found["embeddings"], dtype=np.float32).reshape(len(found["ids"]), -1)
+        norms = np.linalg.norm(stored, axis=1) * max(float(np.linalg.norm(vector)), 1e-12)
+        return dict(zip(found["ids"], (stored @ vector / np.maximum(norms, 1e-12)).tolist()))
+
     def ids(self) -> set[str]:
         return {cid for page in self._pages(include_metadata=False) for cid, _ in page}
 

@@ -72,6 +72,22 @@ def test_round_trip(open_store: OpenStore) -> None:
     assert store.ids() == set(ids) - {"doc1::0", "doc4::0"}
 
 
+def test_cosines_are_those_the_query_gives_for_any_stored_chunk(open_store: OpenStore) -> None:
+    """Ranking asks for the cosines of BM25 candidates the nearest-neighbour list did not reach."""
+    store = open_store()
+    vectors = unit_vectors(8)
+    ids = [f"doc{i}::0" for i in range(8)]
+    store.upsert(ids, vectors, [metadata(i) for i in range(8)])
+    query = unit_vectors(1, seed=7)[0]
+    nearest = dict(store.query(query, 8))
+    exact = store.cosines(query * 3.0, ["doc5::0", "doc1::0", "not-there"])  # any length: a cosine
+    assert set(exact) == {"doc5::0", "doc1::0"}
+    for cid, cosine in exact.items():
+        assert cosine == pytest.approx(nearest[cid], abs=1e-4)
+        assert cosine == pytest.approx(float(vectors[int(cid[3])] @ query), abs=1e-5)
+    assert store.cosines(query, []) == {}
+
+
 def test_where_filters(open_store: OpenStore) -> None:
     store = open_store()
     vectors = unit_vectors(9)
