@@ -26,6 +26,7 @@ MAX_ITEMS = 12  # a list longer than this is cut (the passage is shown in full b
 PASSAGES = 3  # how many of the top passages are read
 RANK_STEP = 0.15  # a unit of the n-th passage gives up n × this
 SUPPORT_MARGIN = 0.2  # further sentences must score within this of the best unit
+CONFIDENT = 0.15  # a first passage this relevant is quoted even when no unit holds the question's words
 
 _ARTICLE = re.compile(r"^第[零一二三四五六七八九十百千0-9]+条")
 _SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]?[”’」』）)]*")
@@ -130,17 +131,12 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float]) -> tuple[list
     analysis = analyze_query(result.query)
     words = concepts([t for t in analysis.base_terms if t not in CASE_CUES], analysis.expansions)
     passages = _distinct(hits)[:PASSAGES]
-    best: list[tuple[float, float, _Unit]] = []
-    for rank, hit in enumerate(passages):
-        context = normalize(" ".join(h for h in hit.heading if h != hit.title))
-        for unit in units(hit.text, rank):
-            if unit.is_list and asks != "list":  # a figure or a rule is one sentence of a list, not all of it
-                continue
-            text = "".join(hit.text[a:b] for a, b in unit.parts)
-            covered = coverage(context + normalize(text), words, idf)
-            if covered < MIN_COVERAGE:
-                continue
-            best.append((covered + _form(asks, text, unit.is_list) - RANK_STEP * rank, covered, unit))
+    best = _scored_units(passages, asks, words, idf, MIN_COVERAGE)
+    if not best and passages[0].score >= CONFIDENT:
+        # A colloquial question (提前几天说就行) shares few words with the statute that answers it
+        # (提前三日通知用人单位): when search is confident in its first passage, quote that passage's
+        # best units by form and what coverage there is, rather than show no answer.
+        best = _scored_units(passages[:1], asks, words, idf, 0.0)
     if not best:
         return [], True
     best.sort(key=lambda t: -t[0])
@@ -149,6 +145,22 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float]) -> tuple[list
                                      and not u.is_list and score >= top_score - SUPPORT_MARGIN][: MAX_SENTENCES - 1]
     return [sentence for covered, unit in chosen
             for sentence in _sentences(unit, passages[unit.passage], covered)], True
+
+
+def _scored_units(passages: Sequence[Hit], asks: Asks, words: Sequence[tuple[str, ...]], idf: Mapping[str, float],
+                  min_coverage: float) -> list[tuple[float, float, _Unit]]:
+    """(score, coverage, unit) of every quotable unit of these passages that covers at least ``min_coverage``."""
+    scored = []
+    for rank, hit in enumerate(passages):
+        context = normalize(" ".join(h for h in hit.heading if h != hit.title))
+        for unit in units(hit.text, rank):
+            if unit.is_list and asks != "list":  # a figure or a rule is one sentence of a list, not all of it
+                continue
+            text = "".join(hit.text[a:b] for a, b in unit.parts)
+            covered = coverage(context + normalize(text), words, idf)
+            if covered >= min_coverage:
+                scored.append((covered + _form(asks, text, unit.is_list) - RANK_STEP * rank, covered, unit))
+    return scored
 
 
 def _distinct(hits: Sequence[Hit]) -> list[Hit]:

@@ -12,9 +12,9 @@ POWERS = ("二、职工代表大会的职权\n\n（一）听取和审议。职�
           "（二）审议通过。集体合同草案应当提交职代会审议。\n\n（三）评议监督。职代会可以民主评议企业管理人员。")
 
 
-def hit(text: str, title: str, heading: tuple[str, ...], doc_id: str = "d.md") -> Hit:
+def hit(text: str, title: str, heading: tuple[str, ...], doc_id: str = "d.md", score: float = 0.9) -> Hit:
     return Hit(doc_id=doc_id, title=title, doc_type="policy", date=None, source=None, heading=(title, *heading),
-               text=text, start=100, end=100 + len(text), position=0, score=0.9)
+               text=text, start=100, end=100 + len(text), position=0, score=score)
 
 
 def result(query: str, *hits: Hit) -> SearchResult:
@@ -46,6 +46,18 @@ def test_a_heading_alone_is_never_the_answer_but_the_passage_is_still_shown() ->
     sentences, found = extract_answer(result("工会对安全生产有什么监督权", bare), IDF)
     assert found and sentences == []  # relevant passage, nothing quotable: the page shows the passage
     assert [u.parts for u in units("## 三、缴费规定\n\n正文一句。", 0)] == [((11, 16),)]
+
+
+def test_a_colloquial_question_is_answered_from_a_confident_first_passage() -> None:
+    """试用期里不想干了 shares only 提前 with the article that answers it: no sentence holds 30 % of the
+    question's words, yet search is confident in the article, so its figure sentence is quoted."""
+    article = "第三十七条 劳动者提前三十日以书面形式通知用人单位，可以解除劳动合同。劳动者在试用期内提前三日通知用人单位，可以解除劳动合同。"
+    question = "入职才几天不想干了，提前几天说就行？"
+    idf = {"入职": 3.0, "才": 1.0, "不想": 3.0, "干": 2.0, "提前": 2.0, "说": 1.0, "行": 1.0}
+    sentences, found = extract_answer(result(question, hit(article, "劳动合同法", ("第三十七条",), score=0.4)), idf)
+    assert found and sentences and "提前三十日" in sentences[0].text
+    weak, found = extract_answer(result(question, hit(article, "劳动合同法", ("第三十七条",), score=0.12)), idf)
+    assert found and weak == []  # a weak first passage is shown, not quoted as the answer
 
 
 def test_nothing_found_when_search_lists_nothing() -> None:
