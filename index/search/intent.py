@@ -55,7 +55,8 @@ def intent_of(query: str) -> Intent:
                   wants_rule=wants_rule, asks=asks_of(query))
 
 
-_HAS_FIGURE = re.compile(r"\d|百分之|[一二两三四五六七八九十百千万]+(?:[个次期项名人天年月倍家条级岁周]|%)")
+_HAS_FIGURE = re.compile(r"\d|百分之|[一二两三四五六七八九十百千万]+(?:[个次期项名人天日年月倍家条级岁周元]|小时|分之|%)")
+_ORDINAL = re.compile(r"第[零〇一二两三四五六七八九十百千0-9]+")  # 第三十七条 names an article: not a figure
 _HAS_DEFINITION = re.compile(r"是指|指的是|简称|即|是.{2,30}的(?:制度|文件|组织|方案|意见|改革|纲领|规定|办法)|所称")
 _HAS_RULE = re.compile(r"可以|应当|不得|有权|禁止|必须|不能|无权|依法")
 _HAS_LIST = re.compile(r"(?:^|\n)\s*(?:[-*•·]\s|[（(][一二三四五六七八九十]+[）)]|\d{1,2}[.、．])")
@@ -68,7 +69,7 @@ def offers(asks: Asks, text: str) -> bool | None:
     a yes/no question a rule (可以/应当/不得/有权).
     """
     if asks == "figure":
-        return bool(_HAS_FIGURE.search(text))
+        return bool(_HAS_FIGURE.search(_ORDINAL.sub("", text)))
     if asks == "list":
         return len(_HAS_LIST.findall(text)) >= 2
     if asks == "definition":

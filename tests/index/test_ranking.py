@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.search.intent import asks_of, intent_of
+from index.search.intent import asks_of, intent_of, offers
 from index.search.ranking import Candidate, Relevance, concepts, coverage, grouped, kind_features
 from index.store.sqlite import ChunkRow
 from index.search.text import normalize
@@ -68,3 +68,15 @@ def test_grouped_keeps_a_documents_passages_together_and_caps_them() -> None:
     assert [(r.doc_id, r.position) for r, _ in shown] == [("A", 0), ("A", 1), ("A", 2), ("B", 0), ("C", 0)]
     assert [(r.doc_id, r.position) for r, _ in grouped(ranked, k=3, per_document=1)] == [("A", 0), ("B", 0),
                                                                                           ("C", 0)]
+
+
+@pytest.mark.parametrize("text, figure", [
+    ("劳动者在试用期内提前三日通知用人单位，可以解除劳动合同。", True),  # days as 日, the statutes' word
+    ("延长工作时间每日不得超过三小时", True),
+    ("须经三分之二以上会员同意", True),
+    ("企业缴费每年不超过本企业职工工资总额的8%", True),
+    ("第三十七条 劳动者可以解除劳动合同。", False),  # an article's number is not a figure
+    ("依照本法第47条的规定", False),
+])
+def test_a_figure_is_an_amount_not_an_articles_number(text: str, figure: bool) -> None:
+    assert offers("figure", text) is figure
