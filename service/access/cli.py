@@ -8,16 +8,20 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import TypeVar
 
 from index.library import DEFAULT, VISIBILITIES, Library, LibraryError
 from index.settings import Settings
 from service.access.audit import LOCAL, AuditLog
-from service.access.people import ACCESS_FILE, ROLES, AccessError, People
+from service.access.people import ACCESS_FILE, ROLES, AccessError, People, TokenInfo
 from service.commands import JSON_FLAG, UsageError, arg, command, print_json
 
 
+T = TypeVar("T")
 ROLE_WORDS = {"reader": "读者", "editor": "编辑", "admin": "管理员"}
 
 
@@ -27,6 +31,25 @@ def _people(settings: Settings) -> People:
 
 def _audit(people: People, action: str, **fields: str | None) -> None:
     AuditLog(people).record(f"cli:{getpass.getuser()}", action, address=LOCAL, **fields)
+
+
+def _listing(as_json: bool, items: Sequence[T], record: Callable[[T], object], line: Callable[[T], str]) -> int:
+    """A list command's output: the records as JSON for scripts, else one line per item for people."""
+    if as_json:
+        print_json([record(item) for item in items])
+    else:
+        for item in items:
+            print(line(item))
+    return 0
+
+
+@contextmanager
+def _refusals_as_usage(*kinds: type[Exception]) -> Iterator[None]:
+    """A refused change (an unknown name, the last admin …) is the caller's mistake: exit 2 with its words."""
+    try:
+        yield
+    except kinds as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _needs(value: str | None, what: str) -> str:
@@ -44,15 +67,10 @@ def _needs(value: str | None, what: str) -> str:
          arg("--yes", action="store_true", help="delete 时不再确认"),
          JSON_FLAG)
 def kb(args: argparse.Namespace, settings: Settings) -> int:
-    library = Library(settings)
-    try:
+    with closing(Library(settings)) as library, _refusals_as_usage(LibraryError):
         if args.action == "list":
-            infos = library.infos()
-            if args.json:
-                print_json([asdict(i) for i in infos])
-            for info in [] if args.json else infos:
-                print(f"{info.name:<20} {info.visibility:<9} {info.title}")
-            return 0
+            return _listing(args.json, library.infos(), asdict,
+                            lambda info: f"{info.name:<20} {info.visibility:<9} {info.title}")
         name = _needs(args.kb_name, "知识库名称")
         people = _people(settings)
         if args.action == "create":
@@ -72,10 +90,6 @@ def kb(args: argparse.Namespace, settings: Settings) -> int:
             _audit(people, "kb.delete", kb=name)
             print(f"已删除知识库 {name}")
         return 0
-    except LibraryError as exc:
-        raise UsageError(str(exc)) from None
-    finally:
-        library.close()
 
 
 @command("user", "管理账号：add 新建 · list 列出 · passwd 改密码 · role 改角色 · grant/revoke 授权/收回知识库 · delete 删除",
@@ -87,14 +101,11 @@ def kb(args: argparse.Namespace, settings: Settings) -> int:
          JSON_FLAG)
 def user(args: argparse.Namespace, settings: Settings) -> int:
     people = _people(settings)
-    try:
+    with _refusals_as_usage(AccessError):
         if args.action == "list":
-            users = people.users()
-            if args.json:
-                print_json([{"name": u.name, "role": u.role, "grants": sorted(u.grants)} for u in users])
-            for u in [] if args.json else users:
-                print(f"{u.name:<20} {u.role:<7} {' '.join(sorted(u.grants)) or '-'}")
-            return 0
+            return _listing(args.json, people.users(),
+                            lambda u: {"name": u.name, "role": u.role, "grants": sorted(u.grants)},
+                            lambda u: f"{u.name:<20} {u.role:<7} {' '.join(sorted(u.grants)) or '-'}")
         name = _needs(args.user_name, "用户名")
         if args.action == "add":
             people.add_user(name, _password(args.password_stdin), _needs(args.role, " --role"))
@@ -121,8 +132,6 @@ def user(args: argparse.Namespace, settings: Settings) -> int:
             _audit(people, "user.delete", target=name)
             print(f"已删除账号 {name}（及其令牌和登录）")
         return 0
-    except AccessError as exc:
-        raise UsageError(str(exc)) from None
 
 
 @command("token", "API 令牌：create 新建（只显示一次）· list 列出 · revoke 撤销",
@@ -133,15 +142,10 @@ def user(args: argparse.Namespace, settings: Settings) -> int:
          JSON_FLAG)
 def token(args: argparse.Namespace, settings: Settings) -> int:
     people = _people(settings)
-    try:
+    with _refusals_as_usage(AccessError):
         if args.action == "list":
-            tokens = people.tokens(args.subject)
-            if args.json:
-                print_json([{**asdict(t), "active": t.active} for t in tokens])
-            for t in [] if args.json else tokens:
-                state = "有效" if t.active else ("已撤销" if t.revoked else "已过期")
-                print(f"{t.id}  {t.user:<16} {state:<4} 到期 {t.expires}  {t.label}")
-            return 0
+            return _listing(args.json, people.tokens(args.subject), lambda t: {**asdict(t), "active": t.active},
+                            lambda t: f"{t.id}  {t.user:<16} {_token_state(t):<4} 到期 {t.expires}  {t.label}")
         subject = _needs(args.subject, "用户名" if args.action == "create" else "令牌 ID")
         if args.action == "create":
             info, secret = people.create_token(subject, days=args.days or settings.token_days, label=args.label)
@@ -154,8 +158,6 @@ def token(args: argparse.Namespace, settings: Settings) -> int:
             _audit(people, "token.revoke", target=subject)
             print(f"已撤销令牌 {subject}")
         return 0
-    except AccessError as exc:
-        raise UsageError(str(exc)) from None
 
 
 @command("audit", "审计记录：谁在何时从哪里做了什么（最新的在前）",
@@ -174,6 +176,10 @@ def audit(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{e.at}  {e.actor:<16} {e.action:<13} {'成功' if e.ok else '失败'}  {e.address or ''}  {where}")
     print(f"共 {total} 条", file=sys.stderr)
     return 0
+
+
+def _token_state(token: TokenInfo) -> str:
+    return "有效" if token.active else ("已撤销" if token.revoked else "已过期")
 
 
 def _password(from_stdin: bool) -> str:
