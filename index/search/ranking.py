@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from index.search.intent import Asks, Intent, offers
@@ -97,12 +97,26 @@ def coverage(text: str, words: Sequence[tuple[str, ...]], idf: Mapping[str, floa
     A word the index has never seen weighs as much as its rarest word: no passage can hold it, and a question
     made of such words (火星移民签证) must not be matched by its one common word.
     """
+    return coverage_of(words, idf)(text)
+
+
+def coverage_of(words: Sequence[tuple[str, ...]], idf: Mapping[str, float]) -> Callable[[str], float]:
+    """:func:`coverage` with the question's weights worked out once: a search scores ~190 passages.
+
+    A word of one form (most are) is tested alone, without ``any()``'s generator: 1.2 → 0.5 ms for a search's
+    candidates. The held weights are summed in the words' order, as before, so the shares are the same floats.
+    """
     rarest = max(idf.values(), default=1.0)
     weights = [idf.get(forms[0], rarest) for forms in words]
     total = sum(weights)
     if total <= 0:
-        return 0.0
-    return sum(w for forms, w in zip(words, weights) if any(f in text for f in forms)) / total
+        return lambda text: 0.0
+    tests = [(forms[0] if len(forms) == 1 else forms, w) for forms, w in zip(words, weights)]
+
+    def share(text: str) -> float:
+        return sum([w for form, w in tests
+                    if (form in text if isinstance(form, str) else any(f in text for f in form))]) / total
+    return share
 
 
 def form_feature(text: str, asks: Asks) -> float:

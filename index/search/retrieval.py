@@ -20,7 +20,7 @@ from index.search.fusion import score_fusion
 from index.search.intent import CASE_CUES, intent_of
 from index.store.keywords import KeywordIndex
 from index.records import Filters, Hit, Method
-from index.search.ranking import (Candidate, concepts, coverage, facet_counts, form_feature, grouped, kind_features,
+from index.search.ranking import (Candidate, concepts, coverage_of, facet_counts, form_feature, grouped, kind_features,
                            make_hit, relevance_model, scored)
 from index.settings import Settings
 from index.store.sqlite import ChunkRow, Store
@@ -165,11 +165,11 @@ def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filte
     if vector is not None:  # the BM25 candidates beyond the dense list: how close they are, not a bound
         cosines |= index.cosines(vector, [cid for cid, _ in fused if cid not in cosines])
     words = concepts([t for t in analysis.base_terms if t not in CASE_CUES], analysis.expansions)
-    idf = keywords.idf([form for forms in words for form in forms])
+    covered = coverage_of(words, keywords.idf([form for forms in words for form in forms]))
     intent = intent_of(query)
     adapted = index.query_adapter is not None and intent.question
     found = [Candidate(row=rows[cid], fused=score, cosine=cosines.get(cid),
-                       coverage=coverage(_searchable(rows[cid]), words, idf),
+                       coverage=covered(_searchable(rows[cid])),
                        form=form_feature(rows[cid].text, intent.asks), kind=kind_features(rows[cid], query, intent),
                        adapted=adapted)
              for cid, score in fused if cid in rows and passes(rows[cid], filters)]
