@@ -154,15 +154,18 @@ class VectorStore:
         For the BM25 candidates the nearest-neighbour list did not reach: ranking needs how close each
         candidate is to the question, not a bound on it.
         """
-        if not ids:
-            return {}
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         self._check_dim(vector.shape)
+        return cosines_to(vector, self.embeddings(ids))
+
+    def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vector of each of these chunks (unknown ids are left out)."""
+        if not ids:
+            return {}
         with _unavailable_as_error(self.where):
             found = self._collection.get(ids=list(ids), include=["embeddings"])
         stored = np.asarray(found["embeddings"], dtype=np.float32).reshape(len(found["ids"]), -1)
-        norms = np.linalg.norm(stored, axis=1) * max(float(np.linalg.norm(vector)), 1e-12)
-        return dict(zip(found["ids"], (stored @ vector / np.maximum(norms, 1e-12)).tolist()))
+        return dict(zip(found["ids"], stored))
 
     def ids(self) -> set[str]:
         return {cid for page in self._pages(include_metadata=False) for cid, _ in page}
@@ -277,3 +280,17 @@ def _check_model(col: Collection, where: str, embedder_name: str, dim: int) -> N
         f"而当前配置的向量模型是 {embedder_name!r}（{dim} 维）。请重新设置 {settings_hint(str(built_with))}，"
         "或用 zhiku ingest 路径 --kb 新目录 重建到一个新目录"
     )
+
+
+def cosines_to(vector: np.ndarray, stored: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """The cosine of ``vector`` (float32) to each stored vector, each row on its own.
+
+    Row by row (``einsum``), not one BLAS product: its blocking ties a row's rounding to its place among the
+    others (~1e-8), so a chunk's cosine to a question would change with the other chunks asked along with it,
+    and with the order chroma returns them in.
+    """
+    if not stored:
+        return {}
+    matrix = np.stack(list(stored.values()))
+    norms = np.linalg.norm(matrix, axis=1) * max(float(np.linalg.norm(vector)), 1e-12)
+    return dict(zip(stored, (np.einsum("ij,j->i", matrix, vector) / np.maximum(norms, 1e-12)).tolist()))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from index.errors import EmbedderMismatch, VectorStoreUnavailable, ZhikuIndexError
-from index.store.vectors import PAGE_SIZE, VectorStore, _retried
+from index.store.vectors import PAGE_SIZE, VectorStore, _retried, cosines_to
 
 if TYPE_CHECKING:
     from conftest import ChromaProcess
@@ -86,6 +86,17 @@ def test_cosines_are_those_the_query_gives_for_any_stored_chunk(open_store: Open
         assert cosine == pytest.approx(nearest[cid], abs=1e-4)
         assert cosine == pytest.approx(float(vectors[int(cid[3])] @ query), abs=1e-5)
     assert store.cosines(query, []) == {}
+
+
+def test_a_cosine_is_the_same_float_whatever_else_is_asked() -> None:
+    """Ranking must not move a passage because other candidates came along (a BLAS product would: ~1e-8)."""
+    rng = np.random.default_rng(3)
+    stored = {f"c{i}": v for i, v in enumerate(rng.standard_normal((150, 384)).astype(np.float32))}
+    query = rng.standard_normal(384).astype(np.float32)
+    alone = {cid: cosines_to(query, {cid: v})[cid] for cid, v in stored.items()}
+    shuffled = dict(sorted(stored.items(), key=lambda item: rng.random()))
+    assert cosines_to(query, stored) == alone == cosines_to(query, shuffled)
+    assert cosines_to(query, {}) == {}
 
 
 def test_where_filters(open_store: OpenStore) -> None:
