@@ -159,13 +159,14 @@ class VectorStore:
         return cosines_to(vector, self.embeddings(ids))
 
     def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """The stored vector of each of these chunks (unknown ids are left out)."""
+        """The stored vector of each of these chunks (unknown ids are left out), each an array of its own: a
+        cache that keeps some of them must not hold on to the others."""
         if not ids:
             return {}
         with _unavailable_as_error(self.where):
             found = self._collection.get(ids=list(ids), include=["embeddings"])
         stored = np.asarray(found["embeddings"], dtype=np.float32).reshape(len(found["ids"]), -1)
-        return dict(zip(found["ids"], stored))
+        return {cid: row.copy() for cid, row in zip(found["ids"], stored)}
 
     def ids(self) -> set[str]:
         return {cid for page in self._pages(include_metadata=False) for cid, _ in page}

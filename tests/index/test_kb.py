@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index.errors import EmbedderMismatch
@@ -115,4 +116,31 @@ def test_hit_metadata_follows_a_write_by_another_handle(folder: Path, settings: 
     hit = kb.search("劳模创新工作室", k=1, filters=Filters(doc_types=("case",))).hits[0]
     assert (hit.title, hit.date) == ("某能源集团工会深化产改纪实", "2024-06-01")
     reader.close()
+    kb.close()
+
+
+def test_cosines_follow_an_edit_and_a_repair(folder: Path, settings: Settings) -> None:
+    """``KnowledgeBase.cosines`` keeps the stored vectors per state of the KB: an ingest or a repair that
+    rewrites a chunk's vector must show in the next cosine."""
+    kb = KnowledgeBase.open(settings)
+    kb.ingest([folder])
+    case_ids = sorted(cid for cid in kb.vectors.ids() if cid.startswith("docs/cases/"))
+    query = kb.embedder.embed_queries(["劳模创新工作室"])[0]
+    before = kb.cosines(query, case_ids)
+    assert set(before) == set(case_ids)
+    assert kb.cosines(query, case_ids) == before == kb.vectors.cosines(query, case_ids)
+
+    case = folder / "cases" / "示例.txt"
+    case.write_text(case.read_text(encoding="utf-8").replace("劳模创新工作室12个", "工匠学院3所"), encoding="utf-8")
+    assert kb.ingest([folder]).updated == 1
+    edited = kb.cosines(query, case_ids)
+    assert edited == kb.vectors.cosines(query, case_ids) and edited != before
+
+    kb.close()
+    kb = KnowledgeBase.open(settings)  # a crash left a wrong vector behind, and a search has read it
+    kb.vectors.upsert(case_ids[:1], np.ones((1, kb.embedder.dim), dtype=np.float32),
+                      [{"doc_id": "docs/cases/示例.txt", "doc_type": "case", "date": 0, "hash": "stale"}])
+    assert kb.cosines(query, case_ids) != edited
+    assert kb.check(repair=True).repaired
+    assert kb.cosines(query, case_ids) == edited
     kb.close()
