@@ -1,4 +1,4 @@
-"""The domain lexicon: user dictionary, synonym groups, case topics and stopwords, read from package data.
+"""The domain lexicon: user dictionary, synonym groups, everyday-to-statute words, case topics and stopwords.
 
 It lives in ``ingest`` (the bottom floor) because both floors need it: ingest tags case reports with topics,
 and index uses it for jieba segmentation, BM25 stopwords, query expansion and highlighting. The lexicon is
@@ -19,11 +19,14 @@ class Lexicon:
 
     ``synonyms`` maps every form of a group to all the *other* forms of that group, so one lookup answers
     "what else could the user have meant" in both directions (abbreviation -> full form and back).
+    ``colloquial`` goes one way: the everyday word people ask with (周末, 开除) -> the terms the statutes use for
+    it (休息日, 解除劳动合同), which a passage must hold to answer; the statutes' words never widen to slang.
     """
 
     userdict: Path
     words: dict[str, tuple[int, str]]  # user-dictionary word -> (frequency, part-of-speech tag)
     synonyms: dict[str, tuple[str, ...]]
+    colloquial: dict[str, tuple[str, ...]]  # everyday word -> the statutes' terms for it
     topics: dict[str, tuple[str, ...]]  # topic -> cue words
     stopwords: frozenset[str]
 
@@ -35,12 +38,14 @@ def load_lexicon() -> Lexicon:
 
 
 def read_lexicon(directory: Path) -> Lexicon:
-    """Read a lexicon folder (``userdict.txt``, ``synonyms.tsv``, ``topics.tsv``, ``stopwords.txt``)."""
+    """Read a lexicon folder (``userdict.txt``, ``synonyms.tsv``, ``colloquial.tsv``, ``topics.tsv``,
+    ``stopwords.txt``)."""
     userdict = directory / "userdict.txt"
     return Lexicon(
         userdict=userdict,
         words=_read_userdict(userdict),
         synonyms=_synonym_lookup(_read_table(directory / "synonyms.tsv", min_fields=2)),
+        colloquial=_colloquial_lookup(_read_table(directory / "colloquial.tsv", min_fields=2)),
         topics={row[0]: tuple(row[1:]) for row in _read_table(directory / "topics.tsv", min_fields=2)},
         stopwords=frozenset(_lines(directory / "stopwords.txt")),
     )
@@ -82,4 +87,14 @@ def _synonym_lookup(groups: list[tuple[str, ...]]) -> dict[str, tuple[str, ...]]
             if form in lookup:
                 raise ValueError(f"synonyms.tsv: {form!r} appears in more than one group")
             lookup[form] = tuple(other for other in group if other != form)
+    return lookup
+
+
+def _colloquial_lookup(rows: list[tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """everyday word -> its statute terms; a word listed twice would make the expansion depend on row order."""
+    lookup: dict[str, tuple[str, ...]] = {}
+    for word, *terms in rows:
+        if word in lookup:
+            raise ValueError(f"colloquial.tsv: {word!r} appears in more than one row")
+        lookup[word] = tuple(terms)
     return lookup

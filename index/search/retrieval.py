@@ -146,7 +146,7 @@ def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filte
     keywords = index.keywords()
     vector = None
     if method in ("hybrid", "dense"):
-        vector = index.embedder.embed_queries([query])[0]
+        vector = index.embedder.embed_queries([analysis.dense_text(query)])[0]
         results["dense"] = index.nearest(vector, n, chroma_where(filters))
     if method in ("hybrid", "bm25"):
         allowed = None

@@ -42,6 +42,13 @@ class QueryAnalysis:
     terms: list[str]
     expansions: dict[str, list[str]]  # form found in the query -> the equivalent forms added, e.g. 产改 -> [...]
     base_terms: list[str] = field(default_factory=list)  # the query's own terms, before any expansion
+    statute_terms: list[str] = field(default_factory=list)  # the statutes' terms for its everyday words
+
+    def dense_text(self, query: str) -> str:
+        """What the dense model embeds: the question, then the statutes' terms for its everyday words, so that
+        周末加班 also lands near 休息日 (appending beat replacing the words on the domain tune questions: the
+        question keeps its own meaning and gains the legal one)."""
+        return " ".join([query, *self.statute_terms])
 
 
 class Tokenizer:
@@ -63,6 +70,8 @@ class Tokenizer:
         self._lock = threading.Lock()
         self._stopwords = frozenset(normalize(word) for word in self.lexicon.stopwords)
         self._synonyms = {normalize(form): (form, others) for form, others in self.lexicon.synonyms.items()}
+        self._colloquial = sorted(((normalize(word), word, terms) for word, terms in self.lexicon.colloquial.items()),
+                                  key=lambda entry: -len(entry[0]))
 
     def _segmenter(self) -> jieba.Tokenizer:
         if self._jieba is None:
@@ -86,22 +95,49 @@ class Tokenizer:
         return self._cut(normalize(text), self.search)
 
     def analyze_query(self, query: str) -> QueryAnalysis:
-        """Query terms plus lexicon expansions (abbreviation <-> full form), each term once.
+        """Query terms plus lexicon expansions (abbreviation <-> full form, everyday word -> statute terms).
 
-        Expansions are detected on jieba's precise cut so that a sub-word which ``cut_for_search`` finds inside
-        a longer term (劳模 inside 劳模创新工作室) does not drag in the synonyms of the shorter word.
+        Synonyms are detected on jieba's precise cut so that a sub-word which ``cut_for_search`` finds inside
+        a longer term (劳模 inside 劳模创新工作室) does not drag in the synonyms of the shorter word. Everyday
+        words are found in the text itself, longest first, because jieba cuts several of them apart (劳保用品);
+        each becomes one of the question's own words, in place of the pieces it was cut into, so that coverage
+        asks a passage for 劳保用品 or 劳动防护用品 rather than for 劳保.
         """
         normalized = normalize(query)
         terms = dict.fromkeys(self._cut(normalized, self.search))
         base = list(terms)
         expansions: dict[str, list[str]] = {}
+        statute_terms: list[str] = []
         for word in dict.fromkeys(self._cut(normalized, search=False)):
             if word in self._synonyms:
                 form, others = self._synonyms[word]
                 expansions[form] = list(others)
                 for other in others:
                     terms.update(dict.fromkeys(self.tokenize(other)))
-        return QueryAnalysis(terms=list(terms), expansions=expansions, base_terms=base)
+        for word, form, statute in self._everyday_words(normalized):
+            expansions[form] = list(statute)
+            base = [term for term in base if term not in word] + [word]
+            statute_terms += statute
+            for other in statute:
+                terms.update(dict.fromkeys(self.tokenize(other)))
+        return QueryAnalysis(terms=list(terms), expansions=expansions, base_terms=base,
+                             statute_terms=list(dict.fromkeys(statute_terms)))
+
+    def _everyday_words(self, normalized: str) -> list[tuple[str, str, tuple[str, ...]]]:
+        """The colloquial table's words in the question, longest first and not overlapping (国庆节, not 国庆);
+        none whose statute term the question already uses (赔偿 inside 赔偿金)."""
+        found = []
+        taken = [False] * len(normalized)
+        for word, form, statute in self._colloquial:
+            if any(normalize(term) in normalized for term in statute):
+                continue
+            start = normalized.find(word)
+            while start >= 0 and any(taken[start:start + len(word)]):
+                start = normalized.find(word, start + 1)
+            if start >= 0:
+                taken[start:start + len(word)] = [True] * len(word)
+                found.append((word, form, statute))
+        return found
 
 
 @lru_cache(maxsize=1)

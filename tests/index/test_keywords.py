@@ -70,6 +70,19 @@ def test_query_expansion_goes_both_ways() -> None:
     assert len(full.terms) == len(set(full.terms))
 
 
+def test_everyday_words_bring_the_statutes_terms_one_way() -> None:
+    question = analyze_query("劳保用品该公司出还是自己买？")
+    assert question.expansions == {"劳保用品": ["劳动防护用品"]}
+    assert "劳保用品" in question.base_terms and "劳保" not in question.base_terms  # one word, not its pieces
+    assert {"劳动", "防护", "用品"} <= set(question.terms)
+    assert question.dense_text("劳保用品该公司出还是自己买？") == "劳保用品该公司出还是自己买？ 劳动防护用品"
+    holiday = analyze_query("国庆节上班给几倍工资")
+    assert list(holiday.expansions) == ["国庆节"]  # the longest form, not also 国庆 inside it
+    assert analyze_query("休息日 补休").expansions == {}  # statute words are not widened to everyday ones
+    assert analyze_query("违法开除的赔偿金").expansions == {"开除": ["解除劳动合同"]}  # 赔偿 already in legal form
+    assert analyze_query("产改 技能培训").dense_text("产改 技能培训") == "产改 技能培训"
+
+
 def test_expansion_ignores_words_found_inside_longer_terms() -> None:
     analysis = analyze_query("劳模创新工作室")
     assert analysis.expansions == {"劳模创新工作室": ["劳模和工匠人才创新工作室"]}  # not 劳模 -> 劳动模范

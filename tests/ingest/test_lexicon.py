@@ -42,6 +42,14 @@ def test_synonyms_go_both_ways() -> None:
     assert "集体协商" not in synonyms  # broader than 工资集体协商: deliberately not a synonym
 
 
+def test_everyday_words_lead_to_the_statutes_terms_one_way() -> None:
+    lexicon = load_lexicon()
+    assert lexicon.colloquial["周末"] == ("休息日",)
+    assert lexicon.colloquial["劳保用品"] == ("劳动防护用品",)
+    assert "休息日" not in lexicon.colloquial and "解除劳动合同" not in lexicon.colloquial
+    assert not set(lexicon.colloquial) & set(lexicon.synonyms)  # one table says what a word means
+
+
 def test_every_synonym_form_is_a_user_dictionary_word() -> None:
     lexicon = load_lexicon()
     assert sorted(set(lexicon.synonyms) - set(lexicon.words)) == []
@@ -61,6 +69,7 @@ def test_malformed_files_are_reported_with_the_row(tmp_path: Path) -> None:
     (tmp_path / "userdict.txt").write_text("产改 200 j\n", encoding="utf-8")
     (tmp_path / "topics.tsv").write_text("topic\tcues\n创新\t五小\n", encoding="utf-8")
     (tmp_path / "stopwords.txt").write_text("# filler\n吗\n", encoding="utf-8")
+    (tmp_path / "colloquial.tsv").write_text("colloquial\tstatute forms\n周末\t休息日\n", encoding="utf-8")
     (tmp_path / "synonyms.tsv").write_text("canonical\tforms\n产业工人队伍建设改革\t产改\n产改\n", encoding="utf-8")
     with pytest.raises(ValueError, match="row 3"):
         read_lexicon(tmp_path)
@@ -69,6 +78,10 @@ def test_malformed_files_are_reported_with_the_row(tmp_path: Path) -> None:
         read_lexicon(tmp_path)
     (tmp_path / "synonyms.tsv").write_text("canonical\tforms\n产业工人队伍建设改革\t产改\n", encoding="utf-8")
     assert read_lexicon(tmp_path).stopwords == frozenset({"吗"})
+    (tmp_path / "colloquial.tsv").write_text("colloquial\tstatute forms\n周末\t休息日\n周末\t假日\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="more than one row"):
+        read_lexicon(tmp_path)
+    (tmp_path / "colloquial.tsv").write_text("colloquial\tstatute forms\n周末\t休息日\n", encoding="utf-8")
     (tmp_path / "userdict.txt").write_text("产改 many j\n", encoding="utf-8")
     with pytest.raises(ValueError, match="malformed entry 1"):
         read_lexicon(tmp_path)
