@@ -141,7 +141,7 @@ class SearchResponse(BaseModel):
     total: int = Field(description="相关文档数：相关度达到阈值的文档总数（results 只列出其中最相关的 k 段）")
     took_ms: float
     terms: list[str] = Field(description="关键词检索与高亮所用的词")
-    expansions: dict[str, list[str]] = Field(description="按词表做的同义扩展，如 产改 → 产业工人队伍建设改革")
+    expansions: dict[str, list[str]] = Field(description="按词表做的扩展：同义词（产改 → 产业工人队伍建设改革）和口语到法律用语（周末 → 休息日）")
     learned: list[str] = Field(description="也检索了：查询适配器为问题的关键词检索补充的词（如 老板 → 劳动合同法），"
                                            "权重低于输入的词，最强的在前")
     facets: dict[str, dict[str, int]] = Field(description="候选结果按文档类型（doc_type）、年份（year）和发布机关（source）"
