@@ -45,9 +45,8 @@ function summary(data) {
   const shown = new Set(data.results.map((r) => r.doc_id)).size;
   const parts = [data.total > shown ? `共 ${data.total} 篇相关文档，显示最相关的 ${shown} 篇` : `共 ${data.total} 篇相关文档`,
     `用时 ${Math.round(data.took_ms)} 毫秒`];
-  for (const [form, others] of Object.entries(data.expansions ?? {})) {
-    parts.push(`已扩展：${form} → ${others.join("、")}`);
-  }
+  const expanded = Object.entries(data.expansions ?? {}).map(([form, others]) => `${form} → ${others.join("、")}`);
+  if (expanded.length) parts.push(`已扩展：${expanded.join("；")}`);
   if (data.learned?.length) parts.push(`也检索了：${data.learned.slice(0, 6).join("、")}`);
   return parts.join(" · ");
 }
