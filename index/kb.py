@@ -12,7 +12,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +28,7 @@ from index.models.embedders import Embedder, load_embedder
 from index.models.embedding_cache import CachedEmbedder, EmbeddingCache
 from index.store.faults import crash_point
 from index.store.keywords import KeywordIndex
+from index.store.matrix import VectorMatrix
 from index.records import Answer, CheckReport, FileOutcome, Filters, IngestReport, Method, SearchResult
 from index.settings import Settings
 from index.store.snapshots import Snapshots
@@ -117,6 +118,9 @@ class KnowledgeBase:
         self._vectors_generation = store.generation  # the write this process's vector client has seen
         # stored vectors by (generation, vectors_generation): the vectors a writer has finished with
         self._stored: Snapshots[np.ndarray] = Snapshots(STORED_VECTORS)
+        # all vectors as one matrix, by the same stamp, when the KB is small enough for exact search
+        self._matrix: tuple[Hashable, VectorMatrix | None] | None = None
+        self._matrix_lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings, *, models: Models | None = None,
@@ -287,6 +291,7 @@ class KnowledgeBase:
             self.vectors.upsert([r[0] for r in rows], vectors, metas)
         self.store.set_meta("vectors_generation", str(generation))
         self._stored.clear()  # a repair leaves the generations as they were
+        self._matrix = None
         fixed = []
         if extra:
             fixed.append(f"删除了 {len(extra)} 个多余的向量")
@@ -318,6 +323,9 @@ class KnowledgeBase:
         separate ``zhiku ingest`` added. When SQLite says another process wrote since, reopen the client
         (a ``chroma run`` server needs no reopening). Queries hold the lock, so none meets a closed client.
         """
+        matrix = self._exact() if where is None else None
+        if matrix is not None:
+            return matrix.nearest(vector, n)
         with self._fresh_vectors() as vectors:
             return vectors.query(vector, n, where)
 
@@ -327,7 +335,10 @@ class KnowledgeBase:
         The stored vectors are kept for the KB's current state, since a search's ~90 BM25-only candidates are
         mostly those of earlier searches: fetching them from chroma took 3.1 of a search's ~18 ms of CPU.
         """
-        cache = self._stored.at((self.store.generation, self.store.get_meta("vectors_generation")))
+        matrix = self._exact()
+        if matrix is not None:
+            return matrix.cosines(vector, ids)  # the same floats as the stored copy's (cosines_to)
+        cache = self._stored.at(self._vector_stamp())
         stored, missing = cache.split(ids)
         if missing:
             with self._fresh_vectors() as vectors:
@@ -335,6 +346,28 @@ class KnowledgeBase:
             cache.add(fetched)
             stored |= fetched
         return cosines_to(np.asarray(vector, dtype=np.float32).reshape(-1), stored)
+
+    def _vector_stamp(self) -> tuple[int, str | None]:
+        """The state of the stored vectors: a write, or a repair's rewrite, changes it."""
+        return self.store.generation, self.store.get_meta("vectors_generation")
+
+    def _exact(self) -> VectorMatrix | None:
+        """Every vector of the KB as one matrix, when it holds at most ``exact_search_up_to`` chunks
+        (:mod:`index.store.matrix`); read again after each write, by the first search that needs it."""
+        limit = self.settings.exact_search_up_to
+        if limit <= 0:
+            return None
+        stamp = self._vector_stamp()
+        held = self._matrix
+        if held is None or held[0] != stamp:
+            with self._matrix_lock:
+                held = self._matrix
+                if held is None or held[0] != stamp:
+                    with self._fresh_vectors() as vectors:
+                        small = vectors.count() <= limit
+                        matrix = VectorMatrix(vectors.all_embeddings(), vectors.dim) if small else None
+                    held = self._matrix = (stamp, matrix)
+        return held[1]
 
     @contextmanager
     def _fresh_vectors(self) -> Iterator[VectorStore]:

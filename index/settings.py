@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         ANN_EF_SEARCH, ge=10, le=10_000,
         description="chroma 的 HNSW 索引的搜索范围：越大越能找全真正最近的段落，但越慢。",
     )
+    exact_search_up_to: int = Field(
+        20_000, ge=0, le=1_000_000,
+        description="段落数不超过它的知识库，向量检索在内存中逐一比对（精确，且比 HNSW 更省 CPU）；更大的知识库和带类型、"
+                    "日期筛选的检索用 chroma 的 HNSW。0 表示总用 HNSW。",
+    )
     min_relevance: float | None = Field(
         None, ge=0.0, le=1.0,
         description="相关度阈值（0–1），低于它的段落不列出；不设则用向量模型校准过的阈值（index/search/ranking.py），"

@@ -168,6 +168,19 @@ class VectorStore:
         stored = np.asarray(found["embeddings"], dtype=np.float32).reshape(len(found["ids"]), -1)
         return {cid: row.copy() for cid, row in zip(found["ids"], stored)}
 
+    def all_embeddings(self) -> dict[str, np.ndarray]:
+        """Every stored vector, read a page at a time (for :class:`index.store.matrix.VectorMatrix`)."""
+        found: dict[str, np.ndarray] = {}
+        offset = 0
+        while True:
+            with _unavailable_as_error(self.where):
+                page = self._collection.get(include=["embeddings"], limit=PAGE_SIZE, offset=offset)
+            rows = np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1)
+            found.update(zip(page["ids"], rows))
+            if len(page["ids"]) < PAGE_SIZE:
+                return found
+            offset += PAGE_SIZE
+
     def ids(self) -> set[str]:
         return {cid for page in self._pages(include_metadata=False) for cid, _ in page}
 
@@ -293,5 +306,10 @@ def cosines_to(vector: np.ndarray, stored: Mapping[str, np.ndarray]) -> dict[str
     if not stored:
         return {}
     matrix = np.stack(list(stored.values()))
-    norms = np.linalg.norm(matrix, axis=1) * max(float(np.linalg.norm(vector)), 1e-12)
-    return dict(zip(stored, (np.einsum("ij,j->i", matrix, vector) / np.maximum(norms, 1e-12)).tolist()))
+    return dict(zip(stored, row_cosines(matrix, np.linalg.norm(matrix, axis=1), vector).tolist()))
+
+
+def row_cosines(matrix: np.ndarray, norms: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """Each row's cosine to ``vector``, given the rows' norms: one row's value never depends on the others."""
+    scale = norms * max(float(np.linalg.norm(vector)), 1e-12)
+    return np.einsum("ij,j->i", matrix, vector) / np.maximum(scale, 1e-12)

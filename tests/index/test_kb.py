@@ -12,6 +12,7 @@ from index.kb import KnowledgeBase
 from index.records import Filters
 from index.settings import Settings
 from index.store.sqlite import ChunkRow, Store
+from index.store.vectors import cosines_to
 
 LABOUR_LAW = "社会法/工会法(2021-12-24).md"
 
@@ -143,4 +144,28 @@ def test_cosines_follow_an_edit_and_a_repair(folder: Path, settings: Settings) -
     assert kb.cosines(query, case_ids) != edited
     assert kb.check(repair=True).repaired
     assert kb.cosines(query, case_ids) == edited
+    kb.close()
+
+
+def test_a_small_kb_is_searched_exactly_and_follows_its_writes(folder: Path, settings: Settings) -> None:
+    """Up to ``exact_search_up_to`` chunks the dense list is the true top n of every stored vector, read again
+    after a write; with a filter, or above the limit, chroma's HNSW answers."""
+    kb = KnowledgeBase.open(settings)
+    kb.ingest([folder])
+    query = kb.embedder.embed_queries(["劳模创新工作室"])[0]
+    every = cosines_to(np.asarray(query, dtype=np.float32), kb.vectors.all_embeddings())
+    truth = sorted(every, key=lambda cid: -every[cid])[:10]
+    assert [cid for cid, _ in kb.nearest(query, 10, None)] == truth
+    assert all(cosine == every[cid] for cid, cosine in kb.nearest(query, 10, None))
+
+    (folder / "cases" / "新增.txt").write_text(
+        "某机械公司劳模创新工作室纪实\n\n公司建成劳模创新工作室5个，职工提出合理化建议600条。", encoding="utf-8")
+    assert kb.ingest([folder]).added == 1
+    assert kb.nearest(query, 1, None)[0][0].startswith("docs/cases/新增.txt")
+
+    on_chroma = KnowledgeBase.open(settings.model_copy(update={"exact_search_up_to": 0}))
+    assert [cid for cid, _ in on_chroma.nearest(query, 3, None)] == [cid for cid, _ in kb.nearest(query, 3, None)]
+    laws_only = kb.nearest(query, 3, {"doc_type": {"$in": ["law"]}})  # a filter: chroma, inside its search
+    assert laws_only and all(cid.startswith("docs/laws/") for cid, _ in laws_only)
+    on_chroma.close()
     kb.close()

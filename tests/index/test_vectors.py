@@ -122,6 +122,8 @@ def test_batches_and_pages_beyond_chroma_limits(tmp_path: Path) -> None:
     ids = [f"c{i}" for i in range(n)]
     store.upsert(ids, unit_vectors(n), [{"doc_id": "d", "doc_type": "law", "date": 0}] * n)
     assert store.count() == n and store.ids() == set(ids)
+    every = store.all_embeddings()  # read a page at a time
+    assert set(every) == set(ids) and np.array_equal(every["c17"], unit_vectors(n)[17])
     store.delete(ids[:n - 3])
     assert store.ids() == set(ids[n - 3:])
 
