@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Hashable, Iterator, Mapping, Sequence
@@ -77,6 +78,8 @@ def chunk_terms(title: str, heading: Sequence[str], text: str) -> list[str]:
     return [*path_terms, *tokenize(text)]
 
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_COLLECTION = "zhiku_chunks"
 STORED_VECTORS = 16384  # kept for cosines(): ~27 MB, more than the shipped KB's 12,276 chunks
 
@@ -118,8 +121,10 @@ class KnowledgeBase:
         self._vectors_generation = store.generation  # the write this process's vector client has seen
         # stored vectors by (generation, vectors_generation): the vectors a writer has finished with
         self._stored: Snapshots[np.ndarray] = Snapshots(STORED_VECTORS)
+        self._repairs = 0  # a repair rewrites vectors without a new generation: part of the stamp
         # all vectors as one matrix, by the same stamp, when the KB is small enough for exact search
         self._matrix: tuple[Hashable, VectorMatrix | None] | None = None
+        self._matrix_reader: threading.Thread | None = None
         self._matrix_lock = threading.Lock()
 
     @classmethod
@@ -290,8 +295,7 @@ class KnowledgeBase:
             metas = [retrieval.vector_metadata(r[4], r[5], r[6], expected[r[0]]) for r in rows]
             self.vectors.upsert([r[0] for r in rows], vectors, metas)
         self.store.set_meta("vectors_generation", str(generation))
-        self._stored.clear()  # a repair leaves the generations as they were
-        self._matrix = None
+        self._repairs += 1  # a repair leaves the generations as they were
         fixed = []
         if extra:
             fixed.append(f"删除了 {len(extra)} 个多余的向量")
@@ -347,27 +351,50 @@ class KnowledgeBase:
             stored |= fetched
         return cosines_to(np.asarray(vector, dtype=np.float32).reshape(-1), stored)
 
-    def _vector_stamp(self) -> tuple[int, str | None]:
+    def _vector_stamp(self) -> tuple[int, str | None, int]:
         """The state of the stored vectors: a write, or a repair's rewrite, changes it."""
-        return self.store.generation, self.store.get_meta("vectors_generation")
+        return self.store.generation, self.store.get_meta("vectors_generation"), self._repairs
 
     def _exact(self) -> VectorMatrix | None:
-        """Every vector of the KB as one matrix, when it holds at most ``exact_search_up_to`` chunks
-        (:mod:`index.store.matrix`); read again after each write, by the first search that needs it."""
-        limit = self.settings.exact_search_up_to
-        if limit <= 0:
+        """Every vector of the KB as one matrix (:mod:`index.store.matrix`), when it is ready for the KB's current
+        state and the KB holds at most ``exact_search_up_to`` chunks; else None, and chroma answers.
+
+        The first search reads it (~0.75 s for 7k chunks), so results never depend on timing; after a write it
+        is read again in a background thread and chroma answers until it is ready, so no search waits. None is
+        read while a writer has not finished its vectors (``vectors_generation`` behind).
+        """
+        if self.settings.exact_search_up_to <= 0:
             return None
         stamp = self._vector_stamp()
         held = self._matrix
-        if held is None or held[0] != stamp:
+        if held is not None and held[0] == stamp:
+            return held[1]
+        if stamp[1] != str(stamp[0]):
+            return None
+        with self._matrix_lock:
+            reader = self._matrix_reader
+            if reader is None:
+                reader = self._matrix_reader = threading.Thread(target=self._read_matrix, args=(stamp,),
+                                                                daemon=True, name="zhiku-matrix")
+                reader.start()
+        if held is None:
+            reader.join()
+            held = self._matrix
+        return held[1] if held is not None and held[0] == stamp else None
+
+    def _read_matrix(self, stamp: tuple[int, str | None, int]) -> None:
+        """Read every vector for ``stamp``; kept only if the KB is still in that state when done."""
+        try:
+            with self._fresh_vectors() as vectors:
+                small = vectors.count() <= self.settings.exact_search_up_to
+                matrix = VectorMatrix(vectors.all_embeddings(), vectors.dim) if small else None
+            if self._vector_stamp() == stamp:
+                self._matrix = (stamp, matrix)
+        except Exception:  # noqa: BLE001 - searches go on through chroma, which reports its own failures
+            logger.warning("读取向量矩阵失败，检索改用 chroma", exc_info=True)
+        finally:
             with self._matrix_lock:
-                held = self._matrix
-                if held is None or held[0] != stamp:
-                    with self._fresh_vectors() as vectors:
-                        small = vectors.count() <= limit
-                        matrix = VectorMatrix(vectors.all_embeddings(), vectors.dim) if small else None
-                    held = self._matrix = (stamp, matrix)
-        return held[1]
+                self._matrix_reader = None
 
     @contextmanager
     def _fresh_vectors(self) -> Iterator[VectorStore]:

@@ -175,8 +175,9 @@ class VectorStore:
         while True:
             with _unavailable_as_error(self.where):
                 page = self._collection.get(include=["embeddings"], limit=PAGE_SIZE, offset=offset)
-            rows = np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1)
-            found.update(zip(page["ids"], rows))
+            if page["ids"]:
+                rows = np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1)
+                found.update(zip(page["ids"], rows))
             if len(page["ids"]) < PAGE_SIZE:
                 return found
             offset += PAGE_SIZE

@@ -25,7 +25,9 @@ QUERY, DOC_ID = KNOWN_ARTICLES[0]
 def served(chroma_process: ChromaProcess, session_laws: Path, env: dict[str, str],
            tmp_path: Path) -> Iterator[Server]:
     """``zhiku serve`` over a KB whose vectors live in the ``chroma run`` server."""
-    server_env = {**env, "ZHIKU_CHROMA_URL": chroma_process.url}
+    # ZHIKU_EXACT_SEARCH_UP_TO=0: the dense search of every KB size goes to chroma. (A small KB's search is
+    # answered from the vectors in memory, and goes on answering through an outage.)
+    server_env = {**env, "ZHIKU_CHROMA_URL": chroma_process.url, "ZHIKU_EXACT_SEARCH_UP_TO": "0"}
     zhiku_ok("ingest", session_laws, "--kb", tmp_path / "kb", env=server_env)
     server = start_server(tmp_path / "kb", server_env, tmp_path / "server.log")
     yield server

