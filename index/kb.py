@@ -119,7 +119,7 @@ class KnowledgeBase:
         self._keyword_generation = -1
         self._vectors_lock = threading.Lock()
         self._vectors_generation = store.generation  # the write this process's vector client has seen
-        # stored vectors by (generation, vectors_generation): the vectors a writer has finished with
+        # stored vectors by _vector_stamp(): the vectors a writer (or a repair) has finished with
         self._stored: Snapshots[np.ndarray] = Snapshots(STORED_VECTORS)
         self._repairs = 0  # a repair rewrites vectors without a new generation: part of the stamp
         # all vectors as one matrix, by the same stamp, when the KB is small enough for exact search

@@ -70,8 +70,9 @@ class Tokenizer:
         self._lock = threading.Lock()
         self._stopwords = frozenset(normalize(word) for word in self.lexicon.stopwords)
         self._synonyms = {normalize(form): (form, others) for form, others in self.lexicon.synonyms.items()}
-        self._colloquial = sorted(((normalize(word), word, terms) for word, terms in self.lexicon.colloquial.items()),
-                                  key=lambda entry: -len(entry[0]))
+        # (normalised word, word, statute terms, normalised statute terms), longest word first
+        self._colloquial = sorted(((normalize(word), word, terms, tuple(normalize(t) for t in terms))
+                                   for word, terms in self.lexicon.colloquial.items()), key=lambda e: -len(e[0]))
 
     def _segmenter(self) -> jieba.Tokenizer:
         if self._jieba is None:
@@ -128,8 +129,8 @@ class Tokenizer:
         none whose statute term the question already uses (赔偿 inside 赔偿金)."""
         found = []
         taken = [False] * len(normalized)
-        for word, form, statute in self._colloquial:
-            if any(normalize(term) in normalized for term in statute):
+        for word, form, statute, legal in self._colloquial:
+            if any(term in normalized for term in legal):
                 continue
             start = normalized.find(word)
             while start >= 0 and any(taken[start:start + len(word)]):

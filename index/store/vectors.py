@@ -171,24 +171,22 @@ class VectorStore:
     def all_embeddings(self) -> dict[str, np.ndarray]:
         """Every stored vector, read a page at a time (for :class:`index.store.matrix.VectorMatrix`)."""
         found: dict[str, np.ndarray] = {}
-        offset = 0
-        while True:
-            with _unavailable_as_error(self.where):
-                page = self._collection.get(include=["embeddings"], limit=PAGE_SIZE, offset=offset)
+        for page in self._pages(["embeddings"]):
             if page["ids"]:
                 rows = np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1)
                 found.update(zip(page["ids"], rows))
-            if len(page["ids"]) < PAGE_SIZE:
-                return found
-            offset += PAGE_SIZE
+        return found
 
     def ids(self) -> set[str]:
-        return {cid for page in self._pages(include_metadata=False) for cid, _ in page}
+        return {cid for page in self._pages([]) for cid in page["ids"]}
 
     def hashes(self) -> dict[str, str]:
         """{chunk id: the ``hash`` metadata it was stored with} ("" if it has none)."""
-        return {cid: str(meta.get("hash", "")) for page in self._pages(include_metadata=True)
-                for cid, meta in page}
+        found: dict[str, str] = {}
+        for page in self._pages(["metadatas"]):
+            metadatas = page["metadatas"] or [{}] * len(page["ids"])
+            found.update((cid, str(meta.get("hash", ""))) for cid, meta in zip(page["ids"], metadatas))
+        return found
 
     def count(self) -> int:
         with _unavailable_as_error(self.where):
@@ -216,15 +214,14 @@ class VectorStore:
         """Release the client (and, for the last embedded client of a path, its files)."""
         self._client.close()
 
-    def _pages(self, *, include_metadata: bool) -> Iterator[list[tuple[str, Mapping[str, Any]]]]:
-        """The whole collection, a page at a time, so memory stays bounded on a large KB."""
+    def _pages(self, include: list[str]) -> Iterator[Any]:
+        """The whole collection with the ``include`` fields, a page at a time, so memory stays bounded on a
+        large KB (each page is chroma's ``GetResult``)."""
         offset = 0
         while True:
             with _unavailable_as_error(self.where):
-                page = self._collection.get(include=["metadatas"] if include_metadata else [],
-                                            limit=PAGE_SIZE, offset=offset)
-            metadatas = page["metadatas"] or [{}] * len(page["ids"])
-            yield list(zip(page["ids"], metadatas))
+                page = self._collection.get(include=include, limit=PAGE_SIZE, offset=offset)  # type: ignore[arg-type]
+            yield page
             if len(page["ids"]) < PAGE_SIZE:
                 return
             offset += PAGE_SIZE
