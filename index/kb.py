@@ -243,6 +243,7 @@ class KnowledgeBase:
         self.vectors.upsert(ids[:half], vectors[:half], metas[:half])
         crash_point("vectors")
         self.vectors.upsert(ids[half:], vectors[half:], metas[half:])
+        self._follow_write(generation, gone, ids)
         self.store.set_meta("vectors_generation", str(generation))
         for change in batch.changes:
             if change.kind == "add":
@@ -359,9 +360,10 @@ class KnowledgeBase:
         """Every vector of the KB as one matrix (:mod:`index.store.matrix`), when it is ready for the KB's current
         state and the KB holds at most ``exact_search_up_to`` chunks; else None, and chroma answers.
 
-        The first search reads it (~0.75 s for 7k chunks), so results never depend on timing; after a write it
-        is read again in a background thread and chroma answers until it is ready, so no search waits. None is
-        read while a writer has not finished its vectors (``vectors_generation`` behind).
+        The first search reads it (~0.75 s for 7k chunks), so results never depend on timing. This process's
+        writes carry it over (:meth:`_follow_write`); after another process's write or a repair it is read again
+        in a background thread and chroma answers until it is ready, so no search waits. None is read while a
+        writer has not finished its vectors (``vectors_generation`` behind).
         """
         if self.settings.exact_search_up_to <= 0:
             return None
@@ -381,6 +383,21 @@ class KnowledgeBase:
             reader.join()
             held = self._matrix
         return held[1] if held is not None and held[0] == stamp else None
+
+    def _follow_write(self, generation: int, removed: Sequence[str], written: Sequence[str]) -> None:
+        """Carry the exact-search matrix over this process's write, so no search goes to chroma after it.
+
+        Only a matrix of the state just before the write is carried over (another process's write, or a
+        repair, has it read again). The written rows are read back from chroma, not taken from the embedder:
+        chroma's copy can differ in the last bit, and a carried-over matrix must equal one read afresh. It is
+        in place before ``vectors_generation`` says the write is done.
+        """
+        held = self._matrix
+        if held is None or held[1] is None or held[0] != (generation - 1, str(generation - 1), self._repairs):
+            return
+        matrix = held[1].updated(removed, self.vectors.embeddings(written))
+        small = len(matrix) <= self.settings.exact_search_up_to
+        self._matrix = ((generation, str(generation), self._repairs), matrix if small else None)
 
     def _read_matrix(self, stamp: tuple[int, str | None, int]) -> None:
         """Read every vector for ``stamp``; kept only if the KB is still in that state when done."""

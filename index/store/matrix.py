@@ -9,7 +9,7 @@ search), stay on chroma.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -20,15 +20,26 @@ class VectorMatrix:
     """The vectors of one state of a KB, row ``i`` belonging to ``ids[i]``; read-only once built.
 
     Cosines are :func:`index.store.vectors.cosines_to`'s, row by row: a chunk gets the same float whether it
-    comes from :meth:`nearest`, from :meth:`cosines` or from chroma's stored copy.
+    comes from :meth:`nearest`, from :meth:`cosines` or from chroma's stored copy. Rows are kept in id order,
+    so equal cosines rank the same whether the matrix was read from chroma or followed a write (:meth:`updated`).
     """
 
     def __init__(self, vectors: Mapping[str, np.ndarray], dim: int) -> None:
-        self.ids = list(vectors)
+        self.ids = sorted(vectors)
         self._row = {cid: i for i, cid in enumerate(self.ids)}
-        self._matrix = (np.stack(list(vectors.values())).astype(np.float32, copy=False) if self.ids
+        self._matrix = (np.stack([vectors[cid] for cid in self.ids]).astype(np.float32, copy=False) if self.ids
                         else np.zeros((0, dim), np.float32))
         self._norms = np.linalg.norm(self._matrix, axis=1)
+
+    def updated(self, removed: Iterable[str], written: Mapping[str, np.ndarray]) -> VectorMatrix:
+        """The matrix after a write: ``removed`` rows gone, ``written`` rows added or replaced.
+
+        A write's ids and vectors are known in the process that made it, so the next state costs one copy of
+        the matrix (~20 ms at 20,000 rows) instead of reading every vector back from chroma (~1 s).
+        """
+        gone = set(removed) | set(written)
+        kept = {cid: self._matrix[i] for i, cid in enumerate(self.ids) if cid not in gone}
+        return VectorMatrix(kept | dict(written), self._matrix.shape[1])
 
     def __len__(self) -> int:
         return len(self.ids)

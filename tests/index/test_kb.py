@@ -160,23 +160,38 @@ def eventually(condition: Callable[[], bool], seconds: float = 30.0) -> bool:
 
 
 def test_a_small_kb_is_searched_exactly_and_follows_its_writes(folder: Path, settings: Settings) -> None:
-    """Up to ``exact_search_up_to`` chunks the dense list is the true top n of every stored vector, read by the
-    first search and again in the background after a write (chroma answers meanwhile); with a filter, chroma."""
+    """Up to ``exact_search_up_to`` chunks the dense list is the true top n of every stored vector: read by the
+    first search, carried over this process's writes, read again in the background after another process's
+    write (chroma answers meanwhile); with a filter, chroma."""
     kb = KnowledgeBase.open(settings)
     kb.ingest([folder])
     query = kb.embedder.embed_queries(["劳模创新工作室"])[0]
 
     def exact_top(n: int) -> list[tuple[str, float]]:
         every = cosines_to(np.asarray(query, dtype=np.float32), kb.vectors.all_embeddings())
-        return [(cid, every[cid]) for cid in sorted(every, key=lambda cid: -every[cid])[:n]]
+        return [(cid, every[cid]) for cid in sorted(every, key=lambda cid: (-every[cid], cid))[:n]]
 
     assert kb.nearest(query, 10, None) == exact_top(10)  # the first search reads the matrix: the very floats
 
-    (folder / "cases" / "新增.txt").write_text(
-        "某机械公司劳模创新工作室纪实\n\n公司建成劳模创新工作室5个，职工提出合理化建议600条。", encoding="utf-8")
+    added = folder / "cases" / "新增.txt"
+    added.write_text("某机械公司劳模创新工作室纪实\n\n公司建成劳模创新工作室5个，职工提出合理化建议600条。",
+                     encoding="utf-8")
     assert kb.ingest([folder]).added == 1
+    every = len(kb.vectors.ids())
+    # at once, not eventually: chroma's distances are not these floats, so the matrix answered, every row right
     assert kb.nearest(query, 1, None)[0][0].startswith("docs/cases/新增.txt")
-    assert eventually(lambda: kb.nearest(query, 10, None) == exact_top(10))
+    assert kb.nearest(query, every, None) == exact_top(every)
+    added.write_text("某机械公司技能竞赛纪实\n\n公司举办技能竞赛3场，200名职工参赛。", encoding="utf-8")
+    assert kb.ingest([folder]).updated == 1
+    assert kb.nearest(query, every, None) == exact_top(every)
+    assert kb.delete("docs/cases/新增.txt")
+    assert kb.nearest(query, every, None) == exact_top(every - 1)
+
+    elsewhere = KnowledgeBase.open(settings)  # another process's write: read again in the background
+    added.write_text("某机械公司劳模创新工作室纪实\n\n公司建成劳模创新工作室5个。", encoding="utf-8")
+    assert elsewhere.ingest([folder]).added == 1
+    elsewhere.close()
+    assert eventually(lambda: kb.nearest(query, every, None) == exact_top(every))
 
     on_chroma = KnowledgeBase.open(settings.model_copy(update={"exact_search_up_to": 0}))
     assert [cid for cid, _ in on_chroma.nearest(query, 3, None)] == [cid for cid, _ in kb.nearest(query, 3, None)]

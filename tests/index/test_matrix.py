@@ -41,3 +41,15 @@ def test_small_and_empty_matrices() -> None:
     assert VectorMatrix(vectors, 384).nearest(query, 0) == []
     empty = VectorMatrix({}, 384)
     assert len(empty) == 0 and empty.nearest(query, 5) == [] and empty.cosines(query, ["c1"]) == {}
+
+
+def test_a_matrix_carried_over_a_write_is_the_one_built_afresh() -> None:
+    vectors = stored(50, seed=5)
+    new = stored(3, seed=6)
+    written = {"c7": new["c0"], "z1": new["c1"]}  # one replaced, one added
+    carried = VectorMatrix(vectors, 384).updated(["c3", "gone-already"], written)
+    afresh = VectorMatrix({cid: v for cid, v in reversed(list((vectors | written).items())) if cid != "c3"}, 384)
+    query = new["c2"]
+    assert carried.ids == afresh.ids and len(carried) == 50
+    assert carried.nearest(query, 50) == afresh.nearest(query, 50)  # the same rows, floats and ties
+    assert carried.cosines(query, ["c7", "c3"]) == {"c7": afresh.cosines(query, ["c7"])["c7"]}
