@@ -143,8 +143,20 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float]) -> tuple[list
     top_score, top_covered, top = best[0]
     chosen = [(top_covered, top)] + [(covered, u) for score, covered, u in best[1:] if not top.is_list
                                      and not u.is_list and score >= top_score - SUPPORT_MARGIN][: MAX_SENTENCES - 1]
-    return [sentence for covered, unit in chosen
+    return [sentence for covered, unit in _reading_order(chosen)
             for sentence in _sentences(unit, passages[unit.passage], covered)], True
+
+
+def _reading_order(chosen: list[tuple[float, _Unit]]) -> list[tuple[float, _Unit]]:
+    """The chosen units as they are read: the best unit's passage first, each passage's units in its own order.
+
+    Two sentences of one article quoted best-first read backwards (国家鼓励… before the 可以… it follows);
+    in the passage's order they read as the article does.
+    """
+    first = {}
+    for place, (_, unit) in enumerate(chosen):
+        first.setdefault(unit.passage, place)
+    return sorted(chosen, key=lambda c: (first[c[1].passage], c[1].parts[0][0]))
 
 
 def _scored_units(passages: Sequence[Hit], asks: Asks, words: Sequence[tuple[str, ...]], idf: Mapping[str, float],

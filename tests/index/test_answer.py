@@ -67,3 +67,15 @@ def test_nothing_found_when_search_lists_nothing() -> None:
 def test_citation_names_the_article_of_a_law() -> None:
     article = hit("第四十三条 经费……", "中华人民共和国工会法", ("第五章 经费", "第四十三条"))
     assert citation(article) == "《中华人民共和国工会法》第四十三条"
+
+
+def test_sentences_of_one_passage_are_quoted_in_its_own_order() -> None:
+    """The later sentence holds more of the question, yet the answer reads as the article does."""
+    article = ("第四十条 职业学校可以通过与企业共同举办职业教育机构等多种形式进行合作。"
+               "国家鼓励职业学校与企业建立合作机制，合作培养技能人才。")
+    idf = {"企业": 2.0, "职业": 2.0, "学校": 2.0, "合作": 2.0, "培养": 0.3, "技能": 0.3, "能人": 0.1, "人才": 0.3,
+           "技能人才": 0.3}
+    sentences, found = extract_answer(result("企业和职业学校怎么合作培养技能人才",
+                                             hit(article, "职业教育法", ("第四十条",))), idf)
+    assert found and len(sentences) == 2 and max(sentences, key=lambda s: s.score) is sentences[1]
+    assert [s.start for s in sentences] == sorted(s.start for s in sentences)
