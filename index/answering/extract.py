@@ -22,7 +22,7 @@ from index.search.text import analyze_query, normalize
 
 MIN_COVERAGE = 0.3  # share of the question's IDF mass a unit must hold (with its headings) to be quoted
 MAX_SENTENCES = 3  # sentences quoted besides a list's items
-MAX_ITEMS = 12  # a list longer than this is cut (the passage is shown in full below the answer)
+MAX_ITEMS = 12  # a list longer than this (its introducing sentence counted) is cut; the passage is shown in full
 PASSAGES = 3  # how many of the top passages are read
 RANK_STEP = 0.15  # a unit of the n-th passage gives up n × this
 SUPPORT_MARGIN = 0.2  # further sentences must score within this of the best unit
@@ -88,25 +88,31 @@ def _is_heading(text: str) -> bool:
 
 
 def units(text: str, passage: int) -> list[_Unit]:
-    """The passage's sentences, with each run of two or more list lines joined into one unit."""
+    """The passage's sentences, with each run of two or more list lines joined into one unit.
+
+    A list keeps the sentence that introduces it (用人单位应当采取下列措施预防和制止对妇女的性骚扰：): it says
+    what the items are, and often holds the question's words that the items do not.
+    """
     out: list[_Unit] = []
     items: list[tuple[int, int]] = []
+    intro: tuple[int, int] | None = None  # the last sentence before the items, if it ends with a colon
 
     def flush() -> None:
         if len(items) >= 2:
-            out.append(_Unit(passage, tuple(items), is_list=True))
+            out.append(_Unit(passage, ((intro,) if intro else ()) + tuple(items), is_list=True))
         items.clear()
 
     for line in _LINE.finditer(text):
         stripped = line.group(0).strip()
         if not stripped:
             continue
-        lead = line.start() + len(line.group(0)) - len(line.group(0).lstrip())
+        start = line.start() + len(line.group(0)) - len(line.group(0).lstrip())
         spans = [(line.start() + a, line.start() + b) for a, b in sentence_spans(line.group(0))]
         if _ITEM.match(stripped):
-            items.append((spans[0][0] if spans else lead, line.end()))
+            items.append((spans[0][0] if spans else start, line.end()))
         else:
             flush()
+            intro = spans[-1] if spans and text[spans[-1][0]:spans[-1][1]].rstrip().endswith(("：", ":")) else None
         out += [_Unit(passage, (span,), is_list=False) for span in spans if not _is_heading(text[span[0]:span[1]])]
     flush()
     return out

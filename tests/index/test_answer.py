@@ -79,3 +79,14 @@ def test_sentences_of_one_passage_are_quoted_in_its_own_order() -> None:
                                              hit(article, "职业教育法", ("第四十条",))), idf)
     assert found and len(sentences) == 2 and max(sentences, key=lambda s: s.score) is sentences[1]
     assert [s.start for s in sentences] == sorted(s.start for s in sentences)
+
+
+def test_a_list_is_quoted_with_the_sentence_that_introduces_it() -> None:
+    """The items alone do not say what they are for; the colon sentence before them does."""
+    article = ("第七十九条 用人单位应当采取下列措施预防和制止对妇女的性骚扰：\n\n（一）制定禁止性骚扰的规章制度；\n\n"
+               "（二）明确负责机构或者人员；\n\n（三）开展预防和制止性骚扰的教育培训活动。")
+    idf = {"用人单位": 1.0, "预防": 2.0, "性骚扰": 3.0, "采取": 1.0, "措施": 2.0}
+    sentences, found = extract_answer(result("用人单位预防性骚扰要采取哪些措施",
+                                             hit(article, "妇女权益保障法", ("第七十九条",))), idf)
+    assert found and [s.text[:4] for s in sentences] == ["第七十九", "（一）制", "（二）明", "（三）开"]
+    assert sentences[0].text.endswith("性骚扰：")
