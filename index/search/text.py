@@ -51,6 +51,13 @@ class QueryAnalysis:
         return " ".join([query, *self.statute_terms])
 
 
+# Verb-object words that Chinese splits around a quantity or a particle (离合词): 加多少个小时的班 is 加班,
+# 请的假 is 请假, 放三天假 is 放假. Verb → the objects it takes; what may stand between them.
+SEPARABLE = {"加": "班", "上": "班", "下": "班", "值": "班", "倒": "班", "请": "假", "休": "假", "放": "假"}
+_SEPARATED = re.compile("([" + "".join(SEPARABLE) + "])((?:了|过|的|个|几|多少|多长|[0-9]+|[零一二两三四五六七八九十百半]|"
+                        "小时|钟头|天|日|周|星期|次|点|会儿){1,6})([班假])")
+
+
 class Tokenizer:
     """jieba segmentation with the domain user dictionary, for documents and queries alike.
 
@@ -105,6 +112,9 @@ class Tokenizer:
         asks a passage for 劳保用品 or 劳动防护用品 rather than for 劳保.
         """
         normalized = normalize(query)
+        rejoined = self._separated_words(normalized)
+        if rejoined:  # 一个月最多能加多少个小时的班 asks about 加班: read it as if it said so
+            normalized = " ".join([normalized, *rejoined])
         terms = dict.fromkeys(self._cut(normalized, self.search))
         base = list(terms)
         expansions: dict[str, list[str]] = {}
@@ -123,6 +133,20 @@ class Tokenizer:
                 terms.update(dict.fromkeys(self.tokenize(other)))
         return QueryAnalysis(terms=list(terms), expansions=expansions, base_terms=base,
                              statute_terms=list(dict.fromkeys(statute_terms)))
+
+    def _separated_words(self, normalized: str) -> list[str]:
+        """The separable words (:data:`SEPARABLE`) the question splits, joined (加…班 → 加班). Only a quantity or
+        a particle may stand between verb and object, and neither may be part of a longer word: 增加了班组 is
+        neither 加班 (增加) nor about a 班 (班组)."""
+        known = self._segmenter().FREQ
+        found = []
+        for m in _SEPARATED.finditer(normalized):
+            verb, obj = m.group(1), m.group(3)
+            verb_word = normalized[m.start() - 1:m.start() + 1] if m.start() else ""  # 增加, 参加: part of a word
+            obj_word = normalized[m.end() - 1:m.end() + 1]  # 班组, 班会: so is the object
+            if SEPARABLE[verb] == obj and not known.get(verb_word) and not (len(obj_word) == 2 and known.get(obj_word)):
+                found.append(verb + obj)
+        return list(dict.fromkeys(found))
 
     def _everyday_words(self, normalized: str) -> list[tuple[str, str, tuple[str, ...]]]:
         """The colloquial table's words in the question, longest first and not overlapping (国庆节, not 国庆);

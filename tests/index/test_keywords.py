@@ -83,6 +83,17 @@ def test_everyday_words_bring_the_statutes_terms_one_way() -> None:
     assert analyze_query("产改 技能培训").dense_text("产改 技能培训") == "产改 技能培训"
 
 
+def test_a_separable_word_split_by_the_question_is_read_whole() -> None:
+    """加多少个小时的班 asks about 加班, 请的假 about 请假; 增加了班组 and 参加了两次班会 about neither."""
+    overtime = analyze_query("一个月最多能加多少个小时的班？")
+    assert "加班" in overtime.base_terms and overtime.expansions == {"加班": ["延长工作时间"]}
+    assert "延长工作时间" in overtime.dense_text("一个月最多能加多少个小时的班？")
+    assert "请假" in analyze_query("去做产检请的假要扣工资吗？").base_terms
+    assert "放假" in analyze_query("过年放三天假").base_terms
+    for unrelated in ("增加了班组长的津贴", "参加了两次班会", "公司还排我上夜班"):
+        assert not {"加班", "上班"} & set(analyze_query(unrelated).terms), unrelated
+
+
 def test_expansion_ignores_words_found_inside_longer_terms() -> None:
     analysis = analyze_query("劳模创新工作室")
     assert analysis.expansions == {"劳模创新工作室": ["劳模和工匠人才创新工作室"]}  # not 劳模 -> 劳动模范
