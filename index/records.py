@@ -47,7 +47,7 @@ class SearchResult:
     took_ms: float
     method: Method = "hybrid"
     learned: list[str] = field(default_factory=list)  # words the query adapter added to BM25, strongest first
-    total: int = 0  # documents above the relevance cut-off among all candidates (hits shows the best of them)
+    total: int = 0  # documents listed: above the relevance cut-off, or a case report asked for (hits shows the best)
 
 
 @dataclass(frozen=True)

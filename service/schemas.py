@@ -138,7 +138,9 @@ class HitOut(BaseModel):
 class SearchResponse(BaseModel):
     query: str
     method: str
-    total: int = Field(description="相关文档数：相关度达到阈值的文档总数（results 只列出其中最相关的 k 段）")
+    total: int = Field(description="相关文档数：相关度达到阈值的文档总数（results 只列出其中最相关的 k 段）；"
+                                   "问“有没有企业……的做法”而没有案例达到阈值时，另列一篇含问题大部分词语的案例，"
+                                   "排在最后，相关度如实给出")
     took_ms: float
     terms: list[str] = Field(description="关键词检索与高亮所用的词")
     expansions: dict[str, list[str]] = Field(description="按词表做的扩展：同义词（产改 → 产业工人队伍建设改革）和口语到法律用语（周末 → 休息日）")

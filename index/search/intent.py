@@ -46,10 +46,15 @@ def asks_of(query: str) -> Asks:
     return "other"
 
 
+def names_cases(query: str) -> bool:
+    """Whether the query itself asks for cases (有没有企业…, 哪家企业…, …的做法, 案例)."""
+    return any(cue in query for cue in CASE_CUES)
+
+
 def intent_of(query: str) -> Intent:
     """A bare keyword query (师带徒 案例, 产改 技能培训) is mostly a trainer browsing a topic: it wants cases."""
     question = is_question(query)
-    wants_case = any(cue in query for cue in CASE_CUES)
+    wants_case = names_cases(query)
     wants_rule = not wants_case and any(cue in query for cue in RULE_CUES)
     return Intent(question=question, wants_case=wants_case or not (question or wants_rule),
                   wants_rule=wants_rule, asks=asks_of(query))

