@@ -181,7 +181,7 @@ def case_fallback(found: Sequence[Candidate], ranked: Sequence[tuple[ChunkRow, f
                   model: Relevance) -> list[tuple[ChunkRow, float]]:
     """For a question that asks for cases (有没有企业…的做法) when no case report passed the cut-off: the case
     passage holding the most of the question's words, if it holds at least :data:`CASE_FALLBACK_COVERAGE` of
-    them, listed after the rest with its own (low) relevance.
+    them, listed after the rest with its own (low) relevance (within the ``k`` shown: before the k-th passage).
 
     A case report is one long story, so its passages sit far from a question in the dense space and the
     relevance model rarely lets them through; yet a trainer who asks for an enterprise's practice wants the
@@ -222,8 +222,9 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
         chosen = index.settings.min_relevance if min_relevance is None else min_relevance
         threshold = model.threshold if chosen is None else chosen
         ranked = [(row, p) for row, p in scored(found, model) if p >= threshold]
-        if chosen is None and names_cases(query):
-            ranked += case_fallback(found, ranked, model)
+        if chosen is None and names_cases(query):  # the case asked for, within the k shown
+            place = max(k - 1, 1)  # never before the best passage
+            ranked = ranked[:place] + case_fallback(found, ranked, model) + ranked[place:]
     else:  # one method alone, for comparison: its own order and min-max score, no cut-off
         ranked = [(c.row, c.fused) for c in found if c.fused >= (min_relevance or 0.0)]
     chunks_of: dict[str, list[str]] = defaultdict(list)

@@ -39,6 +39,7 @@ def test_a_question_asking_for_cases_lists_the_case_that_holds_its_words(kb: Kno
     assert len(cases) == 1 and "技术人才培训合作协议" in cases[0].text
     assert cases[0].score < threshold and hits[-1] is cases[0]  # below the cut-off, so after the rest
     assert all(h.score >= threshold for h in hits if h.doc_type != "case")
+    assert kb.search(QUESTION, k=2).hits[-1].doc_type == "case"  # within the k shown
 
 
 def test_no_case_is_added_without_a_case_cue_or_under_a_chosen_cut_off(kb: KnowledgeBase) -> None:
