@@ -144,7 +144,8 @@ class Tokenizer:
             verb, obj = m.group(1), m.group(3)
             verb_word = normalized[m.start() - 1:m.start() + 1] if m.start() else ""  # 增加, 参加: part of a word
             obj_word = normalized[m.end() - 1:m.end() + 1]  # 班组, 班会: so is the object
-            if SEPARABLE[verb] == obj and not known.get(verb_word) and not (len(obj_word) == 2 and known.get(obj_word)):
+            inside_words = known.get(verb_word) or (len(obj_word) == 2 and known.get(obj_word))
+            if SEPARABLE[verb] == obj and not inside_words:
                 found.append(verb + obj)
         return list(dict.fromkeys(found))
 

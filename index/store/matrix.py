@@ -34,8 +34,8 @@ class VectorMatrix:
     def updated(self, removed: Iterable[str], written: Mapping[str, np.ndarray]) -> VectorMatrix:
         """The matrix after a write: ``removed`` rows gone, ``written`` rows added or replaced.
 
-        A write's ids and vectors are known in the process that made it, so the next state costs one copy of
-        the matrix (~20 ms at 20,000 rows) instead of reading every vector back from chroma (~1 s).
+        The process that made a write knows its ids, so the next state costs a read of the batch's rows and one
+        copy of the matrix (~20 ms at 20,000 rows) instead of reading every vector back from chroma (~1 s).
         """
         gone = set(removed) | set(written)
         kept = {cid: self._matrix[i] for i, cid in enumerate(self.ids) if cid not in gone}
