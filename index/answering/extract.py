@@ -114,8 +114,28 @@ def units(text: str, passage: int) -> list[_Unit]:
             flush()
             intro = spans[-1] if spans and text[spans[-1][0]:spans[-1][1]].rstrip().endswith(("：", ":")) else None
         out += [_Unit(passage, (span,), is_list=False) for span in spans if not _is_heading(text[span[0]:span[1]])]
+        out += _inline_lists(text, spans, passage)
     flush()
     return out
+
+
+def _inline_lists(text: str, spans: Sequence[tuple[int, int]], passage: int) -> list[_Unit]:
+    """Lists written in one line: a colon, then clauses ending with ；, the last with 。 (工会的监督权：对…实施
+    监督；对…有权要求纠正；…。): one unit, as a list of lines is. The first clause shares its span with the
+    colon (only ；。 end a span)."""
+    found = []
+    for i, (start, end) in enumerate(spans):
+        first = text[start:end].rstrip()
+        if not (first.endswith(("：", ":")) or (("：" in first or ":" in first) and first.endswith(("；", ";")))):
+            continue
+        clauses = []
+        for clause in spans[i + 1:]:
+            clauses.append(clause)
+            if not text[clause[0]:clause[1]].rstrip().endswith(("；", ";")):
+                break
+        if len(clauses) >= 2:
+            found.append(_Unit(passage, ((start, end), *clauses), is_list=True))
+    return found
 
 
 def _form(asks: Asks, unit_text: str, is_list: bool) -> float:

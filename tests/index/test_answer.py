@@ -90,3 +90,13 @@ def test_a_list_is_quoted_with_the_sentence_that_introduces_it() -> None:
                                              hit(article, "妇女权益保障法", ("第七十九条",))), idf)
     assert found and [s.text[:4] for s in sentences] == ["第七十九", "（一）制", "（二）明", "（三）开"]
     assert sentences[0].text.endswith("性骚扰：")
+
+
+def test_a_list_written_in_one_line_is_quoted_whole() -> None:
+    """工会的监督权：…；…；…。 is a list without line breaks: a list question gets every clause, not the first."""
+    article = ("第六十条 工会的监督权：对建设项目安全设施实施监督；对侵犯从业人员合法权益的违法行为有权要求纠正；"
+               "有权依法参加事故调查。")
+    idf = {"工会": 1.0, "安全生产": 2.0, "监督": 2.0, "监督权": 3.0}
+    sentences, found = extract_answer(result("工会对安全生产有哪些监督权", hit(article, "安全生产法", ("第六十条",))), idf)
+    assert found and len(sentences) == 3
+    assert sentences[0].text.startswith("第六十条") and sentences[-1].text == "有权依法参加事故调查。"
