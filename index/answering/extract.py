@@ -122,11 +122,11 @@ def units(text: str, passage: int) -> list[_Unit]:
 def _inline_lists(text: str, spans: Sequence[tuple[int, int]], passage: int) -> list[_Unit]:
     """Lists written in one line: a colon, then clauses ending with ；, the last with 。 (工会的监督权：对…实施
     监督；对…有权要求纠正；…。): one unit, as a list of lines is. The first clause shares its span with the
-    colon (only ；。 end a span)."""
+    colon (only ；。 end a span; a colon that ends a line introduces the list lines below it, see :func:`units`)."""
     found = []
     for i, (start, end) in enumerate(spans):
         first = text[start:end].rstrip()
-        if not (first.endswith(("：", ":")) or (("：" in first or ":" in first) and first.endswith(("；", ";")))):
+        if not (("：" in first or ":" in first) and first.endswith(("；", ";"))):
             continue
         clauses = []
         for clause in spans[i + 1:]:
