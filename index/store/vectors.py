@@ -165,16 +165,13 @@ class VectorStore:
             return {}
         with _unavailable_as_error(self.where):
             found = self._collection.get(ids=list(ids), include=["embeddings"])
-        stored = np.asarray(found["embeddings"], dtype=np.float32).reshape(len(found["ids"]), -1)
-        return {cid: row.copy() for cid, row in zip(found["ids"], stored)}
+        return {cid: row.copy() for cid, row in _embedding_rows(found).items()}
 
     def all_embeddings(self) -> dict[str, np.ndarray]:
         """Every stored vector, read a page at a time (for :class:`index.store.matrix.VectorMatrix`)."""
         found: dict[str, np.ndarray] = {}
         for page in self._pages(["embeddings"]):
-            if page["ids"]:
-                rows = np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1)
-                found.update(zip(page["ids"], rows))
+            found.update(_embedding_rows(page))
         return found
 
     def ids(self) -> set[str]:
@@ -305,6 +302,14 @@ def cosines_to(vector: np.ndarray, stored: Mapping[str, np.ndarray]) -> dict[str
         return {}
     matrix = np.stack(list(stored.values()))
     return dict(zip(stored, row_cosines(matrix, np.linalg.norm(matrix, axis=1), vector).tolist()))
+
+
+def _embedding_rows(result: Any) -> dict[str, np.ndarray]:
+    """{id: float32 row} of a chroma ``get`` with embeddings; an empty result has no rows to reshape."""
+    if not result["ids"]:
+        return {}
+    rows = np.asarray(result["embeddings"], dtype=np.float32).reshape(len(result["ids"]), -1)
+    return dict(zip(result["ids"], rows))
 
 
 def row_cosines(matrix: np.ndarray, norms: np.ndarray, vector: np.ndarray) -> np.ndarray:

@@ -86,6 +86,7 @@ def test_cosines_are_those_the_query_gives_for_any_stored_chunk(open_store: Open
         assert cosine == pytest.approx(nearest[cid], abs=1e-4)
         assert cosine == pytest.approx(float(vectors[int(cid[3])] @ query), abs=1e-5)
     assert store.cosines(query, []) == {}
+    assert store.cosines(query, ["not-there"]) == {}  # none of them stored (a chunk whose vector a crash lost)
 
 
 def test_a_cosine_is_the_same_float_whatever_else_is_asked() -> None:
