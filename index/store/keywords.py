@@ -10,6 +10,7 @@ scores against bm25s itself. Parameters and features were measured on STARD (``b
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import shutil
@@ -184,6 +185,10 @@ class KeywordIndex:
         have just resolved ``CURRENT`` to it); older ones are deleted. So are staging folders a killed save
         left behind, once they are an hour old: a younger one may belong to a save in progress in another
         process (a save takes seconds).
+
+        Two processes can save at once: a server that meets a new generation rebuilds while ``zhiku ingest``
+        saves the same one. Publishing (rename, pointer, clean-up) holds an exclusive lock on ``.lock``, so
+        neither takes the other's pointer file nor deletes the snapshot the other is about to name.
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -198,27 +203,42 @@ class KeywordIndex:
         (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         for path in staging.iterdir():
             _fsync(path)
-        previous = _current_snapshot(directory)
-        snapshot = f"gen-{self.generation}-{staging.name.removeprefix('.staging-')}"
-        os.replace(staging, directory / snapshot)
-        pointer = directory / f".{CURRENT}.tmp"
-        pointer.write_text(snapshot, encoding="utf-8")
-        _fsync(pointer)
-        os.replace(pointer, directory / CURRENT)
-        abandoned_before = time.time() - ABANDONED_STAGING_SECONDS
-        for stale in directory.iterdir():
-            old_snapshot = stale.name.startswith("gen-") and stale.name not in (snapshot, previous)
-            abandoned = stale.name.startswith(".staging-") and stale.stat().st_mtime < abandoned_before
-            if stale.is_dir() and (old_snapshot or abandoned):
-                shutil.rmtree(stale, ignore_errors=True)
+        with (directory / ".lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            previous = _current_snapshot(directory)
+            snapshot = f"gen-{self.generation}-{staging.name.removeprefix('.staging-')}"
+            os.replace(staging, directory / snapshot)
+            pointer = directory / f".{CURRENT}.tmp"
+            pointer.write_text(snapshot, encoding="utf-8")
+            _fsync(pointer)
+            os.replace(pointer, directory / CURRENT)
+            abandoned_before = time.time() - ABANDONED_STAGING_SECONDS
+            for stale in directory.iterdir():
+                old_snapshot = stale.name.startswith("gen-") and stale.name not in (snapshot, previous)
+                abandoned = stale.name.startswith(".staging-") and stale.stat().st_mtime < abandoned_before
+                if stale.is_dir() and (old_snapshot or abandoned):
+                    shutil.rmtree(stale, ignore_errors=True)
 
     @classmethod
     def load(cls, directory: Path) -> KeywordIndex:
-        """The snapshot ``CURRENT`` names; ``FileNotFoundError`` if none was saved."""
-        snapshot = _current_snapshot(Path(directory))
-        if snapshot is None:
-            raise FileNotFoundError(f"no keyword index in {directory}")
-        folder = Path(directory) / snapshot
+        """The snapshot ``CURRENT`` names; ``FileNotFoundError`` if none was saved.
+
+        Saves keep only the live snapshot and the one before it, so two saves in other processes between
+        reading ``CURRENT`` and opening its files delete the folder it named: then ``CURRENT`` has moved on,
+        and the newer snapshot is read instead.
+        """
+        while True:
+            snapshot = _current_snapshot(Path(directory))
+            if snapshot is None:
+                raise FileNotFoundError(f"no keyword index in {directory}")
+            try:
+                return cls._load_snapshot(Path(directory) / snapshot)
+            except FileNotFoundError:
+                if _current_snapshot(Path(directory)) == snapshot:
+                    raise
+
+    @classmethod
+    def _load_snapshot(cls, folder: Path) -> KeywordIndex:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         if meta.get("format") != FORMAT:
             raise ValueError(f"{folder}: keyword index format {meta.get('format')}, expected {FORMAT}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import os
 import threading
 import time
@@ -290,3 +291,27 @@ def test_a_save_clears_staging_folders_that_killed_saves_left(tmp_path: Path, in
     assert not abandoned.exists()
     assert in_progress.exists()  # young: it may belong to another process's save in progress
     assert KeywordIndex.load(tmp_path).ids == index.ids
+
+
+def _save_repeatedly(directory: str, rounds: int) -> None:
+    """One process of the race below: save, then check that the snapshot ``CURRENT`` names can be read."""
+    index = KeywordIndex.build(list(DOCS), [tokenize(text) for text in DOCS.values()], generation=3)
+    for _ in range(rounds):
+        index.save(Path(directory))
+        assert KeywordIndex.load(Path(directory)).ids == index.ids
+
+
+def test_processes_saving_at_once_leave_a_readable_index(tmp_path: Path) -> None:
+    """A server that meets a new generation rebuilds and saves while ``zhiku ingest`` saves the same one.
+
+    Unserialised, one saver renamed the other's ``.CURRENT.tmp`` away (ingest died with FileNotFoundError)
+    or deleted the snapshot the other was about to name.
+    """
+    context = multiprocessing.get_context("fork")
+    savers = [context.Process(target=_save_repeatedly, args=(str(tmp_path), 40)) for _ in range(4)]
+    for saver in savers:
+        saver.start()
+    for saver in savers:
+        saver.join()
+    assert [saver.exitcode for saver in savers] == [0, 0, 0, 0]
+    assert KeywordIndex.load(tmp_path).generation == 3
