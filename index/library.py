@@ -8,11 +8,14 @@ service's business; here it is only recorded.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import shutil
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -63,7 +66,7 @@ class Library:
         self._lock = threading.RLock()
         self._open: dict[str, KnowledgeBase] = {DEFAULT: default} if default else {}
         self._infos: dict[str, KbInfo] = {}
-        self._read_at: float | None = None
+        self._read_at: tuple[int, int, int] | None = None  # the registry file's _stamp when last read
 
     # --- what there is -----------------------------------------------------------------------------
     def infos(self) -> list[KbInfo]:
@@ -85,7 +88,7 @@ class Library:
         """Register a new, empty KB. Internal by default: making material public should be a decision."""
         check_name(name)
         _check_visibility(visibility)
-        with self._lock:
+        with self._changing():
             if self.info(name) is not None:
                 raise KbExists(f"知识库 {name} 已存在")
             info = KbInfo(name, (title or "").strip() or name, visibility,
@@ -95,7 +98,7 @@ class Library:
             return info
 
     def update(self, name: str, *, title: str | None = None, visibility: Visibility | None = None) -> KbInfo:
-        with self._lock:
+        with self._changing():
             current = self._require(name)
             if visibility is not None:
                 _check_visibility(visibility)
@@ -109,7 +112,7 @@ class Library:
         """Remove a KB with its documents, vectors and uploads. The default KB (the data root) stays."""
         if name == DEFAULT:
             raise LibraryError("默认知识库不能删除")
-        with self._lock:
+        with self._changing():
             self._require(name)
             kb = self._open.pop(name, None) or KnowledgeBase.open(self._settings_of(name), models=self._shared(),
                                                                   collection=_collection(name))
@@ -140,6 +143,21 @@ class Library:
             self._open.clear()
 
     # --- internals ---------------------------------------------------------------------------------
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Hold the registry against other threads and processes while a change reads, edits and writes it.
+
+        Without the file lock, ``zhiku kb create`` beside a server that creates another KB could read the
+        same registry and write it back without the other's KB. The registry is re-read under the lock, not
+        trusted to its modification time (two writes can fall in one clock tick).
+        """
+        with self._lock:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with (self.root / "kbs.lock").open("w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                self._read_at = None
+                yield
+
     def _require(self, name: str) -> KbInfo:
         info = self.info(name)
         if info is None:
@@ -157,7 +175,7 @@ class Library:
     def _refresh(self) -> None:
         """Re-read the registry when it changed on disk (another process created or deleted a KB)."""
         try:
-            stamp = self._registry.stat().st_mtime_ns
+            stamp = _stamp(self._registry)
         except FileNotFoundError:
             self._infos, self._read_at = {}, None
             return
@@ -170,12 +188,18 @@ class Library:
             self._open.pop(gone).close()
 
     def _save(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
         data = {"kbs": {n: {k: v for k, v in asdict(i).items() if k != "name"} for n, i in self._infos.items()}}
         tmp = self._registry.with_name(self._registry.name + ".part")
         tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
         os.replace(tmp, self._registry)
-        self._read_at = self._registry.stat().st_mtime_ns
+        self._read_at = _stamp(self._registry)
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """Which version of the file this is. Every save renames a new file in, so the inode changes even when
+    two saves fall in one tick of the file system's clock and leave the modification time equal."""
+    stat = path.stat()
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def check_name(name: str) -> str:

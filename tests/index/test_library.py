@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import shutil
 from pathlib import Path
 
@@ -90,3 +91,22 @@ def test_a_disabled_document_is_kept_listed_and_not_searched_even_after_its_file
         assert kb.check().ok
     finally:
         kb.close()
+
+
+def _create_many(settings: Settings, prefix: str) -> None:
+    library = Library(settings)
+    for i in range(25):
+        library.create(f"{prefix}-{i}")
+
+
+def test_kbs_created_by_processes_at_once_are_all_kept(settings: Settings) -> None:
+    """``zhiku kb create`` beside a server creating KBs: neither writes the registry back without the other's."""
+    context = multiprocessing.get_context("fork")
+    creators = [context.Process(target=_create_many, args=(settings, prefix)) for prefix in ("cli", "web", "api")]
+    for creator in creators:
+        creator.start()
+    for creator in creators:
+        creator.join()
+    assert [creator.exitcode for creator in creators] == [0, 0, 0]
+    names = {info.name for info in Library(settings).infos()}
+    assert names == {DEFAULT} | {f"{prefix}-{i}" for prefix in ("cli", "web", "api") for i in range(25)}
