@@ -9,13 +9,17 @@ answer must *all* contain to count (``8%`` and ``12%`` for 企业年金缴费比
     .venv/bin/python -m bench.domain --split holdout    # the third no setting was chosen with
     .venv/bin/python -m bench.domain --set demo --show  # one set, with every miss listed
 
+``offtopic.txt`` holds 30 everyday questions (天气, 菜谱, 旅游 …) that no KB here answers; the report says
+how many of them listed a result or were offered a weak match (``related``), whose floor they calibrate.
+
 KBs: ``demo`` = corpus/policies + corpus/cases (what ``make run`` serves), ``shared`` =
 ../shared/corpus/cases + laws. Each run builds them afresh in a temporary folder with the user-wide
 embedding cache, so a chunking change is measured too and only new chunk texts are embedded.
 
 Figures per split: passage hit@1 / hit@5 (a shown passage holds every answer span), document hit@1, answer
-hit (the 问答 answer holds every span), and for the unanswerable questions the share for which search
-lists nothing and 问答 answers nothing.
+hit (the 问答 answer holds every span), related (nothing listed, but a weak match offered apart holds the
+answer), and for the unanswerable questions the share for which search lists nothing, 问答 answers nothing,
+and nothing is offered even as a weak match.
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ from index.kb import KnowledgeBase
 from index.settings import Settings
 
 DATA = Path(__file__).resolve().parent / "data" / "domain"
+OFF_TOPIC = DATA / "offtopic.txt"  # everyday questions no KB here answers: the weak-match floor must leave them empty
 SETS = ("demo", "shared")
 HOLDOUT_FRACTION = 1 / 3
 
@@ -66,6 +71,8 @@ class Outcome:
     answer_hit: bool
     search_empty: bool
     ask_empty: bool
+    related_hit: bool  # nothing listed, but a weak match offered apart (``related``) holds the answer
+    nothing_offered: bool  # nothing listed and no weak match offered either
     top: str  # the first passage shown, for reading the misses
     answer: str
 
@@ -132,7 +139,8 @@ def check_gold(kb: KnowledgeBase, questions: Sequence[Question]) -> list[str]:
 
 
 def score(kb: KnowledgeBase, q: Question, k: int = 10) -> Outcome:
-    hits = kb.search(q.question, k=k).hits
+    result = kb.search(q.question, k=k)
+    hits = result.hits
     answer = kb.ask(q.question)
     answer_text = "".join(s.text for s in answer.sentences)
     return Outcome(
@@ -142,6 +150,7 @@ def score(kb: KnowledgeBase, q: Question, k: int = 10) -> Outcome:
         doc_hit1=bool(hits) and hits[0].doc_id in q.gold_docs,
         answer_hit=holds(answer_text, q.answer),
         search_empty=not hits, ask_empty=not answer.found,
+        related_hit=any(holds(h.text, q.answer) for h in result.related), nothing_offered=not (hits or result.related),
         top=f"{hits[0].doc_id} › {hits[0].text[:60]}" if hits else "", answer=answer_text[:120])
 
 
@@ -155,8 +164,9 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, float]:
     return {"n": len(answerable), "passage@1": share(answerable, "passage_hit1"),
             "passage@5": share(answerable, "passage_hit5"), "doc@1": share(answerable, "doc_hit1"),
             "answer": share(answerable, "answer_hit"), "listed": 1 - share(answerable, "search_empty"),
+            "related": share(answerable, "related_hit"),
             "n_unanswerable": len(unanswerable), "none_listed": share(unanswerable, "search_empty"),
-            "none_answered": share(unanswerable, "ask_empty")}
+            "none_answered": share(unanswerable, "ask_empty"), "none_offered": share(unanswerable, "nothing_offered")}
 
 
 def split_of(questions: Sequence[Question]) -> dict[str, str]:
@@ -183,11 +193,14 @@ def main() -> None:
             for problem in check_gold(kb, chosen):
                 print(f"data: {problem}")
             outcomes = [score(kb, q) for q in chosen]
+            off_topic = [kb.search(q) for q in OFF_TOPIC.read_text(encoding="utf-8").splitlines() if q.strip()]
+        results[name] = {"off-topic": {"n": len(off_topic), "listed": sum(bool(r.hits) for r in off_topic),
+                                       "offered": sum(bool(r.hits or r.related) for r in off_topic)}}
         groups: dict[str, list[Outcome]] = defaultdict(list)
         for o in outcomes:
             groups[split[o.id]].append(o)
             groups["all"].append(o)
-        results[name] = {g: summarise(items) for g, items in groups.items()}
+        results[name] |= {g: summarise(items) for g, items in groups.items()}
         by_kind: dict[str, list[Outcome]] = defaultdict(list)
         for o in outcomes:
             by_kind[o.kind].append(o)
@@ -196,10 +209,15 @@ def main() -> None:
                    if (o.answerable and not (o.passage_hit1 and o.answer_hit))
                    or (not o.answerable and not (o.search_empty and o.ask_empty))]
     rows = [[f"{name} {group}", *(r[key] for key in ("n", "passage@1", "passage@5", "doc@1", "answer", "listed",
-                                                     "n_unanswerable", "none_listed", "none_answered"))]
-            for name, groups in results.items() for group, r in groups.items()]
+                                                     "related", "n_unanswerable", "none_listed", "none_answered",
+                                                     "none_offered"))]
+            for name, groups in results.items() for group, r in groups.items() if group != "off-topic"]
     print_table("domain questions", ["set split", "n", "passage@1", "passage@5", "doc@1", "answer", "listed",
-                                     "n unans.", "none listed", "none answ."], rows)
+                                     "related", "n unans.", "none listed", "none answ.", "none offered"], rows)
+    for name, groups in results.items():
+        off = groups["off-topic"]
+        print(f"{name}: {off['n']} off-topic questions ({OFF_TOPIC.name}): {off['listed']} listed a result, "
+              f"{off['offered']} were offered anything (results or weak matches)")
     if args.show:
         for miss in misses:
             print(json.dumps(miss, ensure_ascii=False))

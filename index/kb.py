@@ -444,14 +444,14 @@ class KnowledgeBase:
                                  per_document=per_document, min_relevance=min_relevance)
         return SearchResult(query=query, hits=found.hits, terms=analysis.terms, expansions=analysis.expansions,
                             facets=found.facets, took_ms=(time.perf_counter() - started) * 1000, method=method,
-                            learned=found.learned, total=found.total)
+                            learned=found.learned, total=found.total, related=found.related)
 
     def ask(self, query: str, *, k: int = 5, filters: Filters = Filters()) -> Answer:
         started = time.perf_counter()
         result = self.search(query, k=k, filters=filters)
         sentences, found = extract_answer(result, self.keywords().idf(result.terms))
         return Answer(query=query, found=found, sentences=sentences, passages=result.hits if found else [],
-                      took_ms=(time.perf_counter() - started) * 1000)
+                      took_ms=(time.perf_counter() - started) * 1000, related=result.related)
 
     def document(self, doc_id: str, *, include_disabled: bool = True) -> tuple[Document, list[Chunk]] | None:
         doc = self.store.document(doc_id)

@@ -48,6 +48,7 @@ class SearchResult:
     method: Method = "hybrid"
     learned: list[str] = field(default_factory=list)  # words the query adapter added to BM25, strongest first
     total: int = 0  # documents listed: above the relevance cut-off, or a case report asked for (hits shows the best)
+    related: list[Hit] = field(default_factory=list)  # weak matches, offered only when hits is empty
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Answer:
     sentences: list[AnswerSentence]
     passages: list[Hit]
     took_ms: float
+    related: list[Hit] = field(default_factory=list)  # when not found: the search's weak matches, never quoted
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from index.records import Answer
 from index.settings import Settings
 from service.access.auth import readable
 from service.limits import in_search_slot
-from service.schemas import HEADING_SEPARATOR, AnswerResponse, AskParams, HitOut
+from service.schemas import HEADING_SEPARATOR, RELATED_INTRO, AnswerResponse, AskParams, HitOut
 
 Runner = Callable[[Callable[[], Answer]], Awaitable[Answer]]  # runs the (blocking) search off the event loop
 
@@ -100,7 +100,8 @@ def answer_text(response: AnswerResponse, base_url: str | None = None) -> str:
     """The answer as one text for chat clients and assistants: sentences with [n] marks, then the sources
     they cite — 《title》, heading and, given the server's ``base_url``, a link into the document."""
     if not response.found:
-        return response.message or ""
+        weak = "\n".join(f"· {source_line(passage, base_url)}" for passage in response.related)
+        return f"{response.message}\n\n{RELATED_INTRO}\n{weak}" if weak else response.message or ""
     notice = f"（{response.notice}）\n\n" if response.notice else ""
     cited = sorted({n for claim in response.claims for n in claim.citations})
     sources = "\n".join(f"[{n}] {source_line(response.passages[n - 1], base_url)}" for n in cited)

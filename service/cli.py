@@ -23,10 +23,12 @@ from index.kb import KnowledgeBase
 from index.library import DEFAULT, Library, LibraryError
 from index.settings import Settings
 from service.access import cli as _access_commands  # noqa: F401  registers kb, user, token, audit
+from service.answers import source_line
 from service.commands import (COMMAND_METAVAR, COMMANDS, JSON_FLAG, NAME_FLAG, ChineseParser, UsageError, arg, command,
                               print_json)
 from service.errors import ApiError, describe_problem
-from service.schemas import AnswerResponse, AskParams, CheckOut, SearchParams, SearchResponse
+from service.schemas import (NOT_FOUND_MESSAGE, RELATED_INTRO, AnswerResponse, AskParams, CheckOut, SearchParams,
+                             SearchResponse)
 
 @contextmanager
 def _open(settings: Settings, name: str | None = None, *, create: bool = False) -> Iterator[KnowledgeBase]:
@@ -86,8 +88,10 @@ def search(args: argparse.Namespace, settings: Settings) -> int:
         print_json(response.model_dump(mode="json"))
         return 0
     if not response.results:
-        print("未找到相关内容")
-    for i, hit in enumerate(response.results, 1):
+        print(NOT_FOUND_MESSAGE)
+        if response.related:
+            print(RELATED_INTRO)
+    for i, hit in enumerate(response.results or response.related, 1):
         meta = " · ".join(x for x in (hit.doc_type, hit.date, hit.source) if x)
         print(f"{i}. {hit.title}  [{meta}]  {hit.score:.3f}")
         if hit.heading:
@@ -112,9 +116,11 @@ def ask(args: argparse.Namespace, settings: Settings) -> int:
         print(response.message)
     for sentence in response.sentences:
         print(f"· {sentence.text}  —— {sentence.citation}")
-    if response.found and not response.sentences:
-        for passage in response.passages:
-            print(f"· {passage.title} › {passage.heading}")
+    shown = response.passages if response.found and not response.sentences else response.related
+    if response.related:
+        print(RELATED_INTRO)
+    for passage in shown:
+        print(f"· {source_line(passage)}")
     return 0
 
 

@@ -45,6 +45,7 @@ class Source(BaseModel):
 class SearchResult(BaseModel):
     query: str
     sources: list[Source]
+    related: list[Source] = Field(description="没有段落达到相关度阈值时，相关度略低的段落，仅供参考（不是答案的出处）")
 
 
 class AskResult(BaseModel):
@@ -89,8 +90,9 @@ def build_server(kb: KnowledgeBase, settings: Settings) -> MCPServer:
         with user_errors():
             found_query, found_k, filters = SearchParams(q=query, k=k).resolve(settings)
         result = await anyio.to_thread.run_sync(lambda: kb.search(found_query, k=found_k, filters=filters))
-        hits = SearchResponse.of(result, result.took_ms).results
-        return SearchResult(query=result.query, sources=[Source.of(n, hit) for n, hit in enumerate(hits, 1)])
+        response = SearchResponse.of(result, result.took_ms)
+        return SearchResult(query=result.query, sources=[Source.of(n, hit) for n, hit in enumerate(response.results, 1)],
+                            related=[Source.of(n, hit) for n, hit in enumerate(response.related, 1)])
 
     @server.tool(description="问答：带编号出处的答案，每句已与出处核对")
     async def ask(question: Annotated[str, Field(description="问题")],

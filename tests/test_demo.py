@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from index.kb import KnowledgeBase
+from index.search.ranking import relevance_model
 from index.settings import Settings
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -43,7 +44,24 @@ def test_what_staff_ask_first_use(demo: KnowledgeBase) -> None:
     assert len(powers) >= 3 and all(s.heading[-1] == "二、职工代表大会的职权" for s in powers)  # the listed powers
     apprentices = demo.ask("师带徒 案例")
     assert apprentices.found and apprentices.sentences and "师" in apprentices.sentences[0].text
-    assert demo.search("今天天气怎么样").hits == [] and not demo.ask("今天天气怎么样").found
+    weather, weather_answer = demo.search("今天天气怎么样"), demo.ask("今天天气怎么样")
+    assert weather.hits == [] and weather.related == [] and not weather_answer.found and weather_answer.related == []
+
+
+def test_an_everyday_question_below_the_cut_off_is_offered_its_passage_apart(demo: KnowledgeBase) -> None:
+    """遇到危险能不能停下活先撤 shares few words with the statute: the relevance model leaves 安全生产法's
+    紧急撤离权 just below the cut-off. Nothing is listed (total counts real matches), but it is offered as a
+    weak match, to search and to 问答, which quotes nothing from it."""
+    question = "遇到危险能不能停下活先撤？"
+    result = demo.search(question)
+    assert result.hits == [] and result.total == 0
+    assert result.related and "紧急撤离权" in result.related[0].text
+    model = relevance_model(demo.settings.embedder)
+    assert all(model.related_floor <= hit.score < model.threshold for hit in result.related)
+    assert len(result.related) <= 3
+    answer = demo.ask(question)
+    assert not answer.found and answer.sentences == [] and answer.related == result.related
+    assert demo.search(question, min_relevance=model.threshold).related == []  # a cut-off the caller chose is kept as given
 
 
 def test_abbreviation_and_full_form_find_each_other(demo: KnowledgeBase) -> None:

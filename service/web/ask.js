@@ -2,7 +2,7 @@
 // text is shown while it is written, then replaced by the checked answer — each sentence with links to the
 // passages it cites, unsupported ones marked. Without an LLM the answer is the sentences quoted from the
 // documents, each with its citation. The previous question is sent along, so 那女职工呢？ is understood.
-import { apiError, apiUrl, clear, docHref, el, hitCard } from "./util.js";
+import { apiError, apiUrl, clear, docHref, el, hitCard, relatedBlock } from "./util.js";
 
 const view = document.getElementById("view-ask");
 let previousQuestion = null;
@@ -47,7 +47,8 @@ function render(data, setStatus) {
   clear(view);
   if (!data.found) {
     setStatus("");
-    view.append(el("p", { class: "empty notfound" }, data.message));
+    const message = data.related?.length ? "没有足以回答这个问题的内容" : data.message;
+    view.append(el("p", { class: "empty notfound" }, message), ...relatedBlock(data.related));
     return;
   }
   const passages = el("ol", { class: "hits numbered" }, data.passages.map((passage) => el("li", {}, hitCard(passage))));

