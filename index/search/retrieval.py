@@ -21,7 +21,7 @@ from index.search.intent import CASE_CUES, intent_of, names_cases
 from index.store.keywords import KeywordIndex
 from index.records import Filters, Hit, Method
 from index.search.ranking import (Candidate, concepts, coverage_of, facet_counts, form_feature, grouped, kind_features,
-                           make_hit, Relevance, relevance_model, scored)
+                           local_rules_without_rival, make_hit, Relevance, relevance_model, scored)
 from index.settings import Settings
 from index.store.sqlite import ChunkRow, Store
 from index.search.text import QueryAnalysis, normalize
@@ -176,7 +176,7 @@ def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filte
                        form=form_feature(rows[cid].text, intent.asks), kind=kind_features(rows[cid], query, intent),
                        adapted=adapted)
              for cid, score in fused if cid in rows and passes(rows[cid], filters)]
-    return found, ranks, list(learned)
+    return local_rules_without_rival(found), ranks, list(learned)
 
 
 def case_fallback(found: Sequence[Candidate], ranked: Sequence[tuple[ChunkRow, float]],
