@@ -8,7 +8,6 @@ service's business; here it is only recorded.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -23,6 +22,7 @@ from typing import Literal, get_args
 
 from index.kb import DEFAULT_COLLECTION, KnowledgeBase, Models
 from index.settings import Settings
+from index.store.locks import exclusive
 
 Visibility = Literal["public", "internal"]
 VISIBILITIES: tuple[str, ...] = get_args(Visibility)
@@ -153,8 +153,7 @@ class Library:
         """
         with self._lock:
             self.root.mkdir(parents=True, exist_ok=True)
-            with (self.root / "kbs.lock").open("w") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
+            with exclusive(self.root / "kbs.lock"):
                 self._read_at = None
                 yield
 

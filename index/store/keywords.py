@@ -10,7 +10,6 @@ scores against bm25s itself. Parameters and features were measured on STARD (``b
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import json
 import os
 import shutil
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+
+from index.store.locks import exclusive
 
 FORMAT = 1
 CURRENT = "CURRENT"  # names the live snapshot folder; replaced atomically by save()
@@ -203,8 +204,7 @@ class KeywordIndex:
         (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         for path in staging.iterdir():
             _fsync(path)
-        with (directory / ".lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with exclusive(directory / ".lock"):
             previous = _current_snapshot(directory)
             snapshot = f"gen-{self.generation}-{staging.name.removeprefix('.staging-')}"
             os.replace(staging, directory / snapshot)
