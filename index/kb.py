@@ -356,6 +356,10 @@ class KnowledgeBase:
         """The state of the stored vectors: a write, or a repair's rewrite, changes it."""
         return self.store.generation, self.store.get_meta("vectors_generation"), self._repairs
 
+    def _finished_stamp(self, generation: int) -> tuple[int, str | None, int]:
+        """What :meth:`_vector_stamp` reads once every vector of ``generation`` is written."""
+        return generation, str(generation), self._repairs
+
     def _exact(self) -> VectorMatrix | None:
         """Every vector of the KB as one matrix (:mod:`index.store.matrix`), when it is ready for the KB's current
         state and the KB holds at most ``exact_search_up_to`` chunks; else None, and chroma answers.
@@ -393,11 +397,11 @@ class KnowledgeBase:
         in place before ``vectors_generation`` says the write is done.
         """
         held = self._matrix
-        if held is None or held[1] is None or held[0] != (generation - 1, str(generation - 1), self._repairs):
+        if held is None or held[1] is None or held[0] != self._finished_stamp(generation - 1):
             return
         matrix = held[1].updated(removed, self.vectors.embeddings(written))
         small = len(matrix) <= self.settings.exact_search_up_to
-        self._matrix = ((generation, str(generation), self._repairs), matrix if small else None)
+        self._matrix = (self._finished_stamp(generation), matrix if small else None)
 
     def _read_matrix(self, stamp: tuple[int, str | None, int]) -> None:
         """Read every vector for ``stamp``; kept only if the KB is still in that state when done."""
