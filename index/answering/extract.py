@@ -20,7 +20,7 @@ from index.records import AnswerSentence, Hit, SearchResult
 from index.search.ranking import concepts, coverage
 from index.search.text import analyze_query, normalize
 
-MIN_COVERAGE = 0.3  # share of the question's IDF mass a unit must hold (with its headings) to be quoted
+MIN_COVERAGE = 0.2  # share of the question's IDF mass a unit must hold (with its headings) to be quoted (docs/domain.md)
 MAX_SENTENCES = 3  # sentences quoted besides a list's items
 MAX_ITEMS = 12  # a list longer than this (its introducing sentence counted) is cut; the passage is shown in full
 PASSAGES = 3  # how many of the top passages are read

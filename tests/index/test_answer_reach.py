@@ -1,0 +1,41 @@
+"""问答 quotes the sentence that answers a colloquial question although it shares few of its words (real laws).
+
+劳动仲裁多长时间出结果 is answered by 第四十三条's 四十五日内结束, which holds neither 多长时间 nor 出结果; 上班时突发
+心脏病没抢救过来，算不算工伤 by 工伤保险条例 第十五条's 48小时之内经抢救无效死亡, which holds neither 心脏病 nor
+抢救过来. A unit must hold a fifth of the question's words (``MIN_COVERAGE``); with the third it once needed,
+仲裁 was answered with 第二十七条's 时效 alone.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index.kb import KnowledgeBase
+from index.settings import Settings
+
+LAWS = ("诉讼与非诉讼程序法/劳动争议调解仲裁法(2007-12-29).md", "行政法规/工伤保险条例(2010-12-20).md",
+        "社会法/社会保险法(2018-12-29).md", "社会法/劳动合同法(2012-12-28).md", "社会法/劳动法(2018-12-29).md")
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> KnowledgeBase:
+    root = tmp_path_factory.mktemp("reach")
+    (root / "docs").mkdir()
+    for law in LAWS:
+        shutil.copy(shared / "corpus" / "laws" / law, root / "docs" / Path(law).name)
+    kb = KnowledgeBase.open(Settings(kb=root / "kb", cache_dir=root / "cache"))
+    kb.ingest([root / "docs"])
+    yield kb
+    kb.close()
+
+
+@pytest.mark.parametrize(("question", "says", "article"), [
+    ("劳动仲裁多长时间出结果？", "四十五日内结束", "第四十三条"),
+    ("上班时突发心脏病没抢救过来，算不算工伤？", "48小时之内经抢救无效死亡", "第十五条"),
+])
+def test_the_sentence_that_answers_is_quoted(kb: KnowledgeBase, question: str, says: str, article: str) -> None:
+    sentences = kb.ask(question).sentences
+    quoted = next(s for s in sentences if says in s.text)
+    assert quoted.citation.endswith(article)
