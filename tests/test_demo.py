@@ -42,6 +42,9 @@ def test_what_staff_ask_first_use(demo: KnowledgeBase) -> None:
     assert "8%" in pension and "12%" in pension
     powers = demo.ask("职工代表大会有哪些职权").sentences
     assert len(powers) >= 3 and all(s.heading[-1] == "二、职工代表大会的职权" for s in powers)  # the listed powers
+    tasks = demo.ask("十四五职业技能培训规划有哪些重点任务").sentences  # labelled paragraphs after 以下几方面：
+    assert [s.text.split("：")[0] for s in tasks[1:]] == ["健全终身职业技能培训制度", "强化企业职工培训", "加强重点群体培训",
+                                                         "大力培养高技能人才", "加强数字技能培训"]
     apprentices = demo.ask("师带徒 案例")
     assert apprentices.found and apprentices.sentences and "师" in apprentices.sentences[0].text
     weather, weather_answer = demo.search("今天天气怎么样"), demo.ask("今天天气怎么样")

@@ -32,6 +32,8 @@ _ARTICLE = re.compile(r"^第[零一二三四五六七八九十百千0-9]+条")
 _SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]?[”’」』）)]*")
 _LINE = re.compile(r"[^\n]+")
 _ITEM = re.compile(r"(?:[-*•·]\s+|[（(][一二三四五六七八九十]+[）)]|\d{1,2}[.、．]\s*|[一二三四五六七八九十]+是)")
+# A short label and a colon: a line (健全终身职业技能培训制度：…) or clause (“重点突破，多措并举”：…) that names an item
+_LABEL = re.compile(r"^(?:包括)?(?:“[^”\n]{2,16}”|[^：:，,。；;、“”\s]{2,16})[：:]")
 _MARKER = re.compile(r"^(?:#{1,6}\s+|[-*•·]\s+)")  # Markdown heading or bullet markers, not shown
 _HEADING = re.compile(r"^(?:#{1,6}\s|第[零一二三四五六七八九十百千0-9]+[编章节](?:\s|$)|[一二三四五六七八九十百]+、|[（(][一二三四五六七八九十]+[）)])")
 _FORM_BONUS = {"figure": 0.3, "list": 0.4, "definition": 0.25, "yesno": 0.15}
@@ -91,7 +93,9 @@ def units(text: str, passage: int) -> list[_Unit]:
     """The passage's sentences, with each run of two or more list lines joined into one unit.
 
     A list keeps the sentence that introduces it (用人单位应当采取下列措施预防和制止对妇女的性骚扰：): it says
-    what the items are, and often holds the question's words that the items do not.
+    what the items are, and often holds the question's words that the items do not. After such a sentence,
+    lines that start with a label and a colon (强化企业职工培训：支持企业…) are items too: digests and reports
+    write their lists so, with no （一） or bullet.
     """
     out: list[_Unit] = []
     items: list[tuple[int, int]] = []
@@ -108,7 +112,7 @@ def units(text: str, passage: int) -> list[_Unit]:
             continue
         start = line.start() + len(line.group(0)) - len(line.group(0).lstrip())
         spans = [(line.start() + a, line.start() + b) for a, b in sentence_spans(line.group(0))]
-        if _ITEM.match(stripped):
+        if _ITEM.match(stripped) or ((items or intro) and _LABEL.match(stripped)):
             items.append((spans[0][0] if spans else start, line.end()))
         else:
             flush()
@@ -121,7 +125,8 @@ def units(text: str, passage: int) -> list[_Unit]:
 
 def _inline_lists(text: str, spans: Sequence[tuple[int, int]], passage: int) -> list[_Unit]:
     """Lists written in one line: a colon, then clauses ending with ；, the last with 。 (工会的监督权：对…实施
-    监督；对…有权要求纠正；…。): one unit, as a list of lines is. The first clause shares its span with the
+    监督；对…有权要求纠正；…。): one unit, as a list of lines is; two labelled clauses (“加强领导，形成合力”：…；
+    “重点突破，多措并举”：…。) are one too. The first clause shares its span with the
     colon (only ；。 end a span; a colon that ends a line introduces the list lines below it, see :func:`units`)."""
     found = []
     for i, (start, end) in enumerate(spans):
@@ -133,13 +138,24 @@ def _inline_lists(text: str, spans: Sequence[tuple[int, int]], passage: int) -> 
             clauses.append(clause)
             if not text[clause[0]:clause[1]].rstrip().endswith(("；", ";")):
                 break
-        if len(clauses) >= 2:
+        labelled = all(_LABEL.match(text[a:b].strip()) for a, b in ((start, end), *clauses))
+        if len(clauses) >= (1 if labelled else 2):
             found.append(_Unit(passage, ((start, end), *clauses), is_list=True))
     return found
 
 
+def _enumerates(text: str) -> bool:
+    """A sentence that is a list by itself: a colon, then three or more short items (基本原则有四条：促进普惠均等、
+    坚持需求导向、创新体制机制、坚持统筹推进。). A clause ending in ； heads a longer list (:func:`_inline_lists`)."""
+    if text.rstrip().endswith(("；", ";")):
+        return False
+    head, colon, rest = text.strip().rstrip("。").rpartition("：")
+    parts = rest.split("、") if colon else []
+    return len(parts) >= 3 and all(0 < len(part.strip()) <= 15 for part in parts)
+
+
 def _form(asks: Asks, unit_text: str, is_list: bool) -> float:
-    matched = is_list if asks == "list" else offers(asks, unit_text)
+    matched = (is_list or _enumerates(unit_text)) if asks == "list" else offers(asks, unit_text)
     if matched is None:
         return 0.0
     return _FORM_BONUS.get(asks, 0.0) if matched else _FORM_MISS.get(asks, 0.0)

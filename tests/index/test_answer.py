@@ -100,3 +100,29 @@ def test_a_list_written_in_one_line_is_quoted_whole() -> None:
     sentences, found = extract_answer(result("工会对安全生产有哪些监督权", hit(article, "安全生产法", ("第六十条",))), idf)
     assert found and len(sentences) == 3
     assert sentences[0].text.startswith("第六十条") and sentences[-1].text == "有权依法参加事故调查。"
+
+
+def test_labelled_lines_after_a_colon_are_one_list() -> None:
+    """Digests write a list as paragraphs that start with a label and a colon, with no （一） or bullet."""
+    section = ("## 三、重点任务\n\n规划部署的重点任务主要有以下几方面：\n\n健全终身职业技能培训制度：面向城乡全体劳动者。\n\n"
+               "强化企业职工培训：支持企业开展岗前培训。\n\n加强数字技能培训：开发新职业培训标准和课程。")
+    idf = {"规划": 2.0, "重点": 1.0, "任务": 1.0, "培训": 1.0}
+    sentences, found = extract_answer(result("培训规划有哪些重点任务", hit(section, "培训规划", ("三、重点任务",))), idf)
+    assert found and [s.text[:4] for s in sentences] == ["规划部署", "健全终身", "强化企业", "加强数字"]
+
+
+def test_a_sentence_that_enumerates_is_a_list_for_a_list_question() -> None:
+    """基本原则有四条：A、B、C、D。 answers 有哪些基本原则 by itself, ahead of longer sentences with more words."""
+    section = ("指导思想是大规模开展职业技能培训，建设知识型、技能型、创新型劳动者大军。基本原则有四条：促进普惠均等、"
+               "坚持需求导向、创新体制机制、坚持统筹推进。\n\n培训制度面向城乡全体劳动者，职业技能培训贯穿职业生涯。")
+    idf = {"职业": 1.0, "技能": 1.0, "培训": 1.0, "制度": 1.0, "基本": 1.0, "原则": 2.0}
+    sentences, found = extract_answer(result("职业技能培训制度有哪些基本原则", hit(section, "意见", ("一、总体要求",))), idf)
+    assert found and sentences[0].text.startswith("基本原则有四条")
+
+
+def test_a_clause_that_opens_a_longer_list_is_not_a_list_by_itself() -> None:
+    """其中劳动报酬可以谈：A、B、C； begins a ；-list: the whole list is quoted, not its first clause."""
+    text = "其中劳动报酬可以谈：工资水平、工资分配制度、工资标准和分配形式；工资支付办法；工资调整办法。"
+    idf = {"工资": 1.0, "集体": 1.0, "协商": 2.0, "内容": 1.0}
+    sentences, found = extract_answer(result("工资集体协商可以谈哪些内容", hit(text, "工资集体协商", ("二、协商内容",))), idf)
+    assert found and [s.text for s in sentences][-1] == "工资调整办法。"
