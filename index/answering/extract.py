@@ -1,13 +1,14 @@
 """Extractive answers without an LLM: the part of the best passages that answers what the question asks.
 
 The passages are the search's hits, already cut at the relevance threshold, best first. Each is read as
-units — its sentences, and its lists (（一）（二）…, - …, 1. …) as one unit each — and every unit is scored
-by how much of the question it covers (the IDF-weighted share of the question's words in the unit and its
-headings) and by whether it has the *form* the question asks for (:mod:`index.search.intent`): a figure for 比例是多少,
-a list for 有哪些, a definition for 是什么, a rule (应当/可以/不得) for a yes/no question. The best passage
-is preferred: a unit of a later passage must be clearly better to be quoted first. A heading alone is never
-an answer. When search found relevant passages but no unit answers well enough, the answer has no
-sentences and the passages are shown instead of a bare 未找到相关内容.
+units — its sentences, its lists (（一）（二）…, - …, 1. …, labelled paragraphs) as one unit each, and each
+list item with the rule it is a case of — and every unit is scored by how much of the question it covers (the
+IDF-weighted share of the question's words in the unit and its headings) and by whether it has the *form* the
+question asks for (:mod:`index.search.intent`): a figure for 比例是多少, a list for 有哪些, a definition for
+是什么, a rule (应当/可以/不得) for a yes/no question. The best passage is preferred: a unit of a later passage
+must be clearly better to be quoted first. A heading alone is never an answer. When search found relevant
+passages but no unit answers well enough, the answer has no sentences and the passages are shown instead of a
+bare 未找到相关内容.
 """
 from __future__ import annotations
 
@@ -100,10 +101,14 @@ def units(text: str, passage: int) -> list[_Unit]:
     out: list[_Unit] = []
     items: list[tuple[int, int]] = []
     intro: tuple[int, int] | None = None  # the last sentence before the items, if it ends with a colon
+    rule: tuple[tuple[int, int], ...] = ()  # the ；-clauses that end with it: what the items are cases of
 
     def flush() -> None:
         if len(items) >= 2:
             out.append(_Unit(passage, ((intro,) if intro else ()) + tuple(items), is_list=True))
+            # A rule with one of its cases, for a question about that case (公司不给交社保，我能直接辞职吗):
+            # 劳动者可以解除劳动合同： + （三）未依法为劳动者缴纳社会保险费的.
+            out.extend(_Unit(passage, (*rule, item), is_list=False) for item in items if rule)
         items.clear()
 
     for line in _LINE.finditer(text):
@@ -117,10 +122,19 @@ def units(text: str, passage: int) -> list[_Unit]:
         else:
             flush()
             intro = spans[-1] if spans and text[spans[-1][0]:spans[-1][1]].rstrip().endswith(("：", ":")) else None
+            rule = _clauses_ending(text, spans) if intro else ()
         out += [_Unit(passage, (span,), is_list=False) for span in spans if not _is_heading(text[span[0]:span[1]])]
         out += _inline_lists(text, spans, passage)
     flush()
     return out
+
+
+def _clauses_ending(text: str, spans: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """The last sentence of a line with the ；-clauses before it, back to the last full stop."""
+    first = len(spans) - 1
+    while first > 0 and not text[spans[first - 1][0]:spans[first - 1][1]].rstrip().endswith(("。", "！", "？", "!", "?")):
+        first -= 1
+    return tuple(spans[first:])
 
 
 def _inline_lists(text: str, spans: Sequence[tuple[int, int]], passage: int) -> list[_Unit]:
@@ -183,10 +197,19 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float]) -> tuple[list
         return [], True
     best.sort(key=lambda t: -t[0])
     top_score, top_covered, top = best[0]
-    chosen = [(top_covered, top)] + [(covered, u) for score, covered, u in best[1:] if not top.is_list
-                                     and not u.is_list and score >= top_score - SUPPORT_MARGIN][: MAX_SENTENCES - 1]
+    chosen = [(top_covered, top)]
+    for score, covered, unit in best[1:]:
+        if top.is_list or len(chosen) == MAX_SENTENCES or score < top_score - SUPPORT_MARGIN:
+            break
+        if not unit.is_list and not any(_overlap(unit, other) for _, other in chosen):
+            chosen.append((covered, unit))
     return [sentence for covered, unit in _reading_order(chosen)
             for sentence in _sentences(unit, passages[unit.passage], covered)], True
+
+
+def _overlap(a: _Unit, b: _Unit) -> bool:
+    """Whether two units share a sentence (a rule with one of its cases holds the rule's sentence too)."""
+    return a.passage == b.passage and any(x < d and c < y for x, y in a.parts for c, d in b.parts)
 
 
 def _reading_order(chosen: list[tuple[float, _Unit]]) -> list[tuple[float, _Unit]]:

@@ -126,3 +126,12 @@ def test_a_clause_that_opens_a_longer_list_is_not_a_list_by_itself() -> None:
     idf = {"工资": 1.0, "集体": 1.0, "协商": 2.0, "内容": 1.0}
     sentences, found = extract_answer(result("工资集体协商可以谈哪些内容", hit(text, "工资集体协商", ("二、协商内容",))), idf)
     assert found and [s.text for s in sentences][-1] == "工资调整办法。"
+
+
+def test_a_rule_in_several_clauses_is_quoted_whole_with_the_case_asked_about() -> None:
+    """工会法 第二十三条: three ；-clauses, then the cases. The case asked about comes with every clause of its rule."""
+    article = ("第二十三条 企业侵犯职工劳动权益的，工会应当代表职工与企业交涉；企业应当予以研究处理；"
+               "企业拒不改正的，工会可以提请当地人民政府依法作出处理：\n（一）克扣、拖欠职工工资的；\n（二）不提供劳动安全卫生条件的。")
+    idf = {"克扣": 3.0, "拖欠": 3.0, "工资": 1.0, "工会": 1.0, "交涉": 2.0}
+    sentences, found = extract_answer(result("公司克扣拖欠工资，工会能不能出面交涉", hit(article, "工会法", ("第二十三条",))), idf)
+    assert found and [s.text[-4:] for s in sentences] == ["业交涉；", "究处理；", "出处理：", "工资的；"]

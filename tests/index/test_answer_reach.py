@@ -39,3 +39,11 @@ def test_the_sentence_that_answers_is_quoted(kb: KnowledgeBase, question: str, s
     sentences = kb.ask(question).sentences
     quoted = next(s for s in sentences if says in s.text)
     assert quoted.citation.endswith(article)
+
+
+def test_a_case_of_a_rule_is_quoted_with_the_rule(kb: KnowledgeBase) -> None:
+    """公司不给交社保 is 第三十八条's case （三）; quoted alone it would not say what follows from it (可以解除劳动合同),
+    and the rule alone would not say that 社保 is one of its cases."""
+    texts = [s.text for s in kb.ask("公司不给交社保，我能直接辞职吗？").sentences]
+    case = next(i for i, t in enumerate(texts) if "未依法为劳动者缴纳社会保险费" in t)
+    assert case > 0 and texts[case - 1].startswith("第三十八条") and texts[case - 1].endswith("可以解除劳动合同:")
