@@ -17,7 +17,8 @@ KBs: ``demo`` = corpus/policies + corpus/cases (what ``make run`` serves), ``sha
 embedding cache, so a chunking change is measured too and only new chunk texts are embedded.
 
 Figures per split: passage hit@1 / hit@5 (a shown passage holds every answer span), document hit@1, answer
-hit (the 问答 answer holds every span), related (nothing listed, but a weak match offered apart holds the
+hit (the 问答 answer holds every span), first (its first sentence alone does: an answer that quotes more
+sentences gains answer hit, not this), related (nothing listed, but a weak match offered apart holds the
 answer), and for the unanswerable questions the share for which search lists nothing, 问答 answers nothing,
 and nothing is offered even as a weak match.
 """
@@ -69,6 +70,7 @@ class Outcome:
     passage_hit5: bool
     doc_hit1: bool
     answer_hit: bool
+    first_hit: bool  # the answer's first sentence alone holds it: a gain from quoting more sentences shows here as none
     search_empty: bool
     ask_empty: bool
     related_hit: bool  # nothing listed, but a weak match offered apart (``related``) holds the answer
@@ -149,6 +151,7 @@ def score(kb: KnowledgeBase, q: Question, k: int = 10) -> Outcome:
         passage_hit5=any(holds(h.text, q.answer) for h in hits[:5]),
         doc_hit1=bool(hits) and hits[0].doc_id in q.gold_docs,
         answer_hit=holds(answer_text, q.answer),
+        first_hit=bool(answer.sentences) and holds(answer.sentences[0].text, q.answer),
         search_empty=not hits, ask_empty=not answer.found,
         related_hit=any(holds(h.text, q.answer) for h in result.related), nothing_offered=not (hits or result.related),
         top=f"{hits[0].doc_id} › {hits[0].text[:60]}" if hits else "", answer=answer_text[:120])
@@ -163,7 +166,7 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, float]:
 
     return {"n": len(answerable), "passage@1": share(answerable, "passage_hit1"),
             "passage@5": share(answerable, "passage_hit5"), "doc@1": share(answerable, "doc_hit1"),
-            "answer": share(answerable, "answer_hit"), "listed": 1 - share(answerable, "search_empty"),
+            "answer": share(answerable, "answer_hit"), "first": share(answerable, "first_hit"), "listed": 1 - share(answerable, "search_empty"),
             "related": share(answerable, "related_hit"),
             "n_unanswerable": len(unanswerable), "none_listed": share(unanswerable, "search_empty"),
             "none_answered": share(unanswerable, "ask_empty"), "none_offered": share(unanswerable, "nothing_offered")}
@@ -208,11 +211,11 @@ def main() -> None:
         misses += [asdict(o) | {"set": name, "split": split[o.id]} for o in outcomes
                    if (o.answerable and not (o.passage_hit1 and o.answer_hit))
                    or (not o.answerable and not (o.search_empty and o.ask_empty))]
-    rows = [[f"{name} {group}", *(r[key] for key in ("n", "passage@1", "passage@5", "doc@1", "answer", "listed",
+    rows = [[f"{name} {group}", *(r[key] for key in ("n", "passage@1", "passage@5", "doc@1", "answer", "first", "listed",
                                                      "related", "n_unanswerable", "none_listed", "none_answered",
                                                      "none_offered"))]
             for name, groups in results.items() for group, r in groups.items() if group != "off-topic"]
-    print_table("domain questions", ["set split", "n", "passage@1", "passage@5", "doc@1", "answer", "listed",
+    print_table("domain questions", ["set split", "n", "passage@1", "passage@5", "doc@1", "answer", "first", "listed",
                                      "related", "n unans.", "none listed", "none answ.", "none offered"], rows)
     for name, groups in results.items():
         off = groups["off-topic"]
