@@ -19,6 +19,8 @@ class Lexicon:
 
     ``synonyms`` maps every form of a group to all the *other* forms of that group, so one lookup answers
     "what else could the user have meant" in both directions (abbreviation -> full form and back).
+    ``canonical`` maps every other form to the group's first, its full name (产改 -> 产业工人队伍建设改革): the
+    form an embedding model has seen, where the abbreviation is the domain's own.
     ``colloquial`` goes one way: the everyday word people ask with (周末, 开除) -> the terms the statutes use for
     it (休息日, 解除劳动合同), which a passage must hold to answer; the statutes' words never widen to slang.
     """
@@ -26,6 +28,7 @@ class Lexicon:
     userdict: Path
     words: dict[str, tuple[int, str]]  # user-dictionary word -> (frequency, part-of-speech tag)
     synonyms: dict[str, tuple[str, ...]]
+    canonical: dict[str, str]  # abbreviation or other form -> the full name that heads its synonym group
     colloquial: dict[str, tuple[str, ...]]  # everyday word -> the statutes' terms for it
     topics: dict[str, tuple[str, ...]]  # topic -> cue words
     stopwords: frozenset[str]
@@ -41,10 +44,12 @@ def read_lexicon(directory: Path) -> Lexicon:
     """Read a lexicon folder (``userdict.txt``, ``synonyms.tsv``, ``colloquial.tsv``, ``topics.tsv``,
     ``stopwords.txt``)."""
     userdict = directory / "userdict.txt"
+    groups = _read_table(directory / "synonyms.tsv", min_fields=2)
     return Lexicon(
         userdict=userdict,
         words=_read_userdict(userdict),
-        synonyms=_synonym_lookup(_read_table(directory / "synonyms.tsv", min_fields=2)),
+        synonyms=_synonym_lookup(groups),
+        canonical={form: group[0] for group in groups for form in group[1:]},
         colloquial=_colloquial_lookup(_read_table(directory / "colloquial.tsv", min_fields=2)),
         topics={row[0]: tuple(row[1:]) for row in _read_table(directory / "topics.tsv", min_fields=2)},
         stopwords=frozenset(_lines(directory / "stopwords.txt")),

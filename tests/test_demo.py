@@ -36,8 +36,9 @@ def test_trainers_find_case_reports_first(demo: KnowledgeBase) -> None:
 
 def test_what_staff_ask_first_use(demo: KnowledgeBase) -> None:
     """The questions of the first-use trial (../shared/trials) answered as a person expects."""
-    first = demo.search("产改是什么", k=5).hits[0]
-    assert first.doc_type == "policy" and "产业工人队伍建设改革" in first.title
+    for question in ("产改是什么", "产改有哪些主要任务"):  # the second listed a case report first
+        first = demo.search(question, k=5).hits[0]
+        assert first.doc_type == "policy" and "产业工人队伍建设改革" in first.title, question
     pension = "".join(s.text for s in demo.ask("企业年金缴费比例是多少").sentences)
     assert "8%" in pension and "12%" in pension
     powers = demo.ask("职工代表大会有哪些职权").sentences

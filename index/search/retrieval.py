@@ -148,8 +148,9 @@ def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filte
     learned: dict[str, float] = {}
     keywords = index.keywords()
     vector = None
+    intent = intent_of(query)
     if method in ("hybrid", "dense"):
-        vector = index.embedder.embed_queries([analysis.dense_text(query)])[0]
+        vector = index.embedder.embed_queries([analysis.dense_text(query, full_names=not intent.wants_case)])[0]
         results["dense"] = index.nearest(vector, n, chroma_where(filters))
     if method in ("hybrid", "bm25"):
         allowed = None
@@ -169,7 +170,6 @@ def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filte
         cosines |= index.cosines(vector, [cid for cid, _ in fused if cid not in cosines])
     words = concepts([t for t in analysis.base_terms if t not in CASE_CUES], analysis.expansions)
     covered = coverage_of(words, keywords.idf([form for forms in words for form in forms]))
-    intent = intent_of(query)
     adapted = index.query_adapter is not None and intent.question
     found = [Candidate(row=rows[cid], fused=score, cosine=cosines.get(cid),
                        coverage=covered(_searchable(rows[cid])),

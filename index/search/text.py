@@ -43,12 +43,17 @@ class QueryAnalysis:
     expansions: dict[str, list[str]]  # form found in the query -> the equivalent forms added, e.g. 产改 -> [...]
     base_terms: list[str] = field(default_factory=list)  # the query's own terms, before any expansion
     statute_terms: list[str] = field(default_factory=list)  # the statutes' terms for its everyday words
+    full_names: list[str] = field(default_factory=list)  # the full names of its abbreviations (产改, 职代会)
 
-    def dense_text(self, query: str) -> str:
+    def dense_text(self, query: str, *, full_names: bool = True) -> str:
         """What the dense model embeds: the question, then the statutes' terms for its everyday words, so that
         周末加班 also lands near 休息日 (appending beat replacing the words on the domain tune questions: the
-        question keeps its own meaning and gains the legal one)."""
-        return " ".join([query, *self.statute_terms])
+        question keeps its own meaning and gains the legal one), then the full names of its abbreviations: the
+        model never saw 产改 or 职代会, and 产改有哪些主要任务 landed nearer a case report than the reform plan.
+        Only that direction: 加班费's alternatives (加班工资, 加班加点工资) moved questions the model already read
+        right. ``full_names=False`` for a query that wants cases: case reports say 产改 where the policies'
+        titles say 产业工人队伍建设改革, and 产改 案例 would be drawn to the reform plan (docs/domain.md)."""
+        return " ".join([query, *self.statute_terms, *(self.full_names if full_names else ())])
 
 
 # Verb-object words that Chinese splits around a quantity or a particle (离合词): 加多少个小时的班 is 加班,
@@ -77,6 +82,7 @@ class Tokenizer:
         self._lock = threading.Lock()
         self._stopwords = frozenset(normalize(word) for word in self.lexicon.stopwords)
         self._synonyms = {normalize(form): (form, others) for form, others in self.lexicon.synonyms.items()}
+        self._full_names = {normalize(form): name for form, name in self.lexicon.canonical.items()}
         # (normalised word, word, statute terms, normalised statute terms), longest word first
         self._colloquial = sorted(((normalize(word), word, terms, tuple(normalize(t) for t in terms))
                                    for word, terms in self.lexicon.colloquial.items()), key=lambda e: -len(e[0]))
@@ -119,10 +125,14 @@ class Tokenizer:
         base = list(terms)
         expansions: dict[str, list[str]] = {}
         statute_terms: list[str] = []
+        full_names: list[str] = []
         for word in dict.fromkeys(self._cut(normalized, search=False)):
             if word in self._synonyms:
                 form, others = self._synonyms[word]
                 expansions[form] = list(others)
+                name = self._full_names.get(word)
+                if name and normalize(name) not in normalized:
+                    full_names.append(name)
                 for other in others:
                     terms.update(dict.fromkeys(self.tokenize(other)))
         for word, form, statute in self._everyday_words(normalized):
@@ -132,7 +142,7 @@ class Tokenizer:
             for other in statute:
                 terms.update(dict.fromkeys(self.tokenize(other)))
         return QueryAnalysis(terms=list(terms), expansions=expansions, base_terms=base,
-                             statute_terms=list(dict.fromkeys(statute_terms)))
+                             statute_terms=list(dict.fromkeys(statute_terms)), full_names=full_names)
 
     def _separated_words(self, normalized: str) -> list[str]:
         """The separable words (:data:`SEPARABLE`) the question splits, joined (加…班 → 加班). Only a quantity or

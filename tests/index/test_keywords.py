@@ -81,7 +81,16 @@ def test_everyday_words_bring_the_statutes_terms_one_way() -> None:
     assert list(holiday.expansions) == ["国庆节"]  # the longest form, not also 国庆 inside it
     assert analyze_query("休息日 补休").expansions == {}  # statute words are not widened to everyday ones
     assert analyze_query("违法开除的赔偿金").expansions == {"开除": ["解除劳动合同"]}  # 赔偿 already in legal form
-    assert analyze_query("产改 技能培训").dense_text("产改 技能培训") == "产改 技能培训"
+    assert analyze_query("技能培训补贴").dense_text("技能培训补贴") == "技能培训补贴"  # nothing to add
+
+
+def test_the_dense_model_reads_an_abbreviation_with_its_full_name() -> None:
+    """The embedding model never saw 产改 or 职代会: the full name goes with the question, never the other way."""
+    assert analyze_query("产改有哪些主要任务").dense_text("产改有哪些主要任务") == "产改有哪些主要任务 产业工人队伍建设改革"
+    assert analyze_query("职代会一年开几次").full_names == ["职工代表大会"]
+    assert analyze_query("产业工人队伍建设改革（产改）").full_names == []  # the full name is already there
+    assert analyze_query("加班费怎么算").full_names == []  # 加班费 heads its group: 加班工资 is not appended
+    assert analyze_query("产改 案例").dense_text("产改 案例", full_names=False) == "产改 案例"  # (for cases)
 
 
 def test_a_separable_word_split_by_the_question_is_read_whole() -> None:
