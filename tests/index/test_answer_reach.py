@@ -16,7 +16,8 @@ from index.kb import KnowledgeBase
 from index.settings import Settings
 
 LAWS = ("诉讼与非诉讼程序法/劳动争议调解仲裁法(2007-12-29).md", "行政法规/工伤保险条例(2010-12-20).md",
-        "社会法/社会保险法(2018-12-29).md", "社会法/劳动合同法(2012-12-28).md", "社会法/劳动法(2018-12-29).md")
+        "社会法/社会保险法(2018-12-29).md", "社会法/劳动合同法(2012-12-28).md", "社会法/劳动法(2018-12-29).md",
+        "行政法规/女职工劳动保护特别规定(2012-04-28).md")
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,9 @@ def kb(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> KnowledgeBase:
 @pytest.mark.parametrize(("question", "says", "article"), [
     ("劳动仲裁多长时间出结果？", "四十五日内结束", "第四十三条"),
     ("上班时突发心脏病没抢救过来，算不算工伤？", "48小时之内经抢救无效死亡", "第十五条"),
+    # everyday words the statutes do not use (ingest/lexicon/colloquial.tsv): 一样的活 is 同工同酬, 动手动脚 性骚扰
+    ("派遣来的工人跟正式工干一样的活，工资能不一样吗？", "同工同酬的权利", "第六十三条"),
+    ("单位里有人对女同事动手动脚，单位该不该管？", "预防和制止对女职工的性骚扰", "第十一条"),
 ])
 def test_the_sentence_that_answers_is_quoted(kb: KnowledgeBase, question: str, says: str, article: str) -> None:
     sentences = kb.ask(question).sentences
