@@ -70,7 +70,7 @@ class Outcome:
     passage_hit5: bool
     doc_hit1: bool
     answer_hit: bool
-    first_hit: bool  # the answer's first sentence alone holds it: a gain from quoting more sentences shows here as none
+    first_hit: bool  # the answer's first sentence alone holds it (quoting more sentences does not raise this)
     search_empty: bool
     ask_empty: bool
     related_hit: bool  # nothing listed, but a weak match offered apart (``related``) holds the answer
@@ -166,7 +166,8 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, float]:
 
     return {"n": len(answerable), "passage@1": share(answerable, "passage_hit1"),
             "passage@5": share(answerable, "passage_hit5"), "doc@1": share(answerable, "doc_hit1"),
-            "answer": share(answerable, "answer_hit"), "first": share(answerable, "first_hit"), "listed": 1 - share(answerable, "search_empty"),
+            "answer": share(answerable, "answer_hit"), "first": share(answerable, "first_hit"),
+            "listed": 1 - share(answerable, "search_empty"),
             "related": share(answerable, "related_hit"),
             "n_unanswerable": len(unanswerable), "none_listed": share(unanswerable, "search_empty"),
             "none_answered": share(unanswerable, "ask_empty"), "none_offered": share(unanswerable, "nothing_offered")}
@@ -211,12 +212,13 @@ def main() -> None:
         misses += [asdict(o) | {"set": name, "split": split[o.id]} for o in outcomes
                    if (o.answerable and not (o.passage_hit1 and o.answer_hit))
                    or (not o.answerable and not (o.search_empty and o.ask_empty))]
-    rows = [[f"{name} {group}", *(r[key] for key in ("n", "passage@1", "passage@5", "doc@1", "answer", "first", "listed",
-                                                     "related", "n_unanswerable", "none_listed", "none_answered",
-                                                     "none_offered"))]
+    rows = [[f"{name} {group}", *(r[key] for key in ("n", "passage@1", "passage@5", "doc@1", "answer", "first",
+                                                     "listed", "related", "n_unanswerable", "none_listed",
+                                                     "none_answered", "none_offered"))]
             for name, groups in results.items() for group, r in groups.items() if group != "off-topic"]
-    print_table("domain questions", ["set split", "n", "passage@1", "passage@5", "doc@1", "answer", "first", "listed",
-                                     "related", "n unans.", "none listed", "none answ.", "none offered"], rows)
+    print_table("domain questions", ["set split", "n", "passage@1", "passage@5", "doc@1", "answer", "first",
+                                     "listed", "related", "n unans.", "none listed", "none answ.", "none offered"],
+                rows)
     for name, groups in results.items():
         off = groups["off-topic"]
         print(f"{name}: {off['n']} off-topic questions ({OFF_TOPIC.name}): {off['listed']} listed a result, "

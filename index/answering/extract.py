@@ -21,7 +21,7 @@ from index.records import AnswerSentence, Hit, SearchResult
 from index.search.ranking import concepts, coverage
 from index.search.text import analyze_query, normalize
 
-MIN_COVERAGE = 0.2  # share of the question's IDF mass a unit must hold (with its headings) to be quoted (docs/domain.md)
+MIN_COVERAGE = 0.2  # share of the question's IDF mass a unit must hold (with its headings) to be quoted
 MAX_SENTENCES = 3  # sentences quoted besides a list's items
 MAX_ITEMS = 12  # a list longer than this (its introducing sentence counted) is cut; the passage is shown in full
 PASSAGES = 3  # how many of the top passages are read
@@ -139,9 +139,9 @@ def _clauses_ending(text: str, spans: Sequence[tuple[int, int]]) -> tuple[tuple[
 
 def _inline_lists(text: str, spans: Sequence[tuple[int, int]], passage: int) -> list[_Unit]:
     """Lists written in one line: a colon, then clauses ending with ；, the last with 。 (工会的监督权：对…实施
-    监督；对…有权要求纠正；…。): one unit, as a list of lines is; two labelled clauses (“加强领导，形成合力”：…；
-    “重点突破，多措并举”：…。) are one too. The first clause shares its span with the
-    colon (only ；。 end a span; a colon that ends a line introduces the list lines below it, see :func:`units`)."""
+    监督；对…有权要求纠正；…。): one unit, as a list of lines is; so are two labelled clauses (“加强领导，形成合力”：
+    …；“重点突破，多措并举”：…。). The first clause shares its span with the colon (only ；。 end a span; a colon
+    that ends a line introduces the list lines below it, see :func:`units`)."""
     found = []
     for i, (start, end) in enumerate(spans):
         first = text[start:end].rstrip()
