@@ -207,16 +207,31 @@ def _shadow(text: str) -> str:
     return lowered if len(lowered) == len(text) else text
 
 
+@lru_cache(maxsize=4096)
+def _lone_characters(shadow: str) -> frozenset[int]:
+    """Offsets of the Han characters that stand as words of their own in ``shadow`` (jieba's precise cut)."""
+    offsets, cursor = set(), 0
+    for word in default_tokenizer()._segmenter().cut(shadow, HMM=False):
+        if len(word) == 1 and "\u4e00" <= word <= "\u9fff":
+            offsets.add(cursor)
+        cursor += len(word)
+    return frozenset(offsets)
+
+
 def match_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
-    """Non-overlapping ``(start, end)`` spans of the terms in ``text``, longest terms first, merged when adjacent."""
+    """Non-overlapping ``(start, end)`` spans of the terms in ``text``, longest terms first, merged when adjacent.
+
+    A one-character term (能 of 能不能, 涨) is marked only where it stands as a word, never inside 技能 or 可能.
+    """
     shadow = _shadow(text)
     taken = bytearray(len(text))
     spans: list[tuple[int, int]] = []
     for term in sorted({normalize(t) for t in terms if t and t.strip()}, key=len, reverse=True):
+        lone = _lone_characters(shadow) if len(term) == 1 and "\u4e00" <= term <= "\u9fff" else None
         start = shadow.find(term)
         while start != -1:
             end = start + len(term)
-            if not any(taken[start:end]):
+            if not any(taken[start:end]) and (lone is None or start in lone):
                 taken[start:end] = b"\x01" * len(term)
                 spans.append((start, end))
             start = shadow.find(term, start + 1)

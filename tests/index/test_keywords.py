@@ -130,6 +130,13 @@ def test_highlight_escapes_first_and_marks_longest_terms() -> None:
     assert "<mark><mark>" not in out and out.count("<mark>") == out.count("</mark>") == 4
 
 
+def test_a_one_character_word_is_marked_only_where_it_stands_alone() -> None:
+    """能 of 没学历的老技工能不能破格晋升 must not light up every 技能 of a skills policy."""
+    text = "对有特殊技能的高技能人才，可以破格晋升。劳动者能不能拒绝？"
+    marked = "对有特殊技能的高技能人才，可以<mark>破格晋升</mark>。劳动者<mark>能不能</mark>拒绝？"
+    assert highlight(text, ["能", "不能", "破格晋升"]) == marked
+
+
 def test_highlight_finds_simplified_terms_in_traditional_text() -> None:
     assert highlight("推進產業工人隊伍建設", ["产业工人"]) == "推進<mark>產業工人</mark>隊伍建設"
     assert highlight("a<b", []) == "a&lt;b"
