@@ -455,7 +455,8 @@ class KnowledgeBase:
         result = self.search(query, k=k, filters=filters)
         sentences, found = extract_answer(result, self.keywords().idf(result.terms))
         return Answer(query=query, found=found, sentences=sentences, passages=result.hits if found else [],
-                      took_ms=(time.perf_counter() - started) * 1000, related=result.related)
+                      took_ms=(time.perf_counter() - started) * 1000, related=result.related,
+                      terms=result.terms)
 
     def document(self, doc_id: str, *, include_disabled: bool = True) -> tuple[Document, list[Chunk]] | None:
         doc = self.store.document(doc_id)

@@ -70,6 +70,7 @@ class Answer:
     passages: list[Hit]
     took_ms: float
     related: list[Hit] = field(default_factory=list)  # when not found: the search's weak matches, never quoted
+    terms: list[str] = field(default_factory=list)  # the search's query terms, to highlight the weak matches with
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, field_validator
 from index.answering.grounded import GroundedAnswer
 from index.records import AnswerSentence, CheckReport, Filters, Hit, IngestReport, Method, SearchResult
 from index.settings import Settings
-from index.search.text import analyze_query, highlight, readable, snippet
+from index.search.text import highlight, readable, snippet
 from ingest.models import DOC_TYPES, Chunk, Document
 from service.errors import ApiError
 
@@ -211,7 +211,7 @@ class AnswerResponse(BaseModel):
         if not answer.found:
             return cls(query=answer.query, question=question, found=False, message=NOT_FOUND_MESSAGE,
                        answer=NOT_FOUND_MESSAGE, generated=False, claims=[], notice=grounded.notice, sentences=[],
-                       passages=[], related=_cards(answer.related, analyze_query(answer.query).terms),
+                       passages=[], related=_cards(answer.related, answer.terms),
                        took_ms=round(took_ms, 2))
         quoted = [s.text for s in answer.sentences]
         passages_only = not grounded.generated and not answer.sentences
