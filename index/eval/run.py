@@ -116,4 +116,4 @@ def learn_translations(kb: KnowledgeBase, questions: Sequence[str],
     words = [set(tokens[row_of[chunk_id]]) for chunk_id in kb.keywords().ids]
     frequency = Counter(word for passage in words for word in passage)
     answers = [set().union(*(words[row] for row in rows)) for rows in relevant]
-    return TermTranslations.learn([analyze_query(q).terms for q in questions], answers, frequency, len(words))
+    return TermTranslations.learn([analyze_query(q).translatable for q in questions], answers, frequency, len(words))

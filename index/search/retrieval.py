@@ -158,8 +158,9 @@ def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filte
             where, params = sql_where(filters)
             allowed = keywords.mask(index.store.filter_chunk_ids(where, params))
         if index.query_adapter:
-            learned = {word: weight for word, weight in index.query_adapter.expansions(query, analysis.terms).items()
-                       if keywords.has_term(word)}
+            offered = index.query_adapter.expansions(query, analysis.translatable)
+            own = set(analysis.terms)
+            learned = {word: weight for word, weight in offered.items() if word not in own and keywords.has_term(word)}
         results["bm25"] = keywords.search(analysis.terms, n, allowed, extra=learned)
     dense_weight = WEIGHTS.dense_weight(index.settings.embedder)
     fused = score_fusion(results, {"dense": dense_weight, "bm25": 1 - dense_weight})

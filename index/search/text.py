@@ -44,6 +44,10 @@ class QueryAnalysis:
     base_terms: list[str] = field(default_factory=list)  # the query's own terms, before any expansion
     statute_terms: list[str] = field(default_factory=list)  # the statutes' terms for its everyday words
     full_names: list[str] = field(default_factory=list)  # the full names of its abbreviations (产改, 职代会)
+    # What the query adapter's learned expansion translates: the question's own words and the statutes' terms for
+    # its everyday words, not the synonyms the lexicon added (产改's full name holds 建设, which STARD's judged
+    # questions tie to 建设工程施工合同: every 产改 question got 工程施工).
+    translatable: list[str] = field(default_factory=list)
 
     def dense_text(self, query: str, *, full_names: bool = True) -> str:
         """What the dense model embeds: the question, then the statutes' terms for its everyday words, so that
@@ -135,14 +139,17 @@ class Tokenizer:
                     full_names.append(name)
                 for other in others:
                     terms.update(dict.fromkeys(self.tokenize(other)))
+        statute_words: list[str] = []
         for word, form, statute in self._everyday_words(normalized):
             expansions[form] = list(statute)
             base = [term for term in base if term not in word] + [word]
             statute_terms += statute
             for other in statute:
-                terms.update(dict.fromkeys(self.tokenize(other)))
+                statute_words += self.tokenize(other)
+        terms.update(dict.fromkeys(statute_words))
         return QueryAnalysis(terms=list(terms), expansions=expansions, base_terms=base,
-                             statute_terms=list(dict.fromkeys(statute_terms)), full_names=full_names)
+                             statute_terms=list(dict.fromkeys(statute_terms)), full_names=full_names,
+                             translatable=list(dict.fromkeys([*base, *statute_words])))
 
     def _separated_words(self, normalized: str) -> list[str]:
         """The separable words (:data:`SEPARABLE`) the question splits, joined (加…班 → 加班). Only a quantity or

