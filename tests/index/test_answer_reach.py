@@ -7,13 +7,12 @@
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from index.kb import KnowledgeBase
-from index.settings import Settings
+from statutes import statutes_kb
 
 LAWS = ("诉讼与非诉讼程序法/劳动争议调解仲裁法(2007-12-29).md", "行政法规/工伤保险条例(2010-12-20).md",
         "社会法/社会保险法(2018-12-29).md", "社会法/劳动合同法(2012-12-28).md", "社会法/劳动法(2018-12-29).md",
@@ -22,12 +21,7 @@ LAWS = ("诉讼与非诉讼程序法/劳动争议调解仲裁法(2007-12-29).md"
 
 @pytest.fixture(scope="module")
 def kb(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> KnowledgeBase:
-    root = tmp_path_factory.mktemp("reach")
-    (root / "docs").mkdir()
-    for law in LAWS:
-        shutil.copy(shared / "corpus" / "laws" / law, root / "docs" / Path(law).name)
-    kb = KnowledgeBase.open(Settings(kb=root / "kb", cache_dir=root / "cache"))
-    kb.ingest([root / "docs"])
+    kb = statutes_kb(tmp_path_factory.mktemp("reach"), shared, LAWS)
     yield kb
     kb.close()
 

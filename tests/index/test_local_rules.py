@@ -2,13 +2,12 @@
 it (real provincial and municipal regulations beside the national labour and union laws)."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from index.kb import KnowledgeBase
-from index.settings import Settings
+from statutes import statutes_kb
 
 LAWS = ("DLC/上海地方法规/地方性法规/上海/上海市职工代表大会条例(2017-11-23).md",
         "DLC/河南地方法规/地方性法规/河南/河南省企业工资集体协商条例(2013-11-29).md",
@@ -17,12 +16,7 @@ LAWS = ("DLC/上海地方法规/地方性法规/上海/上海市职工代表大�
 
 @pytest.fixture(scope="module")
 def kb(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> KnowledgeBase:
-    root = tmp_path_factory.mktemp("local")
-    (root / "docs").mkdir()
-    for law in LAWS:
-        shutil.copy(shared / "corpus" / "laws" / law, root / "docs" / Path(law).name)
-    kb = KnowledgeBase.open(Settings(kb=root / "kb", cache_dir=root / "cache"))
-    kb.ingest([root / "docs"])
+    kb = statutes_kb(tmp_path_factory.mktemp("local"), shared, LAWS)
     yield kb
     kb.close()
 
