@@ -433,6 +433,11 @@ class KnowledgeBase:
         self.vectors = _open_vectors(self.settings, self.embedder, self.vectors.collection)
 
     # --- reads -----------------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """One search now, so that what the first one loads lazily — jieba's dictionary (~0.6 s), the embedding
+        model (~0.6 s), the keyword index, the vector matrix — is loaded before a person waits for it."""
+        self.search("工会")
+
     def search(self, query: str, *, k: int = 10, filters: Filters = Filters(), method: Method = "hybrid",
                per_document: int | None = retrieval.PASSAGES_PER_DOCUMENT,
                min_relevance: float | None = None) -> SearchResult:

@@ -52,7 +52,8 @@ def create_app(settings: Settings | None = None, library: Library | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.library = library or Library(settings)
-        await run_in_threadpool(app.state.library.get)  # the default KB and the model, before the first request
+        # the default KB, its model and one search, before the first request (which took a second more)
+        await run_in_threadpool(lambda: app.state.library.get().warm_up())
         try:
             yield
         finally:
