@@ -152,6 +152,7 @@ def mcp(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = settings.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v})
     with _open(settings, args.name) as kb:
+        kb.warm_up()  # as `serve` does: an assistant's first call would wait a second more than the next
         server = build_server(kb, settings)
         if args.http:
             print(f"知库 MCP: http://{settings.host}:{settings.port}/mcp", file=sys.stderr, flush=True)
