@@ -13,7 +13,7 @@ from typing import Protocol
 from index.answering import prompt
 from index.answering.claims import Claim, split_claims
 from index.answering.llm import LlmClient, LlmFailure
-from index.records import Answer
+from index.records import Answer, AnswerSentence, Hit
 
 UNSUPPORTED_MARK = "（未经资料证实）"
 
@@ -29,9 +29,18 @@ class GroundedAnswer:
 
 def extractive(answer: Answer, notice: str | None = None) -> GroundedAnswer:
     """The extractive sentences as claims, each citing the passage it was quoted from (supported by definition)."""
-    numbers = {hit.doc_id: n for n, hit in enumerate(answer.passages, 1)}
-    claims = [Claim(s.text, (numbers[s.doc_id],), True) for s in answer.sentences]
+    claims = [Claim(s.text, (_source_of(s, answer.passages),), True) for s in answer.sentences]
     return GroundedAnswer(answer, "".join(s.text for s in answer.sentences), claims, False, notice)
+
+
+def _source_of(sentence: AnswerSentence, passages: Sequence[Hit]) -> int:
+    """The number of the passage a sentence was quoted from: the one of its document that holds its span.
+
+    A document often gives several passages (职代会's 职权 and 职工董事 sections); numbering by document cited
+    the last of them, with its heading and link, for a sentence of the first.
+    """
+    mine = [(n, hit) for n, hit in enumerate(passages, 1) if hit.doc_id == sentence.doc_id]
+    return next((n for n, hit in mine if hit.start <= sentence.start and sentence.end <= hit.end), mine[0][0])
 
 
 class ClaimLike(Protocol):

@@ -7,7 +7,9 @@ import pytest
 
 from index.answering.claims import Claim, numbers, split_claims, supports
 from index.answering.followup import rewrite
+from index.answering.grounded import extractive
 from index.answering.measure import load, scores
+from index.records import Answer, AnswerSentence, Hit
 
 LABELLED = Path(__file__).resolve().parents[1] / "data" / "claims.json"
 FUND = "建立工会组织的用人单位按每月全部职工工资总额的百分之二向工会拨缴的经费；"
@@ -45,3 +47,17 @@ def test_figures_are_compared_as_values(text: str, values: set[float]) -> None:
 def test_follow_ups_are_rewritten_with_the_previous_question(question: str, previous: str | None,
                                                              rewritten: str) -> None:
     assert rewrite(question, previous) == rewritten
+
+
+def test_an_extractive_sentence_cites_the_passage_it_was_quoted_from() -> None:
+    """Two passages of one document: the 职权 sentence cites the 职权 section, not the document's last passage."""
+    def passage(heading: str, text: str, start: int) -> Hit:
+        return Hit(doc_id="规定.txt", title="企业民主管理规定", doc_type="policy", date=None, source=None,
+                   heading=("企业民主管理规定", heading), text=text, start=start, end=start + len(text), position=0,
+                   score=0.5)
+    powers = passage("二、职工代表大会的职权", "职代会的职权大体有以下几类：听取报告；审议方案。", 100)
+    directors = passage("五、职工董事、职工监事", "职工董事由职代会选举产生。", 400)
+    quoted = AnswerSentence(text="职代会的职权大体有以下几类：", citation="", doc_id="规定.txt",
+                            heading=powers.heading, start=100, end=114, score=0.8)
+    answer = Answer(query="职代会有哪些职权", found=True, sentences=[quoted], passages=[powers, directors], took_ms=1.0)
+    assert [claim.citations for claim in extractive(answer).claims] == [(1,)]
