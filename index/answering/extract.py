@@ -83,6 +83,11 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def starts_item(text: str) -> bool:
+    """Whether a sentence is a list item (（一）…, 1. …, - …, 一是…): an answer's text gives it a line of its own."""
+    return bool(_ITEM.match(text.strip()))
+
+
 def _is_heading(text: str) -> bool:
     """A heading line (## 三、缴费规定, 第二章 总则, （一）知情权) that does not say anything by itself."""
     stripped = text.strip()

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from index.answering import prompt
 from index.answering.claims import Claim, split_claims
+from index.answering.extract import starts_item
 from index.answering.llm import LlmClient, LlmFailure
 from index.records import Answer, AnswerSentence, Hit
 
@@ -30,7 +31,12 @@ class GroundedAnswer:
 def extractive(answer: Answer, notice: str | None = None) -> GroundedAnswer:
     """The extractive sentences as claims, each citing the passage it was quoted from (supported by definition)."""
     claims = [Claim(s.text, (_source_of(s, answer.passages),), True) for s in answer.sentences]
-    return GroundedAnswer(answer, "".join(s.text for s in answer.sentences), claims, False, notice)
+    return GroundedAnswer(answer, _lines([s.text for s in answer.sentences]), claims, False, notice)
+
+
+def _lines(pieces: Sequence[str]) -> str:
+    """Sentences as running text, each list item on a line of its own (职代会的职权：\n1. …\n2. …)."""
+    return "".join(("\n" if i and starts_item(piece) else "") + piece for i, piece in enumerate(pieces))
 
 
 def _source_of(sentence: AnswerSentence, passages: Sequence[Hit]) -> int:
@@ -55,9 +61,9 @@ class ClaimLike(Protocol):
 
 
 def with_citations(claims: Sequence[ClaimLike]) -> str:
-    """Claims as running text with their [n] marks; an unsupported one is marked as such."""
-    return "".join(c.text + "".join(f"[{n}]" for n in c.citations) + ("" if c.supported else UNSUPPORTED_MARK)
-                   for c in claims)
+    """Claims as running text with their [n] marks (a list item on its own line); an unsupported one is marked."""
+    return _lines([c.text + "".join(f"[{n}]" for n in c.citations) + ("" if c.supported else UNSUPPORTED_MARK)
+                  for c in claims])
 
 
 def checked(answer: Answer, reply: str) -> GroundedAnswer:

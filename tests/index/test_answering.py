@@ -7,7 +7,7 @@ import pytest
 
 from index.answering.claims import Claim, numbers, split_claims, supports
 from index.answering.followup import rewrite
-from index.answering.grounded import extractive
+from index.answering.grounded import extractive, with_citations
 from index.answering.measure import load, scores
 from index.records import Answer, AnswerSentence, Hit
 
@@ -61,3 +61,15 @@ def test_an_extractive_sentence_cites_the_passage_it_was_quoted_from() -> None:
                             heading=powers.heading, start=100, end=114, score=0.8)
     answer = Answer(query="职代会有哪些职权", found=True, sentences=[quoted], passages=[powers, directors], took_ms=1.0)
     assert [claim.citations for claim in extractive(answer).claims] == [(1,)]
+
+
+def test_a_quoted_list_gives_each_item_a_line_of_its_own() -> None:
+    """Chat clients and assistants read the answer as text: 1. 2. 3. run together in one line were hard to read."""
+    texts = ["职代会的职权大体有以下几类：", "1. 听取报告。", "2. 审议方案。"]
+    sentences = [AnswerSentence(text=t, citation="", doc_id="d", heading=(), start=10 * i, end=10 * i + len(t), score=1.0)
+                 for i, t in enumerate(texts)]
+    passage = Hit(doc_id="d", title="t", doc_type="policy", date=None, source=None, heading=("t",), text="x" * 40,
+                  start=0, end=40, position=0, score=0.5)
+    grounded = extractive(Answer(query="q", found=True, sentences=sentences, passages=[passage], took_ms=1.0))
+    assert grounded.text == "职代会的职权大体有以下几类：\n1. 听取报告。\n2. 审议方案。"
+    assert with_citations(grounded.claims) == "职代会的职权大体有以下几类：[1]\n1. 听取报告。[1]\n2. 审议方案。[1]"
