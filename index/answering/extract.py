@@ -105,12 +105,13 @@ def units(text: str, passage: int) -> list[_Unit]:
     """
     out: list[_Unit] = []
     items: list[tuple[int, int]] = []
-    intro: tuple[int, int] | None = None  # the last sentence before the items, if it ends with a colon
-    rule: tuple[tuple[int, int], ...] = ()  # the ；-clauses that end with it: what the items are cases of
+    # The sentence before the items if it ends with a colon, with the ；-clauses that lead up to it: the rule
+    # the items are cases of. Its last sentence introduces the list.
+    rule: tuple[tuple[int, int], ...] = ()
 
     def flush() -> None:
         if len(items) >= 2:
-            out.append(_Unit(passage, ((intro,) if intro else ()) + tuple(items), is_list=True))
+            out.append(_Unit(passage, rule[-1:] + tuple(items), is_list=True))
             # A rule with one of its cases, for a question about that case (公司不给交社保，我能直接辞职吗):
             # 劳动者可以解除劳动合同： + （三）未依法为劳动者缴纳社会保险费的.
             out.extend(_Unit(passage, (*rule, item), is_list=False) for item in items if rule)
@@ -122,12 +123,12 @@ def units(text: str, passage: int) -> list[_Unit]:
             continue
         start = line.start() + len(line.group(0)) - len(line.group(0).lstrip())
         spans = [(line.start() + a, line.start() + b) for a, b in sentence_spans(line.group(0))]
-        if _ITEM.match(stripped) or ((items or intro) and _LABEL.match(stripped)):
+        if _ITEM.match(stripped) or ((items or rule) and _LABEL.match(stripped)):
             items.append((spans[0][0] if spans else start, line.end()))
         else:
             flush()
-            intro = spans[-1] if spans and text[spans[-1][0]:spans[-1][1]].rstrip().endswith(("：", ":")) else None
-            rule = _clauses_ending(text, spans) if intro else ()
+            colon = bool(spans) and text[spans[-1][0]:spans[-1][1]].rstrip().endswith(("：", ":"))
+            rule = _clauses_ending(text, spans) if colon else ()
         out += [_Unit(passage, (span,), is_list=False) for span in spans if not _is_heading(text[span[0]:span[1]])]
         out += _inline_lists(text, spans, passage)
     flush()

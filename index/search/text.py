@@ -214,12 +214,16 @@ def _shadow(text: str) -> str:
     return lowered if len(lowered) == len(text) else text
 
 
+def _one_han(text: str) -> bool:
+    return len(text) == 1 and "\u4e00" <= text <= "\u9fff"
+
+
 @lru_cache(maxsize=4096)
 def _lone_characters(shadow: str) -> frozenset[int]:
     """Offsets of the Han characters that stand as words of their own in ``shadow`` (jieba's precise cut)."""
     offsets, cursor = set(), 0
     for word in default_tokenizer()._segmenter().cut(shadow, HMM=False):
-        if len(word) == 1 and "\u4e00" <= word <= "\u9fff":
+        if _one_han(word):
             offsets.add(cursor)
         cursor += len(word)
     return frozenset(offsets)
@@ -234,7 +238,7 @@ def match_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
     taken = bytearray(len(text))
     spans: list[tuple[int, int]] = []
     for term in sorted({normalize(t) for t in terms if t and t.strip()}, key=len, reverse=True):
-        lone = _lone_characters(shadow) if len(term) == 1 and "\u4e00" <= term <= "\u9fff" else None
+        lone = _lone_characters(shadow) if _one_han(term) else None
         start = shadow.find(term)
         while start != -1:
             end = start + len(term)
