@@ -38,11 +38,15 @@ class Intent:
 
 
 def asks_of(query: str) -> Asks:
-    """The form of answer the question wants; the more specific cue wins (有哪些 before 怎么)."""
+    """The form of answer the question wants; the more specific cue wins (有哪些 before 怎么).
+
+    有没有…的案例 and 有企业这么做吗 ask for an enterprise's practice, not for a rule's 可以 or 不得: a case report
+    never has that form, so reading them as yes/no questions counted against every case passage.
+    """
     for kind, pattern in (("definition", _DEFINITION), ("list", _LIST), ("figure", _FIGURE),
                           ("yesno", _YESNO), ("howto", _HOWTO)):
         if pattern.search(query):
-            return kind  # type: ignore[return-value]
+            return "other" if kind == "yesno" and names_cases(query) else kind  # type: ignore[return-value]
     return "other"
 
 
@@ -62,16 +66,20 @@ def intent_of(query: str) -> Intent:
 
 _HAS_FIGURE = re.compile(r"\d|百分之|[一二两三四五六七八九十百千万]+(?:[个次期项名人天日年月倍家条级岁周元]|小时|分之|%)")
 _ORDINAL = re.compile(r"第[零〇一二两三四五六七八九十百千0-9]+")  # 第三十七条 names an article: not a figure
-_HAS_DEFINITION = re.compile(r"是指|指的是|简称|即|是.{2,30}的(?:制度|文件|组织|方案|意见|改革|纲领|规定|办法)|所称")
-_HAS_RULE = re.compile(r"可以|应当|不得|有权|禁止|必须|不能|无权|依法")
+_HAS_DEFINITION = re.compile(r"是指|指的是|[，,]指(?![导出定挥示南标])|简称|叫做|称为|的叫|(?<![立随])即(?![行使将可时日])|所称|"
+                             r"是.{2,30}的(?:制度|文件|组织|方案|意见|改革|纲领|规定|办法|机构|形式|协议|行为|活动)")
+_HAS_RULE = re.compile(r"可以|应当|不得|有权|禁止|必须|不能|无权|依法|享有|无效|视为|计入|不受|不收|不缴|不具有|"
+                       r"(?<![许认])可(?=[按实试由在向])")
 _HAS_LIST = re.compile(r"(?:^|\n)\s*(?:[-*•·]\s|[（(][一二三四五六七八九十]+[）)]|\d{1,2}[.、．])")
 
 
 def offers(asks: Asks, text: str) -> bool | None:
     """Whether ``text`` has the form of answer the question asks for (None: the question asks no form).
 
-    A figure question wants a number, a list question an enumeration, a definition question 是指/简称,
-    a yes/no question a rule (可以/应当/不得/有权).
+    A figure question wants a number, a list question an enumeration, a definition question 是指/简称/…的叫,
+    a yes/no question a rule (可以/应当/不得/有权, and the statutes' other ways of saying yes or no: 不受…限制,
+    不收费, 享有, 无效, 可按规定). 即 counts as "that is" but not in 即行/即使, 可 as "may" but not in 许可/可能:
+    such a false form outranked the definition of 专项集体合同 (docs/domain.md).
     """
     if asks == "figure":
         return bool(_HAS_FIGURE.search(_ORDINAL.sub("", text)))

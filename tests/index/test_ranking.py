@@ -29,6 +29,9 @@ def row(doc_id: str, position: int, doc_type: str = "policy", jurisdiction: str 
     # questions without a question mark or 吗 are still questions, not a trainer's keywords
     ("职代会平时的工作归谁管", False, False, "other"),
     ("当协商代表合同到期了会不会被辞掉", False, True, "yesno"),
+    # asking whether there is a case asks for the case, not for a rule's 可以 or 不得
+    ("有没有农民工转产业工人的案例？", True, False, "other"),
+    ("技能竞赛获奖能晋级，有企业这么做吗？", True, False, "other"),
 ])
 def test_intent_reads_what_the_query_wants(query: str, case: bool, rule: bool, asks: str) -> None:
     intent = intent_of(query)
@@ -83,3 +86,18 @@ def test_grouped_keeps_a_documents_passages_together_and_caps_them() -> None:
 ])
 def test_a_figure_is_an_amount_not_an_articles_number(text: str, figure: bool) -> None:
     assert offers("figure", text) is figure
+
+
+@pytest.mark.parametrize("asks, text, offered", [
+    ("definition", "只就其中某一项签订的叫专项集体合同。", True),
+    ("definition", "本意见所说的高技能人才，指高级工以上的技能人才。", True),
+    ("definition", "期满或约定的终止条件出现即行终止。", False),  # 即行 is "at once", not "that is"
+    ("definition", "职工代表大会是职工行使民主管理权力的机构。", True),
+    ("yesno", "不受学历、年限限制破格晋升技术等级。", True),
+    ("yesno", "劳动争议仲裁不收费。", True),
+    ("yesno", "竞赛获奖选手可按规定晋升一级技能等级。", True),
+    ("yesno", "实行行政许可可能影响效率。", False),  # 许可, 可能: not a rule's 可
+    ("yesno", "本案中，人民法院不应予以支持。", False),  # a court's reasoning, not a rule
+])
+def test_the_form_of_an_answer_in_the_statutes_own_words(asks: str, text: str, offered: bool) -> None:
+    assert offers(asks, text) is offered
