@@ -270,16 +270,22 @@ def _render(text: str, spans: Sequence[tuple[int, int]], lo: int, hi: int) -> st
     return "".join(out)
 
 
+_SENTENCE_ENDS = ("。", "！", "？")  # a heading that ends like this is a lead sentence, not a title
 _MARKDOWN_LINE = re.compile(r"^(?:#{1,6}[ \t]+|[-*+>][ \t]+)", re.MULTILINE)
 
 
 def readable(text: str, heading: Sequence[str] = ()) -> str:
     """A passage as a person reads it on a card: no Markdown markers (## 三、缴费规定, - item, **bold**), and
-    no opening line that only repeats the card's own heading path."""
+    no opening that only repeats the card's own heading path: a line, or the lead sentence a case report's
+    paragraph is headed by (项目建会，把农民工组织起来。), which the card already shows above the text."""
     plain = _MARKDOWN_LINE.sub("", text).replace("**", "")
     first, newline, rest = plain.partition("\n")
     if newline and first.strip() in heading:
         plain = rest
+    plain = plain.strip()
+    lead = heading[-1] if heading else ""
+    if lead.endswith(_SENTENCE_ENDS) and plain.startswith(lead) and len(plain) > len(lead):
+        plain = plain[len(lead):]
     return plain.strip()
 
 

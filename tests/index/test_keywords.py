@@ -15,7 +15,7 @@ import pytest
 from index.eval.metrics import aggregate, load_corpus, load_qrels, load_queries, split_queries
 from index.kb import chunk_terms, embedding_input
 from index.store.keywords import CURRENT, BM25Params, KeywordIndex, features
-from index.search.text import Tokenizer, analyze_query, default_tokenizer, highlight, snippet, tokenize
+from index.search.text import Tokenizer, analyze_query, default_tokenizer, highlight, readable, snippet, tokenize
 from ingest.chunking import chunk_document
 from ingest.lexicon import load_lexicon
 from ingest.pipeline import iter_files, read_document
@@ -150,6 +150,16 @@ def test_snippet_centres_on_the_densest_matches() -> None:
     plain = out.replace("<mark>", "").replace("</mark>", "").strip("…")
     assert len(plain) == 60 and plain in text
     assert snippet("<短文>", ["短文"]) == "&lt;<mark>短文</mark>&gt;"
+
+
+def test_a_card_does_not_repeat_the_heading_it_shows() -> None:
+    case = ("中部某建筑工程集团推动农民工向产业工人转变", "项目建会，把农民工组织起来。")
+    assert readable("项目建会，把农民工组织起来。集团推行“项目建到哪里，工会就建到哪里”。", case) == \
+        "集团推行“项目建到哪里，工会就建到哪里”。"
+    assert readable("## 三、缴费规定\n\n- 企业缴费每年不超过8%", ("企业年金办法", "三、缴费规定")) == "企业缴费每年不超过8%"
+    article = ("中华人民共和国工会法", "第一章 总 则", "第二条")  # an article keeps its number: a title, not a lead sentence
+    assert readable("第二条 工会是职工自愿结合的工人阶级群众组织。", article).startswith("第二条")
+    assert readable("项目建会，把农民工组织起来。", case) == "项目建会，把农民工组织起来。"  # never an empty card
 
 
 # --- keyword index ----------------------------------------------------------------------------------
