@@ -214,35 +214,47 @@ def _shadow(text: str) -> str:
     return lowered if len(lowered) == len(text) else text
 
 
-def _one_han(text: str) -> bool:
-    return len(text) == 1 and "\u4e00" <= text <= "\u9fff"
+_CONTEXT = 8  # characters each side of a match that jieba reads to place the word boundaries around it
 
 
-@lru_cache(maxsize=4096)
-def _lone_characters(shadow: str) -> frozenset[int]:
-    """Offsets of the Han characters that stand as words of their own in ``shadow`` (jieba's precise cut)."""
-    offsets, cursor = set(), 0
-    for word in default_tokenizer()._segmenter().cut(shadow, HMM=False):
-        if _one_han(word):
-            offsets.add(cursor)
+@lru_cache(maxsize=16384)
+def _boundaries(window: str) -> frozenset[int]:
+    """Offsets in ``window`` where jieba's precise cut starts or ends a word."""
+    offsets, cursor = {0}, 0
+    for word in default_tokenizer()._segmenter().cut(window, HMM=False):
         cursor += len(word)
+        offsets.add(cursor)
     return frozenset(offsets)
+
+
+def _reads_as_word(shadow: str, start: int, end: int) -> bool:
+    """Whether ``shadow[start:end]`` is read as the term it matches: a one-character term must be a word of
+    its own (能 of 能不能, never inside 技能 or 可能); a longer one may sit inside a word (工资 in 工资总额) but
+    not straddle two (工人 across 职工|人数). Only a few characters around the match are cut: cutting each
+    whole passage of a page cost ~0.4 ms per 250 characters."""
+    lo = max(0, start - _CONTEXT)
+    edges = _boundaries(shadow[lo:min(len(shadow), end + _CONTEXT)])
+    first, last = start - lo, end - lo
+    if first in edges and last in edges:
+        return True
+    return end - start > 1 and not any(first < edge < last for edge in edges)
 
 
 def match_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
     """Non-overlapping ``(start, end)`` spans of the terms in ``text``, longest terms first, merged when adjacent.
 
-    A one-character term (能 of 能不能, 涨) is marked only where it stands as a word, never inside 技能 or 可能.
+    A Han term is marked only where it reads as that word (:func:`_reads_as_word`): 能 of 能不能 never inside
+    技能, 工人 never across 职工人数.
     """
     shadow = _shadow(text)
     taken = bytearray(len(text))
     spans: list[tuple[int, int]] = []
     for term in sorted({normalize(t) for t in terms if t and t.strip()}, key=len, reverse=True):
-        lone = _lone_characters(shadow) if _one_han(term) else None
+        han = "\u4e00" <= term[0] <= "\u9fff"
         start = shadow.find(term)
         while start != -1:
             end = start + len(term)
-            if not any(taken[start:end]) and (lone is None or start in lone):
+            if not any(taken[start:end]) and (not han or _reads_as_word(shadow, start, end)):
                 taken[start:end] = b"\x01" * len(term)
                 spans.append((start, end))
             start = shadow.find(term, start + 1)

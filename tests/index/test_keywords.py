@@ -137,6 +137,12 @@ def test_a_one_character_word_is_marked_only_where_it_stands_alone() -> None:
     assert highlight(text, ["能", "不能", "破格晋升"]) == marked
 
 
+def test_a_word_is_not_marked_across_two_words() -> None:
+    """工人 of 技术工人待遇 must not light up 职工人数; 工资 inside 工资总额 is still the word asked for."""
+    assert highlight("报考技师的职工人数两年翻了一番", ["工人", "技师"]) == "报考<mark>技师</mark>的职工人数两年翻了一番"
+    assert highlight("全部职工工资总额的百分之二", ["工资"]) == "全部职工<mark>工资</mark>总额的百分之二"
+
+
 def test_highlight_finds_simplified_terms_in_traditional_text() -> None:
     assert highlight("推進產業工人隊伍建設", ["产业工人"]) == "推進<mark>產業工人</mark>隊伍建設"
     assert highlight("a<b", []) == "a&lt;b"
