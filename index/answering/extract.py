@@ -6,15 +6,19 @@ list item with the rule it is a case of — and every unit is scored by how much
 IDF-weighted share of the question's words in the unit and its headings) and by whether it has the *form* the
 question asks for (:mod:`index.search.intent`): a figure for 比例是多少, a list for 有哪些, a definition for
 是什么, a rule (应当/可以/不得) for a yes/no question. The best passage is preferred: a unit of a later passage
-must be clearly better to be quoted first. A heading alone is never an answer. When search found relevant
-passages but no unit answers well enough, the answer has no sentences and the passages are shown instead of a
-bare 未找到相关内容.
+must be clearly better to be quoted first. Among the units that cover the question, the one the embedding
+model puts closest to it gains a little (``closeness``): coverage counts the question's words, not
+what it asks about, and a case report's sentence that answers (先后制定下发了…等文件) can share fewer words than
+its paragraph's opening. A heading alone is never an answer. When search found relevant passages but no unit
+answers well enough, the answer has no sentences and the passages are shown instead of a bare 未找到相关内容.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from index.search.intent import CASE_CUES, Asks, intent_of, offers
 from index.records import AnswerSentence, Hit, SearchResult
@@ -28,6 +32,9 @@ PASSAGES = 3  # how many of the top passages are read
 RANK_STEP = 0.15  # a unit of the n-th passage gives up n × this
 SUPPORT_MARGIN = 0.2  # further sentences must score within this of the best unit
 CONFIDENT = 0.15  # a first passage this relevant is quoted even when no unit holds the question's words
+
+# texts → how close each is to the question, in the units' score (:func:`index.search.retrieval.closeness`)
+Closeness = Callable[[Sequence[str]], np.ndarray]
 
 _ARTICLE = re.compile(r"^第[零一二三四五六七八九十百千0-9]+条")
 _SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]?[”’」』）)]*")
@@ -181,10 +188,12 @@ def _form(asks: Asks, unit_text: str, is_list: bool) -> float:
     return _FORM_BONUS.get(asks, 0.0) if matched else _FORM_MISS.get(asks, 0.0)
 
 
-def extract_answer(result: SearchResult, idf: Mapping[str, float]) -> tuple[list[AnswerSentence], bool]:
+def extract_answer(result: SearchResult, idf: Mapping[str, float],
+                   closeness: Closeness | None = None) -> tuple[list[AnswerSentence], bool]:
     """The answer's sentences (a list's items each one) and ``found``: whether anything relevant was found.
 
-    ``found`` with no sentences means: relevant passages, but none says it in a quotable unit.
+    ``found`` with no sentences means: relevant passages, but none says it in a quotable unit. ``closeness``
+    measures units against the question with the search's own model (None: by words and form alone).
     """
     hits = result.hits
     if not hits:
@@ -193,12 +202,12 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float]) -> tuple[list
     analysis = analyze_query(result.query)
     words = concepts([t for t in analysis.base_terms if t not in CASE_CUES], analysis.expansions)
     passages = _distinct(hits)[:PASSAGES]
-    best = _scored_units(passages, asks, words, idf, MIN_COVERAGE)
+    best = _scored_units(passages, asks, words, idf, MIN_COVERAGE, closeness)
     if not best and passages[0].score >= CONFIDENT:
         # A colloquial question (提前几天说就行) shares few words with the statute that answers it
         # (提前三日通知用人单位): when search is confident in its first passage, quote that passage's
         # best units by form and what coverage there is, rather than show no answer.
-        best = _scored_units(passages[:1], asks, words, idf, 0.0)
+        best = _scored_units(passages[:1], asks, words, idf, 0.0, closeness)
     if not best:
         return [], True
     best.sort(key=lambda t: -t[0])
@@ -231,9 +240,13 @@ def _reading_order(chosen: list[tuple[float, _Unit]]) -> list[tuple[float, _Unit
 
 
 def _scored_units(passages: Sequence[Hit], asks: Asks, words: Sequence[tuple[str, ...]], idf: Mapping[str, float],
-                  min_coverage: float) -> list[tuple[float, float, _Unit]]:
-    """(score, coverage, unit) of every quotable unit of these passages that covers at least ``min_coverage``."""
-    scored = []
+                  min_coverage: float, closeness: Closeness | None) -> list[tuple[float, float, _Unit]]:
+    """(score, coverage, unit) of every quotable unit of these passages that covers at least ``min_coverage``.
+
+    Each unit is measured against the question as its document's title and its text: a sentence of a case
+    report (集团先后制定下发了…) does not say whose it is.
+    """
+    scored, titled = [], []
     for rank, hit in enumerate(passages):
         context = normalize(" ".join(h for h in hit.heading if h != hit.title))
         for unit in units(hit.text, rank):
@@ -243,7 +256,12 @@ def _scored_units(passages: Sequence[Hit], asks: Asks, words: Sequence[tuple[str
             covered = coverage(context + normalize(text), words, idf)
             if covered >= min_coverage:
                 scored.append((covered + _form(asks, text, unit.is_list) - RANK_STEP * rank, covered, unit))
-    return scored
+                titled.append(f"{hit.title} {text}")
+    if closeness is None or not scored:
+        return scored
+    near = closeness(titled)
+    nearest = float(near.max())
+    return [(score + float(c) - nearest, covered, unit) for (score, covered, unit), c in zip(scored, near)]
 
 
 def _distinct(hits: Sequence[Hit]) -> list[Hit]:

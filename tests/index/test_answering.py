@@ -65,11 +65,12 @@ def test_an_extractive_sentence_cites_the_passage_it_was_quoted_from() -> None:
 
 def test_a_quoted_list_gives_each_item_a_line_of_its_own() -> None:
     """Chat clients and assistants read the answer as text: 1. 2. 3. run together in one line were hard to read."""
-    texts = ["职代会的职权大体有以下几类：", "1. 听取报告。", "2. 审议方案。"]
+    texts = ["职代会的职权大体有以下几类：", "1. 听取报告。", "2. 审议方案。", "职代会每年至少召开一次。"]
     sentences = [AnswerSentence(text=t, citation="", doc_id="d", heading=(), start=10 * i, end=10 * i + len(t), score=1.0)
                  for i, t in enumerate(texts)]
     passage = Hit(doc_id="d", title="t", doc_type="policy", date=None, source=None, heading=("t",), text="x" * 40,
                   start=0, end=40, position=0, score=0.5)
     grounded = extractive(Answer(query="q", found=True, sentences=sentences, passages=[passage], took_ms=1.0))
-    assert grounded.text == "职代会的职权大体有以下几类：\n1. 听取报告。\n2. 审议方案。"
-    assert with_citations(grounded.claims) == "职代会的职权大体有以下几类：[1]\n1. 听取报告。[1]\n2. 审议方案。[1]"
+    assert grounded.text == "职代会的职权大体有以下几类：\n1. 听取报告。\n2. 审议方案。\n职代会每年至少召开一次。"
+    assert with_citations(grounded.claims) == \
+        "职代会的职权大体有以下几类：[1]\n1. 听取报告。[1]\n2. 审议方案。[1]\n职代会每年至少召开一次。[1]"
