@@ -150,11 +150,13 @@ def query_vector(index: SearchIndex, query: str, analysis: QueryAnalysis) -> np.
 def closeness(index: SearchIndex, query: str, analysis: QueryAnalysis) -> Callable[[Sequence[str]], np.ndarray] | None:
     """What 问答 gives texts for being close to the question: their cosines to its vector, in spreads of the
     relevance model's cosines (an adapted question's cosines are ~0.2 apart by ~0.04, a keyword query's ~0.9 by
-    ~0.01), times the embedder's :data:`CLOSENESS_WEIGHTS`. None for an embedder without a weight."""
+    ~0.01), times the embedder's :data:`CLOSENESS_WEIGHTS`. None for an embedder without a weight, and for
+    keywords (一岗多薪 宽带薪酬): they name a topic rather than ask for a sentence (the tune thirds: two answers
+    more when keywords are left to coverage and form)."""
     weight = CLOSENESS_WEIGHTS.get(index.settings.embedder)
-    scale = relevance_model(index.settings.embedder).cosine_scale.get(
-        index.query_adapter is not None and intent_of(query).question)
-    if weight is None or scale is None:
+    question = intent_of(query).question
+    scale = relevance_model(index.settings.embedder).cosine_scale.get(index.query_adapter is not None and question)
+    if weight is None or scale is None or not question:
         return None
     vector = query_vector(index, query, analysis)
     return lambda texts: index.embedder.embed_passages(texts) @ vector * (weight / scale[1])
