@@ -244,15 +244,21 @@ def _scored_units(passages: Sequence[Hit], asks: Asks, words: Sequence[tuple[str
     """(score, coverage, unit) of every quotable unit of these passages that covers at least ``min_coverage``.
 
     Each unit is measured against the question as its document's title and its text: a sentence of a case
-    report (集团先后制定下发了…) does not say whose it is.
+    report (集团先后制定下发了…) does not say whose it is. A unit that is the passage's own heading is a heading,
+    however it is punctuated: a case paragraph opens with its theme (设立技能津贴，让技能等级更有含金量。), which
+    the card shows as the heading and which, being closest to the question's topic, pushed the figure
+    (每月分别为200元、400元…) out of the answer's first sentence.
     """
     scored, titled = [], []
     for rank, hit in enumerate(passages):
         context = normalize(" ".join(h for h in hit.heading if h != hit.title))
+        lead = hit.heading[-1] if hit.heading else ""
         for unit in units(hit.text, rank):
             if unit.is_list and asks != "list":  # a figure or a rule is one sentence of a list, not all of it
                 continue
             text = "".join(hit.text[a:b] for a, b in unit.parts)
+            if text.strip() == lead:  # a case paragraph's lead sentence is its heading (设立技能津贴，让…更有含金量。)
+                continue
             covered = coverage(context + normalize(text), words, idf)
             if covered >= min_coverage:
                 scored.append((covered + _form(asks, text, unit.is_list) - RANK_STEP * rank, covered, unit))

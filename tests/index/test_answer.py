@@ -48,6 +48,13 @@ def test_a_heading_alone_is_never_the_answer_but_the_passage_is_still_shown() ->
     assert [u.parts for u in units("## 三、缴费规定\n\n正文一句。", 0)] == [((11, 16),)]
 
 
+def test_a_case_paragraphs_lead_sentence_is_its_heading_not_an_answer() -> None:
+    lead = "设立技能津贴，让技能等级更有含金量。"
+    paragraph = hit(lead + "集团把技能津贴纳入工资结构，技师每月800元。", "某集团提高技术工人待遇", (lead,))
+    sentences, found = extract_answer(result("集团的技能津贴是怎么设的", paragraph), {"技能津贴": 3.0})
+    assert found and [s.text for s in sentences] == ["集团把技能津贴纳入工资结构，技师每月800元。"]
+
+
 def test_a_colloquial_question_is_answered_from_a_confident_first_passage() -> None:
     """试用期里不想干了 shares only 提前 with the article that answers it: no sentence holds 30 % of the
     question's words, yet search is confident in the article, so its figure sentence is quoted."""
