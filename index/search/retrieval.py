@@ -17,7 +17,7 @@ import numpy as np
 from index.models.adapter import QueryAdapter
 from index.models.embedders import Embedder
 from index.search.fusion import score_fusion
-from index.search.intent import CASE_CUES, intent_of, names_cases
+from index.search.intent import CASE_CUES, Intent, intent_of, names_cases
 from index.store.keywords import KeywordIndex
 from index.records import Filters, Hit, Method
 from index.search.ranking import (Candidate, concepts, coverage_of, facet_counts, form_feature, grouped, kind_features,
@@ -141,10 +141,10 @@ def passes(row: ChunkRow, filters: Filters) -> bool:
     return not (filters.title_contains and filters.title_contains not in row.title)
 
 
-def query_vector(index: SearchIndex, query: str, analysis: QueryAnalysis) -> np.ndarray:
+def query_vector(index: SearchIndex, query: str, analysis: QueryAnalysis, intent: Intent) -> np.ndarray:
     """The question as the dense search reads it: abbreviations with their full names, unless it wants cases
     (case reports say 产改, and 产改 案例 would otherwise list the reform plan first)."""
-    return index.embedder.embed_queries([analysis.dense_text(query, full_names=not intent_of(query).wants_case)])[0]
+    return index.embedder.embed_queries([analysis.dense_text(query, full_names=not intent.wants_case)])[0]
 
 
 def closeness(index: SearchIndex, query: str, analysis: QueryAnalysis) -> Callable[[Sequence[str]], np.ndarray] | None:
@@ -154,11 +154,12 @@ def closeness(index: SearchIndex, query: str, analysis: QueryAnalysis) -> Callab
     keywords (一岗多薪 宽带薪酬): they name a topic rather than ask for a sentence (the tune thirds: two answers
     more when keywords are left to coverage and form)."""
     weight = CLOSENESS_WEIGHTS.get(index.settings.embedder)
-    question = intent_of(query).question
-    scale = relevance_model(index.settings.embedder).cosine_scale.get(index.query_adapter is not None and question)
-    if weight is None or scale is None or not question:
+    intent = intent_of(query)
+    adapted = index.query_adapter is not None and intent.question
+    scale = relevance_model(index.settings.embedder).cosine_scale.get(adapted)
+    if weight is None or scale is None or not intent.question:
         return None
-    vector = query_vector(index, query, analysis)
+    vector = query_vector(index, query, analysis, intent)
     return lambda texts: index.embedder.embed_passages(texts) @ vector * (weight / scale[1])
 
 
@@ -176,7 +177,7 @@ def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filte
     vector = None
     intent = intent_of(query)
     if method in ("hybrid", "dense"):
-        vector = query_vector(index, query, analysis)
+        vector = query_vector(index, query, analysis, intent)
         results["dense"] = index.nearest(vector, n, chroma_where(filters))
     if method in ("hybrid", "bm25"):
         allowed = None
