@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.search.intent import CASE_CUES, Asks, intent_of, offers
+from index.search.intent import CASE_CUES, Intent, intent_of, offers
 from index.records import AnswerSentence, Hit, SearchResult
 from index.search.ranking import concepts, coverage
 from index.search.text import analyze_query, normalize
@@ -181,8 +181,9 @@ def _enumerates(text: str) -> bool:
     return len(parts) >= 3 and all(0 < len(part.strip()) <= 15 for part in parts)
 
 
-def _form(asks: Asks, unit_text: str, is_list: bool) -> float:
-    matched = (is_list or _enumerates(unit_text)) if asks == "list" else offers(asks, unit_text)
+def _form(intent: Intent, unit_text: str, is_list: bool) -> float:
+    asks = intent.asks
+    matched = (is_list or _enumerates(unit_text)) if asks == "list" else offers(asks, unit_text, intent.unit)
     if matched is None:
         return 0.0
     return _FORM_BONUS.get(asks, 0.0) if matched else _FORM_MISS.get(asks, 0.0)
@@ -198,16 +199,16 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float],
     hits = result.hits
     if not hits:
         return [], False
-    asks = intent_of(result.query).asks
+    intent = intent_of(result.query)
     analysis = analyze_query(result.query)
     words = concepts([t for t in analysis.base_terms if t not in CASE_CUES], analysis.expansions)
     passages = _distinct(hits)[:PASSAGES]
-    best = _scored_units(passages, asks, words, idf, MIN_COVERAGE, closeness)
+    best = _scored_units(passages, intent, words, idf, MIN_COVERAGE, closeness)
     if not best and passages[0].score >= CONFIDENT:
         # A colloquial question (提前几天说就行) shares few words with the statute that answers it
         # (提前三日通知用人单位): when search is confident in its first passage, quote that passage's
         # best units by form and what coverage there is, rather than show no answer.
-        best = _scored_units(passages[:1], asks, words, idf, 0.0, closeness)
+        best = _scored_units(passages[:1], intent, words, idf, 0.0, closeness)
     if not best:
         return [], True
     best.sort(key=lambda t: -t[0])
@@ -239,7 +240,7 @@ def _reading_order(chosen: list[tuple[float, _Unit]]) -> list[tuple[float, _Unit
     return sorted(chosen, key=lambda c: (first[c[1].passage], c[1].parts[0][0]))
 
 
-def _scored_units(passages: Sequence[Hit], asks: Asks, words: Sequence[tuple[str, ...]], idf: Mapping[str, float],
+def _scored_units(passages: Sequence[Hit], intent: Intent, words: Sequence[tuple[str, ...]], idf: Mapping[str, float],
                   min_coverage: float, closeness: Closeness | None) -> list[tuple[float, float, _Unit]]:
     """(score, coverage, unit) of every quotable unit of these passages that covers at least ``min_coverage``.
 
@@ -254,14 +255,14 @@ def _scored_units(passages: Sequence[Hit], asks: Asks, words: Sequence[tuple[str
         context = normalize(" ".join(h for h in hit.heading if h != hit.title))
         lead = hit.heading[-1] if hit.heading else ""
         for unit in units(hit.text, rank):
-            if unit.is_list and asks != "list":  # a figure or a rule is one sentence of a list, not all of it
+            if unit.is_list and intent.asks != "list":  # a figure or a rule is one sentence of a list, not all of it
                 continue
             text = "".join(hit.text[a:b] for a, b in unit.parts)
             if text.strip() == lead:  # a case paragraph's lead sentence is its heading (设立技能津贴，让…更有含金量。)
                 continue
             covered = coverage(context + normalize(text), words, idf)
             if covered >= min_coverage:
-                scored.append((covered + _form(asks, text, unit.is_list) - RANK_STEP * rank, covered, unit))
+                scored.append((covered + _form(intent, text, unit.is_list) - RANK_STEP * rank, covered, unit))
                 titled.append(f"{hit.title} {text}")
     if closeness is None or not scored:
         return scored

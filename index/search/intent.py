@@ -25,16 +25,33 @@ _LIST = re.compile(r"哪些|有几种|包括什么|包括哪|主要内容|主要
 _DEFINITION = re.compile(r"是什么|什么是|什么叫|指什么|是指|含义|定义|是啥|啥是")
 _YESNO = re.compile(r"能不能|可不可以|是否|算不算|会不会|要不要|需不需要|行不行|有没有[^企单]|吗[？?]?$")
 _HOWTO = re.compile(r"怎么|如何|怎样|咋|办法|步骤|流程|程序")
+_NUMBER = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万半]+)"
+# The unit a figure question names, and how its answer writes it; the first cue that matches wins (百分之几
+# before 几). A question that names no unit (多少, 几个) takes any figure.
+_FIGURE_UNITS = tuple((re.compile(cue), re.compile(answer)) for cue, answer in (
+    (r"百分之几|百分之多少|百分比|比例|几成", rf"百分之|[%％]|分之|倍|{_NUMBER}成"),
+    (r"几倍|多少倍", r"倍|百分之|[%％]"),
+    (r"几天|多少天|天数|几日|多少日", rf"{_NUMBER}个?(?:工作)?[天日周]"),
+    (r"几个月|多少个月", rf"{_NUMBER}个?月"),
+    (r"几年|多少年", rf"{_NUMBER}年(?!度)"),
+    (r"多长时间|多久|多长", rf"{_NUMBER}个?(?:工作)?(?:[天日周月年]|小时)"),
+    (r"多少钱|多少元|几元|金额|多少补贴|多少工资|多少费", rf"{_NUMBER}多?[万千百]?元"),
+    (r"多少人|几人|几名|人数|多少名", rf"{_NUMBER}多?万?[人名]"),
+    (r"几次|几期|多少次|多少期", rf"{_NUMBER}[次期批]"),
+    (r"几岁|多少岁|年龄", rf"{_NUMBER}周?岁"),
+))
 
 
 @dataclass(frozen=True)
 class Intent:
-    """``wants_case``: case reports first; ``wants_rule``: laws and policies first; ``asks``: the answer's form."""
+    """``wants_case``: case reports first; ``wants_rule``: laws and policies first; ``asks``: the answer's form;
+    ``unit``: for a figure question that names one (几天, 百分之几, 多少钱), how its answer writes it."""
 
     question: bool
     wants_case: bool
     wants_rule: bool
     asks: Asks
+    unit: re.Pattern[str] | None = None
 
 
 def asks_of(query: str) -> Asks:
@@ -50,6 +67,15 @@ def asks_of(query: str) -> Asks:
     return "other"
 
 
+def unit_of(query: str) -> re.Pattern[str] | None:
+    """How the answer to a figure question writes the unit the question names (婚假能休几天 → 3天, 三日).
+
+    Any number was the figure's form, and every statute has one: 年休假在1个年度内可以集中安排 offered itself as
+    the answer to 婚假能休几天, and 月工资收入高于…3倍 to 最低工资标准是每月多少钱 (docs/domain.md).
+    """
+    return next((answer for cue, answer in _FIGURE_UNITS if cue.search(query)), None)
+
+
 def names_cases(query: str) -> bool:
     """Whether the query itself asks for cases (有没有企业…, 哪家企业…, …的做法, 案例)."""
     return any(cue in query for cue in CASE_CUES)
@@ -60,8 +86,9 @@ def intent_of(query: str) -> Intent:
     question = is_question(query)
     wants_case = names_cases(query)
     wants_rule = not wants_case and any(cue in query for cue in RULE_CUES)
+    asks = asks_of(query)
     return Intent(question=question, wants_case=wants_case or not (question or wants_rule),
-                  wants_rule=wants_rule, asks=asks_of(query))
+                  wants_rule=wants_rule, asks=asks, unit=unit_of(query) if asks == "figure" else None)
 
 
 _HAS_FIGURE = re.compile(r"\d|百分之|[一二两三四五六七八九十百千万]+(?:[个次期项名人天日年月倍家条级岁周元]|小时|分之|%)")
@@ -73,16 +100,17 @@ _HAS_RULE = re.compile(r"可以|应当|不得|有权|禁止|必须|不能|无权
 _HAS_LIST = re.compile(r"(?:^|\n)\s*(?:[-*•·]\s|[（(][一二三四五六七八九十]+[）)]|\d{1,2}[.、．])")
 
 
-def offers(asks: Asks, text: str) -> bool | None:
+def offers(asks: Asks, text: str, unit: re.Pattern[str] | None = None) -> bool | None:
     """Whether ``text`` has the form of answer the question asks for (None: the question asks no form).
 
     A figure question wants a number, a list question an enumeration, a definition question 是指/简称/…的叫,
     a yes/no question a rule (可以/应当/不得/有权, and the statutes' other ways of saying yes or no: 不受…限制,
     不收费, 享有, 无效, 可按规定). 即 counts as "that is" but not in 即行/即使, 可 as "may" but not in 许可/可能:
-    such a false form outranked the definition of 专项集体合同 (docs/domain.md).
+    such a false form outranked the definition of 专项集体合同 (docs/domain.md). ``unit``: the figure must be in
+    the unit the question names (:func:`unit_of`).
     """
     if asks == "figure":
-        return bool(_HAS_FIGURE.search(_ORDINAL.sub("", text)))
+        return bool((unit or _HAS_FIGURE).search(_ORDINAL.sub("", text)))
     if asks == "list":
         return len(_HAS_LIST.findall(text)) >= 2
     if asks == "definition":

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import dataclasses
 from dataclasses import dataclass, field
 
-from index.search.intent import Asks, Intent, offers
+from index.search.intent import Intent, offers
 from index.records import Hit
 from index.store.sqlite import ChunkRow
 from index.search.text import normalize
@@ -128,8 +128,8 @@ def coverage_of(words: Sequence[tuple[str, ...]], idf: Mapping[str, float]) -> C
     return share
 
 
-def form_feature(text: str, asks: Asks) -> float:
-    found = offers(asks, text)
+def form_feature(text: str, intent: Intent) -> float:
+    found = offers(intent.asks, text, intent.unit)
     return 0.0 if found is None else 1.0 if found else -1.0
 
 

@@ -201,7 +201,7 @@ def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filte
     adapted = index.query_adapter is not None and intent.question
     found = [Candidate(row=rows[cid], fused=score, cosine=cosines.get(cid),
                        coverage=covered(_searchable(rows[cid])),
-                       form=form_feature(rows[cid].text, intent.asks), kind=kind_features(rows[cid], query, intent),
+                       form=form_feature(rows[cid].text, intent), kind=kind_features(rows[cid], query, intent),
                        adapted=adapted)
              for cid, score in fused if cid in rows and passes(rows[cid], filters)]
     return local_rules_without_rival(found), ranks, list(learned)

@@ -88,6 +88,22 @@ def test_a_figure_is_an_amount_not_an_articles_number(text: str, figure: bool) -
     assert offers("figure", text) is figure
 
 
+@pytest.mark.parametrize("question, text, figure", [
+    ("婚假能休几天？", "年休假在1个年度内可以集中安排，也可以分段安排。", False),  # a number, but not of days
+    ("婚假能休几天？", "职工本人结婚的，给予婚假三天。", True),
+    ("提前几天通知？", "劳动者在试用期内提前三日通知用人单位。", True),
+    ("会费按工资的百分之几交？", "按每月全部职工工资总额的百分之二向工会拨缴经费。", True),
+    ("加班工资按几倍算？", "支付不低于工资的百分之一百五十的工资报酬。", True),
+    ("最低工资标准是每月多少钱？", "月工资收入高于用人单位所在直辖市、设区的市级人民政府公布的本地区上年度职工月平均工资3倍的",
+     False),
+    ("师傅带徒弟每个月有多少补贴？", "每月发放带徒津贴300元。", True),  # 多少 names no unit: any figure
+    ("失业金最多能领多长时间？", "领取失业保险金的期限最长为24个月。", True),
+])
+def test_a_figure_is_in_the_unit_the_question_names(question: str, text: str, figure: bool) -> None:
+    intent = intent_of(question)
+    assert intent.asks == "figure" and offers("figure", text, intent.unit) is figure
+
+
 @pytest.mark.parametrize("asks, text, offered", [
     ("definition", "只就其中某一项签订的叫专项集体合同。", True),
     ("definition", "本意见所说的高技能人才，指高级工以上的技能人才。", True),
