@@ -141,7 +141,7 @@ class Tokenizer:
                     terms.update(dict.fromkeys(self.tokenize(other)))
         statute_words: list[str] = []
         for word, form, statute in self._everyday_words(normalized):
-            expansions[form] = list(statute)
+            expansions[form] = list(dict.fromkeys([*expansions.get(form, []), *statute]))  # 加班费: both tables
             base = [term for term in base if term not in word] + [word]
             statute_terms += statute
             for other in statute:

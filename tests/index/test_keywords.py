@@ -84,6 +84,11 @@ def test_everyday_words_bring_the_statutes_terms_one_way() -> None:
     assert analyze_query("技能培训补贴").dense_text("技能培训补贴") == "技能培训补贴"  # nothing to add
 
 
+def test_a_word_in_both_tables_keeps_its_synonyms_and_gains_the_statutes_terms() -> None:
+    """People and cases say 加班费; 劳动法 says 延长工作时间…的工资报酬. The word's synonyms (加班工资) still count."""
+    assert analyze_query("加班费怎么算").expansions == {"加班费": ["加班工资", "加班加点工资", "延长工作时间", "工资报酬"]}
+
+
 def test_the_dense_model_reads_an_abbreviation_with_its_full_name() -> None:
     """The embedding model never saw 产改 or 职代会: the full name goes with the question, never the other way."""
     assert analyze_query("产改有哪些主要任务").dense_text("产改有哪些主要任务") == "产改有哪些主要任务 产业工人队伍建设改革"
