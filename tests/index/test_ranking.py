@@ -96,7 +96,9 @@ def test_a_figure_is_an_amount_not_an_articles_number(text: str, figure: bool) -
     ("加班工资按几倍算？", "支付不低于工资的百分之一百五十的工资报酬。", True),
     ("最低工资标准是每月多少钱？", "月工资收入高于用人单位所在直辖市、设区的市级人民政府公布的本地区上年度职工月平均工资3倍的",
      False),
-    ("师傅带徒弟每个月有多少补贴？", "每月发放带徒津贴300元。", True),  # 多少 names no unit: any figure
+    ("师傅带徒弟每个月有多少补贴？", "每月发放带徒津贴300元。", True),
+    ("国庆节上班给多少工资？", "支付不低于工资的百分之三百的工资报酬。", True),  # pay, as a share of pay
+    ("加班工资是多少？", "支付不低于工资的百分之一百五十的工资报酬。", True),  # 多少 names no unit: any figure
     ("失业金最多能领多长时间？", "领取失业保险金的期限最长为24个月。", True),
 ])
 def test_a_figure_is_in_the_unit_the_question_names(question: str, text: str, figure: bool) -> None:
