@@ -25,12 +25,13 @@ import numpy as np
 from index.search import retrieval
 from index.models.adapter import AdaptedEmbedder, QueryAdapter, resolve_adapter
 from index.answering.extract import extract_answer
+from index.answering.practices import asks_for_practices, enterprise_names, practices
 from index.models.embedders import Embedder, load_embedder
 from index.models.embedding_cache import CachedEmbedder, EmbeddingCache
 from index.store.faults import crash_point
 from index.store.keywords import KeywordIndex
 from index.store.matrix import VectorMatrix
-from index.records import Answer, CheckReport, FileOutcome, Filters, IngestReport, Method, SearchResult
+from index.records import Answer, AnswerSentence, CheckReport, FileOutcome, Filters, IngestReport, Method, SearchResult
 from index.settings import Settings
 from index.store.snapshots import Snapshots
 from index.store.sqlite import NewChunk, Store
@@ -458,11 +459,28 @@ class KnowledgeBase:
     def ask(self, query: str, *, k: int = 5, filters: Filters = Filters()) -> Answer:
         started = time.perf_counter()
         result = self.search(query, k=k, filters=filters)
-        near = retrieval.closeness(self, query, analyze_query(query)) if result.hits else None
-        sentences, found = extract_answer(result, self.keywords().idf(result.terms), near)
+        idf = self.keywords().idf(result.terms)
+        sentences, found = self._practices(query, result, idf), True
+        if not sentences:
+            near = retrieval.closeness(self, query, analyze_query(query)) if result.hits else None
+            sentences, found = extract_answer(result, idf, near)
         return Answer(query=query, found=found, sentences=sentences, passages=result.hits if found else [],
                       took_ms=(time.perf_counter() - started) * 1000, related=result.related,
                       terms=result.terms)
+
+    def _practices(self, query: str, result: SearchResult, idf: Mapping[str, float]) -> list[AnswerSentence]:
+        """What a named enterprise did, when the question asks that and its case report is the first hit
+        (:mod:`index.answering.practices`); empty otherwise."""
+        hits = result.hits
+        if not hits or hits[0].doc_type != "case" or not asks_for_practices(query):
+            return []
+        loaded = self.document(hits[0].doc_id, include_disabled=False)
+        if loaded is None:
+            return []
+        doc, chunks = loaded
+        profile = _current_case_profile(self.store, doc.doc_id, doc.extra, profile_rules(load_lexicon()))
+        names = enterprise_names([str(o) for o in profile.get("organisations", [])])  # type: ignore[union-attr]
+        return practices(query, doc.title, chunks, names, idf)
 
     def document(self, doc_id: str, *, include_disabled: bool = True) -> tuple[Document, list[Chunk]] | None:
         doc = self.store.document(doc_id)

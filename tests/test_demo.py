@@ -55,6 +55,23 @@ def test_what_staff_ask_first_use(demo: KnowledgeBase) -> None:
     assert weather.hits == [] and weather.related == [] and not weather_answer.found and weather_answer.related == []
 
 
+def test_a_trainer_asking_what_a_named_enterprise_did_gets_its_practices(demo: KnowledgeBase) -> None:
+    """Its report's thematic paragraphs, by their lead sentences, in order, each cited to its place. The
+    sentence words and closeness picked was the report's opening: 现有职工3600余人 says who, not what."""
+    leads = ["订立师徒协议，传承岗位绝活。", "推行新型学徒制，打通校企培养链条。", "以评促学，拓宽技能晋升空间。",
+             "以赛促训，营造比学赶超氛围。"]
+    answer = demo.ask("华东某装备制造公司师带徒有哪些做法？")
+    assert answer.found and [s.text for s in answer.sentences] == leads
+    doc, _ = demo.document(answer.sentences[0].doc_id)
+    assert all(doc.text[s.start:s.end] == s.text and s.citation == f"《{doc.title}》" for s in answer.sentences)
+    assert [s.text for s in demo.ask("装备制造公司是怎么做的？").sentences] == leads  # the region left out
+    # a topic besides the enterprise keeps only its paragraphs; one of them is a passage, quoted as usual
+    innovation = demo.ask("某省能源集团在职工创新上有哪些做法？").sentences
+    assert "职工创新奖励基金" in "".join(s.text for s in innovation)
+    # looking for a case is not asking about one
+    assert "职工创新奖励基金" in demo.ask("有没有企业设立职工创新奖励基金的做法？").sentences[0].text
+
+
 def test_a_figure_in_another_unit_is_not_an_answer(demo: KnowledgeBase) -> None:
     """The demo corpus holds no unemployment insurance rule. 企业年金办法's 按月、分次或者一次性领取 was listed for
     失业保险金每个月能领多少钱 because any number counted as the figure asked for; it asks for money (元)."""

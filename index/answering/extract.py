@@ -62,17 +62,22 @@ def citation(hit: Hit) -> str:
 
     A title that itself quotes a title gets the nested marks 〈〉, as Chinese typography wants.
     """
-    return _place(hit) + (f"（第{hit.page}页）" if hit.page else "")
+    return cite(hit.title, hit.heading, hit.page)
 
 
-def _place(hit: Hit) -> str:
-    title = "《" + hit.title.replace("《", "〈").replace("》", "〉") + "》"
-    inner = [h for h in hit.heading if h != hit.title]
-    for heading in reversed(inner):
-        article = _ARTICLE.match(heading)
+def cite(title: str, heading: Sequence[str], page: int | None = None) -> str:
+    """:func:`citation` of a place given by its document's title, its heading path and its page."""
+    return _place(title, heading) + (f"（第{page}页）" if page else "")
+
+
+def _place(title: str, heading: Sequence[str]) -> str:
+    marked = "《" + title.replace("《", "〈").replace("》", "〉") + "》"
+    inner = [h for h in heading if h != title]
+    for level in reversed(inner):
+        article = _ARTICLE.match(level)
         if article:
-            return title + article.group(0)
-    return title + (f" › {inner[-1]}" if inner else "")
+            return marked + article.group(0)
+    return marked + (f" › {inner[-1]}" if inner else "")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
