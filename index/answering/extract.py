@@ -219,13 +219,18 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float],
     best.sort(key=lambda t: -t[0])
     top_score, top_covered, top = best[0]
     chosen = [(top_covered, top)]
+    whole = top.is_list or (intent.asks == "list" and _enumerates(_text(passages, top)))  # a list stands alone
     for score, covered, unit in best[1:]:
-        if top.is_list or len(chosen) == MAX_SENTENCES or score < top_score - SUPPORT_MARGIN:
+        if whole or len(chosen) == MAX_SENTENCES or score < top_score - SUPPORT_MARGIN:
             break
         if not unit.is_list and not any(_overlap(unit, other) for _, other in chosen):
             chosen.append((covered, unit))
     return [sentence for covered, unit in _reading_order(chosen)
             for sentence in _sentences(unit, passages[unit.passage], covered)], True
+
+
+def _text(passages: Sequence[Hit], unit: _Unit) -> str:
+    return "".join(passages[unit.passage].text[a:b] for a, b in unit.parts)
 
 
 def _overlap(a: _Unit, b: _Unit) -> bool:
@@ -262,7 +267,7 @@ def _scored_units(passages: Sequence[Hit], intent: Intent, words: Sequence[tuple
         for unit in units(hit.text, rank):
             if unit.is_list and intent.asks != "list":  # a figure or a rule is one sentence of a list, not all of it
                 continue
-            text = "".join(hit.text[a:b] for a, b in unit.parts)
+            text = _text(passages, unit)
             if text.strip() == lead:  # a case paragraph's lead sentence is its heading (设立技能津贴，让…更有含金量。)
                 continue
             covered = coverage(context + normalize(text), words, idf)
