@@ -93,21 +93,11 @@ def relevance_model(embedder: str) -> Relevance:
 
 
 def concepts(terms: Sequence[str], expansions: Mapping[str, Sequence[str]]) -> list[tuple[str, ...]]:
-    """The question's words, each with its lexicon equivalents (产改 → 产改 or 产业工人队伍建设改革).
-
-    A lone word of one character (能, 钱, 算) is left out: coverage finds a word anywhere in a text, and one
-    character sits inside other words (钱 in 本钱, 管 in 管理), while its weight is its IDF as a word of its own,
-    which is rare. Characters that come in a run stay: they are a name jieba does not know, cut apart (江 钨 for
-    江钨, 保 理 for 保理), and STARD lost two questions when they went too (docs/domain.md).
-    """
+    """The question's words, each with its lexicon equivalents (产改 → 产改 or 产业工人队伍建设改革)."""
     alternatives = {normalize(form): (normalize(form), *(normalize(o) for o in others))
                     for form, others in expansions.items()}
     expanded = {a for forms in alternatives.values() for a in forms[1:]}
-    words = [alternatives.get(t, (t,)) for t in terms if t not in expanded]
-    single = [len(forms) == 1 and len(forms[0]) == 1 for forms in words]
-    lone = [one and not (i and single[i - 1]) and not (i + 1 < len(single) and single[i + 1])
-            for i, one in enumerate(single)]
-    return [forms for forms, drop in zip(words, lone) if not drop] or words
+    return [alternatives.get(t, (t,)) for t in terms if t not in expanded]
 
 
 def coverage(text: str, words: Sequence[tuple[str, ...]], idf: Mapping[str, float]) -> float:

@@ -119,11 +119,3 @@ def test_a_figure_is_in_the_unit_the_question_names(question: str, text: str, fi
 ])
 def test_the_form_of_an_answer_in_the_statutes_own_words(asks: str, text: str, offered: bool) -> None:
     assert offers(asks, text) is offered
-
-
-def test_a_lone_character_is_not_a_word_coverage_looks_for_but_a_run_of_them_is_a_name() -> None:
-    """钱 is found inside 本钱 and 管 inside 管理; 江 钨 is 江钨, which jieba does not know and cuts apart."""
-    assert concepts(["技术", "好", "工人", "工资"], {}) == [("技术",), ("工人",), ("工资",)]
-    assert concepts(["江", "钨", "一共", "征集"], {}) == [("江",), ("钨",), ("一共",), ("征集",)]
-    assert concepts(["钱"], {}) == [("钱",)]  # nothing longer: the question's only word stays
-
