@@ -37,7 +37,8 @@ CONFIDENT = 0.15  # a first passage this relevant is quoted even when no unit ho
 Closeness = Callable[[Sequence[str]], np.ndarray]
 
 _ARTICLE = re.compile(r"^第[零一二三四五六七八九十百千0-9]+条")
-_SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]?[”’」』）)]*")
+_CLOSERS = "”’」』）)"  # a sentence's closing quotes and brackets follow its 。
+_SENTENCE = re.compile(rf"[^。！？；!?;\n]+[。！？；!?;]?[{_CLOSERS}]*")
 _LINE = re.compile(r"[^\n]+")
 _ITEM = re.compile(r"(?:[-*•·]\s+|[（(][一二三四五六七八九十]+[）)]|\d{1,2}[.、．]\s*|[一二三四五六七八九十]+是)")
 # A short label and a colon: a line (健全终身职业技能培训制度：…) or clause (“重点突破，多措并举”：…) that names an item
@@ -81,11 +82,15 @@ def _place(title: str, heading: Sequence[str]) -> str:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Sentences (and lines), without Markdown markers: what a person would quote."""
+    """Sentences (and lines), without Markdown markers: what a person would quote.
+
+    A closing quote or bracket at a sentence's start ends the sentence before it: a passage cut between 。 and ”
+    (a court's …特别仲裁时效。” in the chunk before) opened its first sentence with a stray ”.
+    """
     spans = []
     for m in _SENTENCE.finditer(text):
         start, end = m.start(), m.end()
-        while start < end and text[start].isspace():
+        while start < end and (text[start].isspace() or text[start] in _CLOSERS):
             start += 1
         marker = _MARKER.match(text, start, end)
         if marker:

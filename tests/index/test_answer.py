@@ -1,7 +1,7 @@
 """Extractive answers on hand-made search results: the form the question asks for, never a bare heading."""
 from __future__ import annotations
 
-from index.answering.extract import citation, extract_answer, units
+from index.answering.extract import citation, extract_answer, sentence_spans, units
 from index.records import Hit, SearchResult
 from index.search.text import analyze_query
 
@@ -142,3 +142,11 @@ def test_a_rule_in_several_clauses_is_quoted_whole_with_the_case_asked_about() -
     idf = {"克扣": 3.0, "拖欠": 3.0, "工资": 1.0, "工会": 1.0, "交涉": 2.0}
     sentences, found = extract_answer(result("公司克扣拖欠工资，工会能不能出面交涉", hit(article, "工会法", ("第二十三条",))), idf)
     assert found and [s.text[-4:] for s in sentences] == ["业交涉；", "究处理；", "出处理：", "工资的；"]
+
+
+def test_a_closing_quote_at_a_passages_start_is_not_quoted() -> None:
+    """A passage cut between 。 and ” (…特别仲裁时效。” in the chunk before) must not open its answer with ”."""
+    text = "”《劳动法》第四十四条规定：“延长工作时间的，支付不低于工资的百分之一百五十的工资报酬。”其后一句。"
+    first, second = sentence_spans(text)[:2]
+    assert text[first[0]:first[1]].startswith("《劳动法》") and text[first[0]:first[1]].endswith("。”")
+    assert text[second[0]:second[1]] == "其后一句。"
