@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.search.intent import CASE_CUES, Intent, intent_of, offers
+from index.search.intent import Intent, intent_of, offers
 from index.records import AnswerSentence, Hit, SearchResult
-from index.search.ranking import concepts, coverage
+from index.search.ranking import coverage, question_words
 from index.search.text import analyze_query, normalize
 
 MIN_COVERAGE = 0.2  # share of the question's IDF mass a unit must hold (with its headings) to be quoted
@@ -211,7 +211,7 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float],
         return [], False
     intent = intent_of(result.query)
     analysis = analyze_query(result.query)
-    words = concepts([t for t in analysis.base_terms if t not in CASE_CUES], analysis.expansions)
+    words = question_words(analysis)
     passages = _distinct(hits)[:PASSAGES]
     best = _scored_units(passages, intent, words, idf, MIN_COVERAGE, closeness)
     if not best and passages[0].score >= CONFIDENT:

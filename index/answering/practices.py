@@ -14,16 +14,14 @@ from collections.abc import Mapping, Sequence
 from ingest.models import Chunk
 from index.answering.extract import MAX_ITEMS, cite
 from index.records import AnswerSentence
-from index.search.intent import CASE_CUES
-from index.search.ranking import concepts, coverage
-from index.search.text import analyze_query, normalize
+from index.search.ranking import coverage, question_words
+from index.search.text import analyze_query, lead_sentence, normalize
 
 _ASKS = re.compile(r"(?:哪些|什么|主要|几点|几条|几项)[^？?，,。]{0,8}(?:做法|经验|举措|措施|工作)|"
                    r"(?:做法|经验|举措|措施)(?:有哪些|是什么|有什么)|(?:怎么|如何|怎样)(?:做|干|搞)的")
 _ASKING_WORDS = frozenset(("做法", "经验", "举措", "措施", "工作", "哪些", "什么", "主要", "怎么", "如何", "怎样"))
 _KIND = re.compile(r"(?:股份有限公司|有限责任公司|有限公司|控股集团|集团|公司)?(?:工会)?$")
 _PLACE = re.compile(r"^[^某]*某[省市区县]?")  # 华东某, 某省: the region an anonymised case is named by
-_LEAD_ENDS = ("。", "！", "？")
 MIN_PRACTICES = 2  # one paragraph is a passage, which 问答's usual extraction quotes better
 
 
@@ -53,14 +51,14 @@ def practices(query: str, title: str, chunks: Sequence[Chunk], names: Sequence[s
     if not any(name in query for name in names):
         return []
     analysis = analyze_query(query)
-    words = concepts([t for t in analysis.base_terms if t not in CASE_CUES], analysis.expansions)
+    words = question_words(analysis)
     own = normalize(title) + " " + " ".join(normalize(name) for name in names)
     topic = [forms for forms in words
              if len(forms[0]) >= 2 and forms[0] not in _ASKING_WORDS and not any(normalize(f) in own for f in forms)]
     found = []
     for chunk in chunks:
-        lead = chunk.heading[-1] if len(chunk.heading) > 1 else ""
-        if not lead.endswith(_LEAD_ENDS):
+        lead = lead_sentence(chunk.heading[1:])  # below the title
+        if not lead:
             continue
         text = normalize(chunk.text)
         if topic and not any(normalize(form) in text for forms in topic for form in forms):

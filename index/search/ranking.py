@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import dataclasses
 from dataclasses import dataclass, field
 
-from index.search.intent import Intent, offers
+from index.search.intent import CASE_CUES, Intent, offers
 from index.records import Hit
 from index.store.sqlite import ChunkRow
-from index.search.text import normalize
+from index.search.text import QueryAnalysis, normalize
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,12 @@ def concepts(terms: Sequence[str], expansions: Mapping[str, Sequence[str]]) -> l
                     for form, others in expansions.items()}
     expanded = {a for forms in alternatives.values() for a in forms[1:]}
     return [alternatives.get(t, (t,)) for t in terms if t not in expanded]
+
+
+def question_words(analysis: QueryAnalysis) -> list[tuple[str, ...]]:
+    """The words coverage asks a passage for: the question's own, with their equivalents, and not the cues
+    that only say it wants cases (案例, 做法), which a case report seldom writes."""
+    return concepts([t for t in analysis.base_terms if t not in CASE_CUES], analysis.expansions)
 
 
 def coverage(text: str, words: Sequence[tuple[str, ...]], idf: Mapping[str, float]) -> float:

@@ -17,11 +17,11 @@ import numpy as np
 from index.models.adapter import QueryAdapter
 from index.models.embedders import Embedder
 from index.search.fusion import score_fusion
-from index.search.intent import CASE_CUES, Intent, intent_of, names_cases
+from index.search.intent import Intent, intent_of, names_cases
 from index.store.keywords import KeywordIndex
 from index.records import Filters, Hit, Method
-from index.search.ranking import (Candidate, concepts, coverage_of, facet_counts, form_feature, grouped, kind_features,
-                           local_rules_without_rival, make_hit, Relevance, relevance_model, scored)
+from index.search.ranking import (Candidate, coverage_of, facet_counts, form_feature, grouped, kind_features,
+                           local_rules_without_rival, make_hit, question_words, Relevance, relevance_model, scored)
 from index.settings import Settings
 from index.store.sqlite import ChunkRow, Store
 from index.search.text import QueryAnalysis, normalize
@@ -196,7 +196,7 @@ def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filte
     cosines = dict(results.get("dense", []))
     if vector is not None:  # the BM25 candidates beyond the dense list: how close they are, not a bound
         cosines |= index.cosines(vector, [cid for cid, _ in fused if cid not in cosines])
-    words = concepts([t for t in analysis.base_terms if t not in CASE_CUES], analysis.expansions)
+    words = question_words(analysis)
     covered = coverage_of(words, keywords.idf([form for forms in words for form in forms]))
     adapted = index.query_adapter is not None and intent.question
     found = [Candidate(row=rows[cid], fused=score, cosine=cosines.get(cid),

@@ -282,8 +282,15 @@ def _render(text: str, spans: Sequence[tuple[int, int]], lo: int, hi: int) -> st
     return "".join(out)
 
 
-_SENTENCE_ENDS = ("。", "！", "？")  # a heading that ends like this is a lead sentence, not a title
+_SENTENCE_ENDS = ("。", "！", "？")
 _MARKDOWN_LINE = re.compile(r"^(?:#{1,6}[ \t]+|[-*+>][ \t]+)", re.MULTILINE)
+
+
+def lead_sentence(heading: Sequence[str]) -> str:
+    """The lead sentence a case report's paragraph is headed by (项目建会，把农民工组织起来。), or "": a heading
+    that ends like a sentence is one, a section's title (三、缴费规定) is not."""
+    lead = heading[-1] if heading else ""
+    return lead if lead.endswith(_SENTENCE_ENDS) else ""
 
 
 def readable(text: str, heading: Sequence[str] = ()) -> str:
@@ -295,8 +302,8 @@ def readable(text: str, heading: Sequence[str] = ()) -> str:
     if newline and first.strip() in heading:
         plain = rest
     plain = plain.strip()
-    lead = heading[-1] if heading else ""
-    if lead.endswith(_SENTENCE_ENDS) and plain.startswith(lead) and len(plain) > len(lead):
+    lead = lead_sentence(heading)
+    if lead and plain.startswith(lead) and len(plain) > len(lead):
         plain = plain[len(lead):]
     return plain.strip()
 
