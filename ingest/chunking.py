@@ -8,7 +8,8 @@ Three levels, coarse to fine:
    after a line ending in a colon are list items, not sections.  A section holding only headings is
    merged into the section it introduces, so a chapter title travels with its first article.  A case
    report is cut at its paragraphs, which are its themes (办好工匠学院，系统开展技能培训。…), each
-   headed by its lead sentence.  The title line and the 来源/日期/说明 lines at the head are metadata:
+   headed by its lead sentence — unless the report has headings of its own (## 案例分析) and a heading's
+   paragraphs fit in one chunk together: they are then steps of one argument, read together.  The title line and the 来源/日期/说明 lines at the head are metadata:
    they are in the heading path and the document's fields, not in any chunk.
 2. **Whole sections** — a section that fits is one chunk.  An article (and a case paragraph) may use
    up to 1.5 × ``chunk_size`` so that a citation (《工会法》第四十三条) maps to exactly one chunk;
@@ -36,7 +37,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ingest.models import Chunk, Document
 
-CHUNKING_VERSION = 2  # raise when the rules below change what a document's chunks are: KBs then re-chunk
+CHUNKING_VERSION = 3  # raise when the rules below change what a document's chunks are: KBs then re-chunk
 MIN_CHUNK_SIZE = 20
 ARTICLE_FACTOR = 1.5  # an article stays whole up to this multiple of chunk_size
 MAX_HEADING_LINE = 40  # longer lines that start like a heading are paragraphs, not headings
@@ -68,6 +69,9 @@ class _Section:
     has_body: bool  # False = heading lines only
     long_ok: bool = False  # may use the article limit (a case paragraph kept whole)
     packed: bool = False  # sibling items packed under their parent heading
+    themed: bool = False  # a case paragraph headed by its lead sentence, the last element of ``path``
+    headed: bool = False  # a case paragraph under a heading of the document's own
+    group: list[_Section] | None = None  # the paragraphs joined into this one (``_merge_argument``)
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,7 @@ def chunk_document(doc: Document, *, chunk_size: int = 400, overlap_sentences: i
         raise ValueError(f"overlap_sentences must be 0 or more, got {overlap_sentences}")
     text = doc.text
     spans: list[tuple[int, int, tuple[str, ...]]] = []
-    sections = _sections(text, doc.title, paragraphs=doc.doc_type == "case")
+    sections = _merge_argument(_sections(text, doc.title, paragraphs=doc.doc_type == "case"), chunk_size)
     for section in _merge_siblings(_merge_heading_only(sections, chunk_size), chunk_size):
         for start, end in _split_section(text, section, chunk_size, overlap_sentences):
             spans.append((start, end, section.path))
@@ -203,7 +207,8 @@ def _sections(text: str, title: str, *, paragraphs: bool = False) -> list[_Secti
                     sections.append(current)
                 lead = _lead(text, start, _paragraph_end(text, start))
                 path = (*base, *(label for _, label in stack), *((lead,) if lead else ()))
-                current = _Section(start, end, path, is_article=False, has_body=True, long_ok=True)
+                current = _Section(start, end, path, is_article=False, has_body=True, long_ok=True,
+                                   themed=lead is not None, headed=bool(stack))
                 continue
             if current is None:
                 current = _Section(start, end, base, is_article=False, has_body=True)
@@ -223,6 +228,38 @@ def _sections(text: str, title: str, *, paragraphs: bool = False) -> list[_Secti
     if current is not None:
         sections.append(current)
     return sections
+
+
+def _merge_argument(sections: list[_Section], chunk_size: int) -> list[_Section]:
+    """Join the paragraphs of one heading of a case's own (## 案例分析) when together they fit one chunk.
+
+    A labour-dispute case is 基本案情 / 处理结果 / 案例分析 / 典型意义; the paragraphs of its 案例分析 are the
+    steps of one argument, and its conclusion (约定放弃加班费的协议…应认定无效) read alone answers nothing.
+    A report without headings keeps one chunk per thematic paragraph.
+    """
+    merged: list[_Section] = []
+    for section in sections:
+        last = merged[-1] if merged else None
+        # the heading's first paragraph is in the heading's own section (last), the rest are paragraphs
+        if last is not None and section.headed and not last.is_article and _parent(last) == _parent(section):
+            group = [*last.group, section] if last.group else [last, section]
+            joined = _Section(last.start, section.end, _parent(last), is_article=False, has_body=True,
+                              long_ok=True, headed=True, group=group)
+            merged[-1] = joined
+        else:
+            merged.append(section)
+    return [kept for section in merged for kept in _fits_or_apart(section, chunk_size)]
+
+
+def _fits_or_apart(section: _Section, chunk_size: int) -> list[_Section]:
+    """A joined heading's paragraphs as one section if it fits, else each paragraph as it was."""
+    if not section.group or section.end - section.start <= _limit(section, chunk_size):
+        return [section]
+    return section.group
+
+
+def _parent(section: _Section) -> tuple[str, ...]:
+    return section.path[:-1] if section.themed else section.path
 
 
 def _paragraph_end(text: str, start: int) -> int:

@@ -183,3 +183,21 @@ def test_a_case_report_is_cut_at_its_thematic_paragraphs() -> None:
     assert [c.heading for c in chunks] == [("某公司案例", "某公司以工匠学院培养技能人才。"),
                                            ("某公司案例", "办好工匠学院，系统开展技能培训。"),
                                            ("某公司案例", "以赛促学，常态化开展劳动竞赛。")]
+
+
+def test_a_case_with_headings_of_its_own_keeps_a_headings_paragraphs_together_while_they_fit() -> None:
+    """A labour-dispute case's 案例分析 is one argument: its conclusion must travel with its reasons."""
+    analysis = ["本案的争议焦点是张某订立放弃加班费协议后，还能否主张加班费。",
+                "《劳动合同法》第二十六条规定，用人单位免除自己的法定责任、排除劳动者权利的，劳动合同无效。",
+                "约定放弃加班费的协议免除了用人单位的法定责任，显失公平，应认定无效。"]
+    background = ["张某入职某科技公司，月工资20000元，入职时签了放弃加班费的协议。" * 2,
+                  "半年后张某提出解除劳动合同，并要求支付加班费，公司拒绝。" * 3]
+    text = ("# 放弃加班费的协议是否有效\n\n## 基本案情\n\n" + "\n\n".join(background)
+            + "\n\n## 案例分析\n\n" + "\n\n".join(analysis))
+    doc = Document(doc_id="c.md", title="放弃加班费的协议是否有效", text=text, doc_type="case", date=None,
+                   source=None, content_hash="", source_hash="", root="/tmp")
+    chunks = chunk_document(doc, chunk_size=100)
+    assert [c.text for c in chunks] == ["## 基本案情\n\n" + background[0], background[1],
+                                        "## 案例分析\n\n" + "\n\n".join(analysis)]  # 基本案情 is too long for one
+    # a paragraph apart keeps its lead sentence as its heading; the joined argument is headed by its heading
+    assert [c.heading[-1] for c in chunks] == ["基本案情", "半年后张某提出解除劳动合同，并要求支付加班费，公司拒绝。", "案例分析"]
