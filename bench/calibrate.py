@@ -27,7 +27,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from bench.common import WORK_DIR, require_shared
-from bench.domain import domain_kb, holds, load_questions, split_of, DATA, SETS
+from bench.domain import domain_kb, load_questions, split_of, DATA, SETS
 from index.search import retrieval
 from index.eval.run import corpus_kb, record_id
 from index.eval.metrics import load_qrels, load_queries, split_queries
@@ -78,7 +78,7 @@ def domain_examples(settings: Settings) -> list[Example]:
         split = split_of(questions)
         tune = [q for q in questions if split[q.id] == "tune"]
         with domain_kb(name, settings) as kb:
-            examples += collect(kb, name, [(q.question, (lambda row, q=q: holds(row.text, q.answer))
+            examples += collect(kb, name, [(q.question, (lambda row, q=q: q.held_by(row.text))
                                             if q.answerable else None) for q in tune])
     return examples
 

