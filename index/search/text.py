@@ -284,6 +284,7 @@ def _render(text: str, spans: Sequence[tuple[int, int]], lo: int, hi: int) -> st
 
 _SENTENCE_ENDS = ("。", "！", "？")
 _MARKDOWN_LINE = re.compile(r"^(?:#{1,6}[ \t]+|[-*+>][ \t]+)", re.MULTILINE)
+_BLANK_LINES = re.compile(r"[ \t]*\n\s*")  # a paragraph break is one line break on a card
 
 
 def lead_sentence(heading: Sequence[str]) -> str:
@@ -296,7 +297,9 @@ def lead_sentence(heading: Sequence[str]) -> str:
 def readable(text: str, heading: Sequence[str] = ()) -> str:
     """A passage as a person reads it on a card: no Markdown markers (## 三、缴费规定, - item, **bold**), and
     no opening that only repeats the card's own heading path: a line, or the lead sentence a case report's
-    paragraph is headed by (项目建会，把农民工组织起来。), which the card already shows above the text."""
+    paragraph is headed by (项目建会，把农民工组织起来。), which the card already shows above the text.
+    Its line breaks stay, one per paragraph or list item (the page keeps them): a case's 案例分析 of five
+    paragraphs, or an article's （一）（二）…, read as one run of text without them."""
     plain = _MARKDOWN_LINE.sub("", text).replace("**", "")
     first, newline, rest = plain.partition("\n")
     if newline and first.strip() in heading:
@@ -305,7 +308,7 @@ def readable(text: str, heading: Sequence[str] = ()) -> str:
     lead = lead_sentence(heading)
     if lead and plain.startswith(lead) and len(plain) > len(lead):
         plain = plain[len(lead):]
-    return plain.strip()
+    return _BLANK_LINES.sub("\n", plain.strip())
 
 
 def highlight(text: str, terms: Sequence[str]) -> str:

@@ -173,6 +173,12 @@ def test_a_card_does_not_repeat_the_heading_it_shows() -> None:
     assert readable("项目建会，把农民工组织起来。", case) == "项目建会，把农民工组织起来。"  # never an empty card
 
 
+def test_a_card_keeps_one_line_per_paragraph_and_list_item() -> None:
+    article = "第四十三条 工会经费的来源：\n\n（一）工会会员缴纳的会费；\n\n（二）其他收入。  \n\n前款规定的经费在税前列支。"
+    assert readable(article, ("中华人民共和国工会法", "第四十三条")) == \
+        "第四十三条 工会经费的来源：\n（一）工会会员缴纳的会费；\n（二）其他收入。\n前款规定的经费在税前列支。"
+
+
 # --- keyword index ----------------------------------------------------------------------------------
 
 DOCS = {
