@@ -47,6 +47,7 @@ _MARKER = re.compile(r"^(?:#{1,6}\s+|[-*•·]\s+)")  # Markdown heading or bull
 _HEADING = re.compile(r"^(?:#{1,6}\s|第[零一二三四五六七八九十百千0-9]+[编章节](?:\s|$)|[一二三四五六七八九十百]+、|[（(][一二三四五六七八九十]+[）)])")
 _FORM_BONUS = {"figure": 0.3, "list": 0.4, "definition": 0.25, "yesno": 0.15}
 _FORM_MISS = {"figure": -0.2}
+_COUNTED = re.compile(r"[一二三四五六七八九十两几\d]+(?:个方面|方面|条|项|类|种|点)[^，。：]{0,12}$")  # 从五个方面提出了25条改革举措
 
 
 @dataclass(frozen=True)
@@ -183,12 +184,19 @@ def _inline_lists(text: str, spans: Sequence[tuple[int, int]], passage: int) -> 
 
 def _enumerates(text: str) -> bool:
     """A sentence that is a list by itself: a colon, then three or more short items (基本原则有四条：促进普惠均等、
-    坚持需求导向、创新体制机制、坚持统筹推进。). A clause ending in ； heads a longer list (:func:`_inline_lists`)."""
+    坚持需求导向、创新体制机制、坚持统筹推进。), or items between commas after a head that counts them (从五个方面
+    提出了25条改革举措：加强和改进…，构建产业工人技能形成体系，…。). A clause ending in ； heads a longer list
+    (:func:`_inline_lists`)."""
     if text.rstrip().endswith(("；", ";")):
         return False
     head, colon, rest = text.strip().rstrip("。").rpartition("：")
-    parts = rest.split("、") if colon else []
-    return len(parts) >= 3 and all(0 < len(part.strip()) <= 15 for part in parts)
+    if not colon:
+        return False
+    parts = rest.split("、")
+    if len(parts) >= 3 and all(0 < len(part.strip()) <= 15 for part in parts):
+        return True
+    parts = rest.split("，")
+    return bool(_COUNTED.search(head)) and len(parts) >= 3 and all(0 < len(part.strip()) <= 20 for part in parts)
 
 
 def _form(intent: Intent, unit_text: str, is_list: bool) -> float:

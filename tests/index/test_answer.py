@@ -127,6 +127,18 @@ def test_a_sentence_that_enumerates_is_a_list_for_a_list_question() -> None:
     assert found and sentences[0].text.startswith("基本原则有四条")
 
 
+def test_items_between_commas_are_a_list_when_the_head_counts_them() -> None:
+    """从五个方面提出了25条改革举措：A，B，C，D，E。 answers 有哪些主要任务; commas alone do not make a list."""
+    lead = ("《改革方案》在明确指导思想、基本原则和目标任务之后，从五个方面提出了25条改革举措：加强和改进产业工人队伍"
+            "思想政治建设，构建产业工人技能形成体系，运用互联网促进产业工人队伍建设，创新产业工人发展制度，"
+            "强化产业工人队伍建设支撑保障。")
+    goals = "主要目标：产业工人主人翁地位更加显著，成就感、获得感、幸福感进一步增强，主要任务全面完成。"
+    idf = {"产改": 3.0, "有": 0.5, "主要": 1.0, "任务": 1.0}
+    passage = hit(lead + "\n\n" + goals, "改革方案", ("一、产改的总体要求",))
+    sentences, found = extract_answer(result("产改有哪些主要任务", passage), idf)
+    assert found and sentences[0].text.startswith("《改革方案》") and len(sentences) == 1  # a list stands alone
+
+
 def test_a_clause_that_opens_a_longer_list_is_not_a_list_by_itself() -> None:
     """其中劳动报酬可以谈：A、B、C； begins a ；-list: the whole list is quoted, not its first clause."""
     text = "其中劳动报酬可以谈：工资水平、工资分配制度、工资标准和分配形式；工资支付办法；工资调整办法。"
