@@ -21,7 +21,8 @@ from index.search.intent import Intent, intent_of, names_cases
 from index.store.keywords import KeywordIndex
 from index.records import Filters, Hit, Method
 from index.search.ranking import (Candidate, coverage_of, facet_counts, form_feature, grouped, kind_features,
-                           local_rules_without_rival, make_hit, question_words, Relevance, relevance_model, scored)
+                           local_rules_without_rival, make_hit, question_words, Relevance, relevance_model, scored,
+                           title_key)
 from index.settings import Settings
 from index.store.sqlite import ChunkRow, Store
 from index.search.text import QueryAnalysis, normalize
@@ -199,10 +200,10 @@ def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filte
     words = question_words(analysis)
     covered = coverage_of(words, keywords.idf([form for forms in words for form in forms]))
     adapted = index.query_adapter is not None and intent.question
+    title_query = title_key(query)
     found = [Candidate(row=rows[cid], fused=score, cosine=cosines.get(cid),
-                       coverage=covered(_searchable(rows[cid])),
-                       form=form_feature(rows[cid].text, intent), kind=kind_features(rows[cid], query, intent),
-                       adapted=adapted)
+                       coverage=covered(_searchable(rows[cid])), form=form_feature(rows[cid].text, intent),
+                       kind=kind_features(rows[cid], query, intent, title_query), adapted=adapted)
              for cid, score in fused if cid in rows and passes(rows[cid], filters)]
     return local_rules_without_rival(found), ranks, list(learned)
 

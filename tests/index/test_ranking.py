@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from index.search.intent import asks_of, intent_of, offers
-from index.search.ranking import Candidate, Relevance, concepts, coverage, grouped, kind_features
+from index.search.ranking import Candidate, Relevance, concepts, coverage, grouped, kind_features, title_key
 from index.store.sqlite import ChunkRow
 from index.search.text import normalize
 
@@ -48,23 +48,34 @@ def test_coverage_counts_a_word_in_any_of_its_lexicon_forms() -> None:
 
 
 def test_relevance_is_a_probability_that_grows_with_each_piece_of_evidence() -> None:
-    model = Relevance(fused=2.0, cosine=1.0, coverage=3.0, form=0.5, kind=(0.5, -0.5, -0.7), bias=-3.0, threshold=0.5,
+    model = Relevance(fused=2.0, cosine=1.0, coverage=3.0, form=0.5, kind=(0.5, -0.5, -0.7, 2.0), bias=-3.0, threshold=0.5,
                       cosine_scale={False: (0.85, 0.05)})
 
-    def p(fused: float, cosine: float, cover: float, kind: tuple[float, float, float] = (0, 0, 0)) -> float:
+    def p(fused: float, cosine: float, cover: float, kind: tuple[float, ...] = (0, 0, 0, 0)) -> float:
         return model.probability(Candidate(row("a", 0), fused, cosine, cover, 0.0, kind, adapted=False))
 
     assert 0 < p(0, 0.7, 0) < p(1, 0.7, 0) < p(1, 0.9, 0) < p(1, 0.9, 1) < 1
-    assert p(1, 0.9, 1, (0, 0, 1)) < p(1, 0.9, 1) < p(1, 0.9, 1, (1, 0, 0))
+    assert p(1, 0.9, 1, (0, 0, 1, 0)) < p(1, 0.9, 1) < p(1, 0.9, 1, (1, 0, 0, 0)) < p(1, 0.9, 1, (1, 0, 0, 1))
 
 
 def test_kind_features_follow_the_hierarchy_of_norms_and_the_intent() -> None:
     local = row("上海市工会条例", 0, "law", jurisdiction="上海市")
-    assert kind_features(local, "工会经费怎么拨缴？", intent_of("工会经费怎么拨缴？")) == (0.0, 0.0, 1.0)
-    assert kind_features(local, "上海工会经费怎么拨缴？", intent_of("上海工会经费怎么拨缴？")) == (0.0, 0.0, 0.0)
+    assert kind_features(local, "工会经费怎么拨缴？", intent_of("工会经费怎么拨缴？")) == (0.0, 0.0, 1.0, 0.0)
+    assert kind_features(local, "上海工会经费怎么拨缴？", intent_of("上海工会经费怎么拨缴？")) == (0.0, 0.0, 0.0, 0.0)
     case = row("某公司案例", 0, "case")
-    assert kind_features(case, "师带徒 案例", intent_of("师带徒 案例")) == (1.0, 0.0, 0.0)
-    assert kind_features(case, "加班费合法吗", intent_of("加班费合法吗")) == (0.0, 1.0, 0.0)
+    assert kind_features(case, "师带徒 案例", intent_of("师带徒 案例")) == (1.0, 0.0, 0.0, 0.0)
+    assert kind_features(case, "加班费合法吗", intent_of("加班费合法吗")) == (0.0, 1.0, 0.0, 0.0)
+
+
+def test_a_query_that_is_a_documents_title_names_it() -> None:
+    """A title pasted into the box (or most of it, its marks aside) names its document; a short word does not."""
+    dispute = row("处理加班费争议，如何分配举证责任", 0, "case")
+    for query in ("处理加班费争议，如何分配举证责任", "处理加班费争议 如何分配举证责任", "如何分配举证责任"):
+        assert kind_features(dispute, query, intent_of(query), title_key(query))[3] == 1.0, query
+    policy = row("《关于提高技术工人待遇的意见》要点摘编", 0)
+    assert kind_features(policy, "关于提高技术工人待遇的意见", intent_of("x"), title_key("关于提高技术工人待遇的意见"))[3] == 1.0
+    for query in ("加班费", "加班费争议怎么处理"):  # too short to name one; words of it, not the title
+        assert kind_features(dispute, query, intent_of(query), title_key(query))[3] == 0.0, query
 
 
 def test_grouped_keeps_a_documents_passages_together_and_caps_them() -> None:
