@@ -238,7 +238,7 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float],
             break
         if not unit.is_list and not any(_overlap(unit, other) for _, other in chosen):
             chosen.append((covered, unit))
-    return [sentence for covered, unit in _reading_order(chosen)
+    return [sentence for covered, unit in _reading_order(chosen, best_first=intent.asks == "figure")
             for sentence in _sentences(unit, passages[unit.passage], covered)], True
 
 
@@ -251,16 +251,19 @@ def _overlap(a: _Unit, b: _Unit) -> bool:
     return a.passage == b.passage and any(x < d and c < y for x, y in a.parts for c, d in b.parts)
 
 
-def _reading_order(chosen: list[tuple[float, _Unit]]) -> list[tuple[float, _Unit]]:
+def _reading_order(chosen: list[tuple[float, _Unit]], best_first: bool = False) -> list[tuple[float, _Unit]]:
     """The chosen units as they are read: the best unit's passage first, each passage's units in its own order.
 
     Two sentences of one article quoted best-first read backwards (国家鼓励… before the 可以… it follows);
-    in the passage's order they read as the article does.
+    in the passage's order they read as the article does. ``best_first``: the best unit leads all the same,
+    for a figure question, whose answer is one number: for 难产的话产假能多休几天, 第七条 女职工生育享受98天产假…
+    came first in the article's order and 难产的，增加产假15天 second.
     """
     first = {}
     for place, (_, unit) in enumerate(chosen):
         first.setdefault(unit.passage, place)
-    return sorted(chosen, key=lambda c: (first[c[1].passage], c[1].parts[0][0]))
+    lead, rest = (chosen[:1], chosen[1:]) if best_first else ([], chosen)
+    return lead + sorted(rest, key=lambda c: (first[c[1].passage], c[1].parts[0][0]))
 
 
 def _scored_units(passages: Sequence[Hit], intent: Intent, words: Sequence[tuple[str, ...]], idf: Mapping[str, float],

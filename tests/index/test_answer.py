@@ -127,6 +127,16 @@ def test_a_sentence_that_enumerates_is_a_list_for_a_list_question() -> None:
     assert found and sentences[0].text.startswith("基本原则有四条")
 
 
+def test_a_figure_question_is_answered_with_its_figure_first() -> None:
+    """The best unit leads a figure question's answer; further sentences follow in the article's order."""
+    article = ("第七条 女职工生育享受98天产假，其中产前可以休假15天；难产的，增加产假15天；"
+               "生育多胞胎的，每多生育1个婴儿，增加产假15天。")
+    idf = {"难产": 1.0, "产假": 2.0, "能": 0.5, "多": 0.5, "休": 0.5, "几天": 0.5}
+    sentences, found = extract_answer(result("难产的话产假能多休几天？", hit(article, "女职工劳动保护特别规定", ("第七条",))), idf)
+    assert found and sentences[0].text == "难产的，增加产假15天；"
+    assert [s.start for s in sentences[1:]] == sorted(s.start for s in sentences[1:])
+
+
 def test_items_between_commas_are_a_list_when_the_head_counts_them() -> None:
     """从五个方面提出了25条改革举措：A，B，C，D，E。 answers 有哪些主要任务; commas alone do not make a list."""
     lead = ("《改革方案》在明确指导思想、基本原则和目标任务之后，从五个方面提出了25条改革举措：加强和改进产业工人队伍"
