@@ -50,6 +50,10 @@ def test_what_staff_ask_first_use(demo: KnowledgeBase) -> None:
     tasks = demo.ask("十四五职业技能培训规划有哪些重点任务").sentences  # labelled paragraphs after 以下几方面：
     assert [s.text.split("：")[0] for s in tasks[1:]] == ["健全终身职业技能培训制度", "强化企业职工培训", "加强重点群体培训",
                                                          "大力培养高技能人才", "加强数字技能培训"]
+    main_tasks = demo.ask("产改有哪些主要任务？").sentences  # its five tasks between commas, not the goals' list
+    assert main_tasks and "构建产业工人技能形成体系，运用互联网促进产业工人队伍建设" in main_tasks[0].text
+    how_often = demo.ask("职工代表大会多久开一次").sentences  # how often, not the term of office (三至五年)
+    assert how_often and "每年至少召开一次" in how_often[0].text
     apprentices = demo.ask("师带徒 案例")
     assert apprentices.found and apprentices.sentences and "师" in apprentices.sentences[0].text
     weather, weather_answer = demo.search("今天天气怎么样"), demo.ask("今天天气怎么样")

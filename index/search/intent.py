@@ -29,6 +29,7 @@ _NUMBER = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万�
 # The unit a figure question names, and how its answer writes it; the first cue that matches wins (百分之几
 # before 几). A question that names no unit (多少, 几个) takes any figure.
 _FIGURE_UNITS = tuple((re.compile(cue), re.compile(answer)) for cue, answer in (
+    (r"(?:多久|多长时间|隔多长|几天|几年|几个月)[^，。？?]{0,6}一次", rf"每{_NUMBER}?个?(?:[年月周日天]|季度)|{_NUMBER}次"),  # how often
     (r"百分之几|百分之多少|百分比|比例|几成", rf"百分之|[%％]|分之|倍|{_NUMBER}成"),
     (r"几倍|多少倍", r"倍|百分之|[%％]"),
     (r"几天|多少天|天数|几日|多少日", rf"{_NUMBER}个?(?:工作)?[天日周]"),

@@ -111,6 +111,9 @@ def test_a_figure_is_an_amount_not_an_articles_number(text: str, figure: bool) -
     ("国庆节上班给多少工资？", "支付不低于工资的百分之三百的工资报酬。", True),  # pay, as a share of pay
     ("加班工资是多少？", "支付不低于工资的百分之一百五十的工资报酬。", True),  # 多少 names no unit: any figure
     ("失业金最多能领多长时间？", "领取失业保险金的期限最长为24个月。", True),
+    ("职工代表大会多久开一次？", "职代会每年至少召开一次。", True),  # how often: 每年 and 一次 have no number of years
+    ("职工代表大会多久开一次？", "职代会每届任期三至五年。", False),  # a span, not how often
+    ("多长时间体检一次？", "每两年进行一次健康检查。", True),
 ])
 def test_a_figure_is_in_the_unit_the_question_names(question: str, text: str, figure: bool) -> None:
     intent = intent_of(question)
