@@ -86,6 +86,8 @@ def test_desktop_search_filter_document_ask_cases(browser, server: Server) -> No
     expect(hits.first).to_be_visible()
     expect(page.locator("#view-search .snippet mark").first).to_be_visible()
     assert "共" in page.locator("#status").inner_text()
+    # an article's （一）（二）… stay on lines of their own, as the statute prints them
+    assert any("\n（" in text for text in page.locator("#view-search .snippet").all_inner_texts())
 
     with page.expect_response(lambda r: "/api/search" in r.url and "type=law" in r.url):
         page.locator("#f-type").select_option("law")
