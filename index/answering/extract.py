@@ -29,7 +29,7 @@ MIN_COVERAGE = 0.2  # share of the question's IDF mass a unit must hold (with it
 MAX_SENTENCES = 3  # sentences quoted besides a list's items
 MAX_ITEMS = 12  # a list longer than this (its introducing sentence counted) is cut; the passage is shown in full
 PASSAGES = 3  # how many of the top passages are read
-RANK_STEP = 0.15  # a unit of the n-th passage gives up n × this
+RANK_STEP = 0.08  # a unit of the n-th passage gives up n × this (docs/domain.md: 0.05–0.10 on the tune thirds)
 SUPPORT_MARGIN = 0.2  # further sentences must score within this of the best unit
 CONFIDENT = 0.15  # a first passage this relevant is quoted even when no unit holds the question's words
 
