@@ -9,8 +9,9 @@ Three levels, coarse to fine:
    merged into the section it introduces, so a chapter title travels with its first article.  A case
    report is cut at its paragraphs, which are its themes (办好工匠学院，系统开展技能培训。…), each
    headed by its lead sentence — unless the report has headings of its own (## 案例分析) and a heading's
-   paragraphs fit in one chunk together: they are then steps of one argument, read together.  The title line and the 来源/日期/说明 lines at the head are metadata:
-   they are in the heading path and the document's fields, not in any chunk.
+   paragraphs fit in one chunk together: they are then steps of one argument, read together.  The
+   title line and the 来源/日期/说明 lines at the head are metadata: they are in the heading path and
+   the document's fields, not in any chunk.
 2. **Whole sections** — a section that fits is one chunk.  An article (and a case paragraph) may use
    up to 1.5 × ``chunk_size`` so that a citation (《工会法》第四十三条) maps to exactly one chunk;
    articles are never merged with each other for the same reason.  Short sibling sections under one
