@@ -72,7 +72,6 @@ class _Section:
     packed: bool = False  # sibling items packed under their parent heading
     themed: bool = False  # a case paragraph headed by its lead sentence, the last element of ``path``
     headed: bool = False  # a case paragraph under a heading of the document's own
-    group: list[_Section] | None = None  # the paragraphs joined into this one (``_merge_argument``)
 
 
 @dataclass(frozen=True)
@@ -238,25 +237,22 @@ def _merge_argument(sections: list[_Section], chunk_size: int) -> list[_Section]
     steps of one argument, and its conclusion (约定放弃加班费的协议…应认定无效) read alone answers nothing.
     A report without headings keeps one chunk per thematic paragraph.
     """
-    merged: list[_Section] = []
+    runs: list[list[_Section]] = []
     for section in sections:
-        last = merged[-1] if merged else None
-        # the heading's first paragraph is in the heading's own section (last), the rest are paragraphs
-        if last is not None and section.headed and not last.is_article and _parent(last) == _parent(section):
-            group = [*last.group, section] if last.group else [last, section]
-            joined = _Section(last.start, section.end, _parent(last), is_article=False, has_body=True,
-                              long_ok=True, headed=True, group=group)
-            merged[-1] = joined
+        run = runs[-1] if runs else None
+        # the heading's first paragraph is in the heading's own section (run[0]), the rest are paragraphs
+        if run and section.headed and not run[0].is_article and _parent(run[0]) == _parent(section):
+            run.append(section)
         else:
-            merged.append(section)
-    return [kept for section in merged for kept in _fits_or_apart(section, chunk_size)]
-
-
-def _fits_or_apart(section: _Section, chunk_size: int) -> list[_Section]:
-    """A joined heading's paragraphs as one section if it fits, else each paragraph as it was."""
-    if not section.group or section.end - section.start <= _limit(section, chunk_size):
-        return [section]
-    return section.group
+            runs.append([section])
+    merged: list[_Section] = []
+    for run in runs:
+        if len(run) > 1 and run[-1].end - run[0].start <= int(chunk_size * ARTICLE_FACTOR):
+            merged.append(_Section(run[0].start, run[-1].end, _parent(run[0]), is_article=False, has_body=True,
+                                   long_ok=True))
+        else:
+            merged += run
+    return merged
 
 
 def _parent(section: _Section) -> tuple[str, ...]:

@@ -192,13 +192,13 @@ def _enumerates(text: str) -> bool:
     if text.rstrip().endswith(("；", ";")):
         return False
     head, colon, rest = text.strip().rstrip("。").rpartition("：")
-    if not colon:
-        return False
-    parts = rest.split("、")
-    if len(parts) >= 3 and all(0 < len(part.strip()) <= 15 for part in parts):
-        return True
-    parts = rest.split("，")
-    return bool(_COUNTED.search(head)) and len(parts) >= 3 and all(0 < len(part.strip()) <= 20 for part in parts)
+    return bool(colon) and (_short_items(rest, "、", 15) or (bool(_COUNTED.search(head)) and _short_items(rest, "，", 20)))
+
+
+def _short_items(text: str, separator: str, longest: int) -> bool:
+    """Three or more non-empty items of at most ``longest`` characters between ``separator``."""
+    parts = text.split(separator)
+    return len(parts) >= 3 and all(0 < len(part.strip()) <= longest for part in parts)
 
 
 def _form(intent: Intent, unit_text: str, is_list: bool) -> float:

