@@ -26,6 +26,9 @@ def row(doc_id: str, position: int, doc_type: str = "policy", jurisdiction: str 
     ("产改是什么", False, False, "definition"),
     ("试用期可以不交社保吗", False, True, "yesno"),
     ("集体协商怎么开展", False, False, "howto"),
+    ("被公司辞退，经济补偿怎么算？", False, True, "figure"),  # an amount, not steps
+    ("年假工资怎么计算", False, True, "figure"),
+    ("上下班路上被车撞了算工伤吗？", False, True, "yesno"),
     # questions without a question mark or 吗 are still questions, not a trainer's keywords
     ("职代会平时的工作归谁管", False, False, "other"),
     ("当协商代表合同到期了会不会被辞掉", False, True, "yesno"),
