@@ -31,7 +31,8 @@ from index.models.embedding_cache import CachedEmbedder, EmbeddingCache
 from index.store.faults import crash_point
 from index.store.keywords import KeywordIndex
 from index.store.matrix import VectorMatrix
-from index.records import Answer, AnswerSentence, CheckReport, FileOutcome, Filters, IngestReport, Method, SearchResult
+from index.records import (Answer, AnswerSentence, CheckReport, FileOutcome, Filters, Hit, IngestReport, Method,
+                           SearchResult)
 from index.settings import Settings
 from index.store.snapshots import Snapshots
 from index.store.sqlite import NewChunk, Store
@@ -463,7 +464,7 @@ class KnowledgeBase:
         sentences, found = self._practices(query, result, idf), True
         if not sentences:
             near = retrieval.closeness(self, query, analyze_query(query)) if result.hits else None
-            sentences, found = extract_answer(result, idf, near)
+            sentences, found = extract_answer(result, idf, near, self._owners(result.hits))
         return Answer(query=query, found=found, sentences=sentences, passages=result.hits if found else [],
                       took_ms=(time.perf_counter() - started) * 1000, related=result.related,
                       terms=result.terms)
@@ -478,9 +479,21 @@ class KnowledgeBase:
         if loaded is None:
             return []
         doc, chunks = loaded
+        return practices(query, doc.title, chunks, self._enterprise_names(doc), idf)
+
+    def _owners(self, hits: Sequence[Hit]) -> dict[str, str]:
+        """The names each case report's enterprise goes by (江钨 for 江钨控股集团), for 问答 to read its sentences
+        with: 集团先后出台… does not say whose it is, and a question about 江钨 names it."""
+        owners: dict[str, str] = {}
+        for hit in hits:
+            if hit.doc_type == "case" and hit.doc_id not in owners:
+                doc = self.store.document(hit.doc_id)
+                owners[hit.doc_id] = " ".join(self._enterprise_names(doc)) if doc is not None else ""
+        return owners
+
+    def _enterprise_names(self, doc: Document) -> list[str]:
         profile = _current_case_profile(self.store, doc.doc_id, doc.extra, profile_rules(load_lexicon()))
-        names = enterprise_names([str(o) for o in profile.get("organisations", [])])  # type: ignore[union-attr]
-        return practices(query, doc.title, chunks, names, idf)
+        return enterprise_names([str(o) for o in profile.get("organisations", [])])  # type: ignore[union-attr]
 
     def document(self, doc_id: str, *, include_disabled: bool = True) -> tuple[Document, list[Chunk]] | None:
         doc = self.store.document(doc_id)

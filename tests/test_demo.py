@@ -77,6 +77,18 @@ def test_a_trainer_asking_what_a_named_enterprise_did_gets_its_practices(demo: K
     assert "职工创新奖励基金" in demo.ask("有没有企业设立职工创新奖励基金的做法？").sentences[0].text
 
 
+def test_a_case_reports_sentences_are_read_with_its_enterprises_name(demo: KnowledgeBase) -> None:
+    """技能人才平均工资增长11.6% does not say whose pay rose; the question names 轨道交通集团. Read with the name its
+    report's enterprise goes by, the figure is quoted first, not the report's opening (现有职工1.2万人), which
+    names the enterprise and holds a figure too."""
+    question = "轨道交通集团技能人才工资涨了多少？"
+    assert "11.6%" in demo.ask(question).sentences[0].text
+    result = demo.search(question, k=5)
+    near = retrieval.closeness(demo, question, analyze_query(question))
+    unowned, _ = extract_answer(result, demo.keywords().idf(result.terms), near)  # without the owners' names
+    assert "11.6%" not in unowned[0].text
+
+
 def test_a_figure_in_another_unit_is_not_an_answer(demo: KnowledgeBase) -> None:
     """The demo corpus holds no unemployment insurance rule. 企业年金办法's 按月、分次或者一次性领取 was listed for
     失业保险金每个月能领多少钱 because any number counted as the figure asked for; it asks for money (元)."""

@@ -209,12 +209,14 @@ def _form(intent: Intent, unit_text: str, is_list: bool) -> float:
     return _FORM_BONUS.get(asks, 0.0) if matched else _FORM_MISS.get(asks, 0.0)
 
 
-def extract_answer(result: SearchResult, idf: Mapping[str, float],
-                   closeness: Closeness | None = None) -> tuple[list[AnswerSentence], bool]:
+def extract_answer(result: SearchResult, idf: Mapping[str, float], closeness: Closeness | None = None,
+                   owners: Mapping[str, str] | None = None) -> tuple[list[AnswerSentence], bool]:
     """The answer's sentences (a list's items each one) and ``found``: whether anything relevant was found.
 
     ``found`` with no sentences means: relevant passages, but none says it in a quotable unit. ``closeness``
     measures units against the question with the search's own model (None: by words and form alone).
+    ``owners``: by document, the names of whose story it is (a case report's enterprise, 江钨), read with each
+    of its units.
     """
     hits = result.hits
     if not hits:
@@ -223,12 +225,13 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float],
     analysis = analyze_query(result.query)
     words = question_words(analysis)
     passages = _distinct(hits)[:PASSAGES]
-    best = _scored_units(passages, intent, words, idf, MIN_COVERAGE, closeness)
+    owners = owners or {}
+    best = _scored_units(passages, intent, words, idf, MIN_COVERAGE, closeness, owners)
     if not best and passages[0].score >= CONFIDENT:
         # A colloquial question (提前几天说就行) shares few words with the statute that answers it
         # (提前三日通知用人单位): when search is confident in its first passage, quote that passage's
         # best units by form and what coverage there is, rather than show no answer.
-        best = _scored_units(passages[:1], intent, words, idf, 0.0, closeness)
+        best = _scored_units(passages[:1], intent, words, idf, 0.0, closeness, owners)
     if not best:
         return [], True
     best.sort(key=lambda t: -t[0])
@@ -269,18 +272,21 @@ def _reading_order(chosen: list[tuple[float, _Unit]], best_first: bool = False) 
 
 
 def _scored_units(passages: Sequence[Hit], intent: Intent, words: Sequence[tuple[str, ...]], idf: Mapping[str, float],
-                  min_coverage: float, closeness: Closeness | None) -> list[tuple[float, float, _Unit]]:
+                  min_coverage: float, closeness: Closeness | None,
+                  owners: Mapping[str, str]) -> list[tuple[float, float, _Unit]]:
     """(score, coverage, unit) of every quotable unit of these passages that covers at least ``min_coverage``.
 
     Each unit is measured against the question as its document's title and its text: a sentence of a case
-    report (集团先后制定下发了…) does not say whose it is. A unit that is the passage's own heading is a heading,
-    however it is punctuated: a case paragraph opens with its theme (设立技能津贴，让技能等级更有含金量。), which
+    report (集团先后制定下发了…) does not say whose it is. Its coverage counts its headings and its owner's names
+    (江钨 for 江钨控股集团), not the title: a court case's title restates the question (离职时签字确认加班费已结清，
+    是否有权请求…), and every one of its sentences would cover it (docs/domain.md). A unit that is the passage's
+    own heading is a heading, however it is punctuated: a case paragraph opens with its theme (设立技能津贴，让技能等级更有含金量。), which
     the card shows as the heading and which, being closest to the question's topic, pushed the figure
     (每月分别为200元、400元…) out of the answer's first sentence.
     """
     scored, titled, step = [], [], RANK_STEP[closeness is not None]
     for rank, hit in enumerate(passages):
-        context = normalize(" ".join(h for h in hit.heading if h != hit.title))
+        context = normalize(" ".join([owners.get(hit.doc_id, ""), *(h for h in hit.heading if h != hit.title)]))
         lead = hit.heading[-1] if hit.heading else ""
         for unit in units(hit.text, rank):
             if unit.is_list and intent.asks != "list":  # a figure or a rule is one sentence of a list, not all of it
