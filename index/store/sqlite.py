@@ -59,6 +59,7 @@ class ChunkRow:
     date: str | None
     source: str | None
     jurisdiction: str | None  # region of a local rule (上海市), None for national documents
+    last: bool = False  # the document's last passage (a case report's closing paragraph: 下一步…, 一年来…)
 
 
 DocMeta = tuple[str, str, str | None, str | None, str | None, int]  # title, type, date, source, jurisdiction, enabled
@@ -96,7 +97,7 @@ def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connecti
 
 def _chunk_row(raw: tuple, doc: DocMeta) -> ChunkRow | None:
     """A ``chunks`` row and its document's metadata as a :class:`ChunkRow`; None if the document is disabled."""
-    return ChunkRow(*raw[:6], tuple(json.loads(raw[6])), raw[7], *doc[:5]) if doc[5] else None
+    return ChunkRow(*raw[:6], tuple(json.loads(raw[6])), raw[7], *doc[:5], bool(raw[8])) if doc[5] else None
 
 
 class Store:
@@ -277,7 +278,8 @@ class Store:
         for i in range(0, len(chunk_ids), 500):
             part = chunk_ids[i:i + 500]
             marks = ",".join("?" * len(part))
-            rows += self.conn.execute("SELECT chunk_id, doc_id, position, text, start, end, heading, page FROM chunks "
+            rows += self.conn.execute("SELECT chunk_id, doc_id, position, text, start, end, heading, page, position = "
+                                      "(SELECT MAX(position) FROM chunks AS c WHERE c.doc_id = chunks.doc_id) FROM chunks "
                                       f"WHERE chunk_id IN ({marks})", part).fetchall()
         return rows
 

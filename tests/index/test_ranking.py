@@ -1,6 +1,8 @@
 """Ranking steps on hand-made rows: intent cues, coverage, the relevance scale and grouping by document."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from index.search.intent import asks_of, intent_of, offers
@@ -51,23 +53,28 @@ def test_coverage_counts_a_word_in_any_of_its_lexicon_forms() -> None:
 
 
 def test_relevance_is_a_probability_that_grows_with_each_piece_of_evidence() -> None:
-    model = Relevance(fused=2.0, cosine=1.0, coverage=3.0, form=0.5, kind=(0.5, -0.5, -0.7, 2.0), bias=-3.0, threshold=0.5,
+    model = Relevance(fused=2.0, cosine=1.0, coverage=3.0, form=0.5, kind=(0.5, -0.5, -0.7, 2.0, -1.0), bias=-3.0, threshold=0.5,
                       cosine_scale={False: (0.85, 0.05)})
 
-    def p(fused: float, cosine: float, cover: float, kind: tuple[float, ...] = (0, 0, 0, 0)) -> float:
+    def p(fused: float, cosine: float, cover: float, kind: tuple[float, ...] = (0, 0, 0, 0, 0)) -> float:
         return model.probability(Candidate(row("a", 0), fused, cosine, cover, 0.0, kind, adapted=False))
 
     assert 0 < p(0, 0.7, 0) < p(1, 0.7, 0) < p(1, 0.9, 0) < p(1, 0.9, 1) < 1
-    assert p(1, 0.9, 1, (0, 0, 1, 0)) < p(1, 0.9, 1) < p(1, 0.9, 1, (1, 0, 0, 0)) < p(1, 0.9, 1, (1, 0, 0, 1))
+    assert p(1, 0.9, 1, (0, 0, 1, 0, 0)) < p(1, 0.9, 1) < p(1, 0.9, 1, (1, 0, 0, 0, 0)) < p(1, 0.9, 1, (1, 0, 0, 1, 0))
+    assert p(1, 0.9, 1, (1, 0, 0, 0, 1)) < p(1, 0.9, 1, (1, 0, 0, 0, 0))
 
 
 def test_kind_features_follow_the_hierarchy_of_norms_and_the_intent() -> None:
     local = row("上海市工会条例", 0, "law", jurisdiction="上海市")
-    assert kind_features(local, "工会经费怎么拨缴？", intent_of("工会经费怎么拨缴？")) == (0.0, 0.0, 1.0, 0.0)
-    assert kind_features(local, "上海工会经费怎么拨缴？", intent_of("上海工会经费怎么拨缴？")) == (0.0, 0.0, 0.0, 0.0)
+    assert kind_features(local, "工会经费怎么拨缴？", intent_of("工会经费怎么拨缴？")) == (0.0, 0.0, 1.0, 0.0, 0.0)
+    assert kind_features(local, "上海工会经费怎么拨缴？", intent_of("上海工会经费怎么拨缴？")) == (0.0, 0.0, 0.0, 0.0, 0.0)
     case = row("某公司案例", 0, "case")
-    assert kind_features(case, "师带徒 案例", intent_of("师带徒 案例")) == (1.0, 0.0, 0.0, 0.0)
-    assert kind_features(case, "加班费合法吗", intent_of("加班费合法吗")) == (0.0, 1.0, 0.0, 0.0)
+    assert kind_features(case, "师带徒 案例", intent_of("师带徒 案例")) == (1.0, 0.0, 0.0, 0.0, 0.0)
+    assert kind_features(case, "加班费合法吗", intent_of("加班费合法吗")) == (0.0, 1.0, 0.0, 0.0, 0.0)
+    # a case report's closing paragraph (下一步将…) gives way to its practices for a query that wants cases only
+    closing = dataclasses.replace(case, last=True)
+    assert kind_features(closing, "师带徒 案例", intent_of("师带徒 案例")) == (1.0, 0.0, 0.0, 0.0, 1.0)
+    assert kind_features(closing, "江钨想把集团建成什么样的企业？", intent_of("江钨想把集团建成什么样的企业？"))[4] == 0.0
 
 
 def test_a_query_that_is_a_documents_title_names_it() -> None:
