@@ -54,6 +54,8 @@ def test_what_staff_ask_first_use(demo: KnowledgeBase) -> None:
     assert main_tasks and "构建产业工人技能形成体系，运用互联网促进产业工人队伍建设" in main_tasks[0].text
     how_often = demo.ask("职工代表大会多久开一次").sentences  # how often, not the term of office (三至五年)
     assert how_often and "每年至少召开一次" in how_often[0].text
+    rise = demo.ask("轨道交通集团的技能人才收入提高了多少？").sentences  # a change, not the headcount (1.2万人)
+    assert rise and "11.6%" in rise[0].text
     apprentices = demo.ask("师带徒 案例")
     assert apprentices.found and apprentices.sentences and "师" in apprentices.sentences[0].text
     weather, weather_answer = demo.search("今天天气怎么样"), demo.ask("今天天气怎么样")

@@ -38,6 +38,7 @@ _FIGURE_UNITS = tuple((re.compile(cue), re.compile(answer)) for cue, answer in (
     (r"几个月|多少个月", rf"{_NUMBER}个?月"),
     (r"几年|多少年", rf"{_NUMBER}年(?!度)"),
     (r"多长时间|多久|多长", rf"{_NUMBER}个?(?:工作)?(?:[天日周月年]|小时)"),
+    (r"(?:涨|提高|增长|增加|上升|降|下降|减少|降低|节约|节省)了?多少", rf"百分之|[%％]|倍|个百分点|{_NUMBER}多?[万千百]?元"),  # a change
     (r"多少钱|多少元|几元|金额", rf"{_NUMBER}多?[万千百]?元"),
     (r"多少补贴|多少工资|多少费", rf"{_NUMBER}多?[万千百]?元|百分之|[%％]|倍"),  # pay is often a share of pay
     (r"多少人|几人|几名|人数|多少名", rf"{_NUMBER}多?万?[人名]"),

@@ -124,6 +124,9 @@ def test_a_figure_is_an_amount_not_an_articles_number(text: str, figure: bool) -
     ("职工代表大会多久开一次？", "职代会每年至少召开一次。", True),  # how often: 每年 and 一次 have no number of years
     ("职工代表大会多久开一次？", "职代会每届任期三至五年。", False),  # a span, not how often
     ("多长时间体检一次？", "每两年进行一次健康检查。", True),
+    ("技能人才收入提高了多少？", "2021年，技能人才平均工资增长11.6%。", True),  # a change: a share, not a count
+    ("技能人才收入提高了多少？", "集团现有职工1.2万人，其中技能人才约8700人。", False),
+    ("6S管理一年节约了多少钱？", "公司一年节约费用460万元。", True),
 ])
 def test_a_figure_is_in_the_unit_the_question_names(question: str, text: str, figure: bool) -> None:
     intent = intent_of(question)
