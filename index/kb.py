@@ -513,7 +513,7 @@ class KnowledgeBase:
             return self.store.set_enabled(doc_id, enabled)
 
     def cases(self, *, q: str | None = None, topic: str | None = None, org: str | None = None,
-              year: int | None = None) -> list[dict[str, object]]:
+              year: int | None = None, kind: str | None = None) -> list[dict[str, object]]:
         """Case reports with their profiles (newest first), narrowed by every filter given.
 
         With ``q``, only the reports the KB's own search finds among the case reports, best first.
@@ -536,6 +536,8 @@ class KnowledgeBase:
             if org and not any(org in o for o in profile.get("organisations", [])) and org not in title:
                 continue
             if year and profile.get("year") != year:
+                continue
+            if kind and profile.get("kind", "practice") != kind:
                 continue
             out.append({"doc_id": doc_id, "title": title, "date": date, "source": source, **profile})
         return out if rank is None else sorted(out, key=lambda case: rank[case["doc_id"]])

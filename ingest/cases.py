@@ -7,6 +7,9 @@ at ingest for ``doc_type == "case"``; the result is stored as JSON in ``Document
 ``to_dict``/``from_dict``), stamped with :func:`profile_rules` so that a KB profiled by older rules or an
 older topics.tsv is re-profiled when read (``index.kb.KnowledgeBase.cases``).
 
+A labour dispute (a typical case under 基本案情 / 处理结果 headings) is a case too, of another kind: what a
+staff member reads in it is how it was decided, so its profile holds its result instead of figures.
+
 Extraction prefers precision over recall: a figure whose meaning cannot be read off its clause is dropped
 rather than shown with a wrong label, and ordinals, slogans and bare "一" are never figures.
 """
@@ -19,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jieba
 import jieba.posseg
@@ -29,7 +32,7 @@ from ingest.metadata import detect_source
 
 jieba.setLogLevel(60)  # jieba prints its dictionary-loading chatter to stderr otherwise
 
-PROFILE_VERSION = 2  # raise when the rules below change; a change to topics.tsv is seen by itself
+PROFILE_VERSION = 3  # raise when the rules below change; a change to topics.tsv is seen by itself
 
 
 @dataclass(frozen=True)
@@ -53,13 +56,34 @@ class Fact:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """How a labour dispute ended, as its report states it: ``text[start:end]``."""
+
+    text: str  # 仲裁委员会裁决某快递公司支付张某违法解除劳动合同赔偿金8000元（裁决为终局裁决）。
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Outcome:
+        return cls(str(data["text"]), int(data["start"]), int(data["end"]))
+
+
+CaseKind = Literal["practice", "dispute"]
+
+
+@dataclass(frozen=True)
 class CaseProfile:
     """The case finder's view of one case report."""
 
     organisations: list[str]  # the one reporting enterprise or union, normalised (empty when none is named)
     year: int | None
     topics: list[str]  # lexicon topics the report is about, title-cued first
-    facts: list[Fact]  # in text order
+    facts: list[Fact]  # in text order; none for a dispute (its figures are one worker's pay and claims)
+    kind: CaseKind = "practice"  # an enterprise's or union's practice, or a labour dispute (:func:`dispute_outcome`)
+    outcome: Outcome | None = None  # a dispute's award or judgment
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -67,16 +91,21 @@ class CaseProfile:
             "year": self.year,
             "topics": list(self.topics),
             "facts": [fact.to_dict() for fact in self.facts],
+            "kind": self.kind,
+            "outcome": None if self.outcome is None else self.outcome.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CaseProfile:
         year = data.get("year")
+        outcome = data.get("outcome")
         return cls(
             organisations=[str(o) for o in data.get("organisations", [])],
             year=None if year is None else int(year),
             topics=[str(t) for t in data.get("topics", [])],
             facts=[Fact.from_dict(f) for f in data.get("facts", [])],
+            kind="dispute" if data.get("kind") == "dispute" else "practice",
+            outcome=None if outcome is None else Outcome.from_dict(outcome),
         )
 
 
@@ -86,11 +115,14 @@ def case_profile(text: str, title: str, date: str | None, lexicon: Lexicon) -> C
     The first call in a process loads a private jieba dictionary (about a second); later calls reuse it.
     """
     tagger = _tagger(lexicon.userdict)
+    outcome = dispute_outcome(text)
     return CaseProfile(
         organisations=reporting_organisation(text, title, tagger),
         year=report_year(text, title, date),
         topics=topics(text, title, lexicon.topics),
-        facts=facts(text, tagger),
+        facts=[] if outcome else facts(text, tagger),
+        kind="dispute" if outcome else "practice",
+        outcome=outcome,
     )
 
 
@@ -99,6 +131,35 @@ def profile_rules(lexicon: Lexicon) -> str:
     stale, though its file is unchanged)."""
     topics_digest = hashlib.sha256(json.dumps(lexicon.topics, ensure_ascii=False).encode()).hexdigest()[:16]
     return f"{PROFILE_VERSION}:{topics_digest}"
+
+
+# --- disputes ----------------------------------------------------------------------------------------------
+
+# A labour dispute is reported under fixed headings (人社部 and 最高法's typical cases: 基本案情, 申请人请求,
+# 处理结果 or 裁判结果, 案例分析, 典型意义), written as Markdown headings, numbered (一、基本案情) or bracketed.
+_HEADING_LINE = r"^[ \t]*(?:#{{1,6}}[ \t]*|[一二三四五六七八九十]+、[ \t]*|【)?(?:{})[ \t]*】?[ \t]*$"
+_FACTS_HEADING = re.compile(_HEADING_LINE.format("基本案情|案情简介|简要案情"), re.MULTILINE)
+_RESULT_HEADING = re.compile(_HEADING_LINE.format("处理结果|裁判结果|裁决结果|判决结果|仲裁结果"), re.MULTILINE)
+_FIRST_SENTENCE = re.compile(r"[^\s。！？][^\n。！？]*[。！？]?[”’）)]*")
+
+
+def dispute_outcome(text: str) -> Outcome | None:
+    """A labour dispute's result, the first sentence under its result heading; None for any other report.
+
+    A trainer looking for an enterprise's practice and a staff member looking for how a dispute was decided
+    want different reports; the 案例 view tells them apart by this, and shows a dispute's result where a
+    practice report shows its figures.
+    """
+    if not _FACTS_HEADING.search(text):
+        return None
+    heading = _RESULT_HEADING.search(text)
+    if heading is None:
+        return None
+    sentence = _FIRST_SENTENCE.search(text, heading.end())
+    if sentence is None:
+        return None
+    said = sentence.group().rstrip()
+    return Outcome(said, sentence.start(), sentence.start() + len(said))
 
 
 # --- tagging ------------------------------------------------------------------------------------------------

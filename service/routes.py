@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -249,20 +249,23 @@ def _overrides(fields: dict[str, str]) -> dict[str, str]:
 
 # --- cases -----------------------------------------------------------------------------------------
 @reads.get("/cases", summary="案例库",
-           description="案例报告，附报告单位、年份、主题和关键数字（数字原文、单位、计量对象及其在全文中的位置）。"
+           description="案例报告，附报告单位、年份、主题和关键数字（数字原文、单位、计量对象及其在全文中的位置）；"
+                       "劳动争议案例附处理结果。"
                        "给出的每个参数都会缩小范围；不给 q 时最新的在前，给出 q 时按相关度排列。")
 async def cases(kb: KB, settings: Config, request: Request,
                 q: Annotated[str | None, Query(description="关键词：只列出检索到的案例，最相关的在前")] = None,
                 topic: Annotated[str | None, Query(description="案例主题，须与主题完全一致（主题见 ingest/lexicon/topics.tsv）")] = None,
                 org: Annotated[str | None, Query(description="报告单位或标题中包含的文字")] = None,
-                year: Annotated[int | None, Query(ge=1900, le=2100, description="年份，如 2023")] = None) -> CaseList:
+                year: Annotated[int | None, Query(ge=1900, le=2100, description="年份，如 2023")] = None,
+                kind: Annotated[Literal["practice", "dispute"] | None,
+                                Query(description="practice：经验做法；dispute：劳动争议案例")] = None) -> CaseList:
     """Case reports with organisation, year, topics and key figures; every parameter given narrows the list.
 
     With ``q`` the list is searched (a search slot, like /api/search), best match first.
     """
     def work() -> CaseList:
         found = kb.cases(q=(q or "").strip()[:settings.max_query_chars] or None,
-                         topic=(topic or "").strip() or None, org=(org or "").strip() or None, year=year)
+                         topic=(topic or "").strip() or None, org=(org or "").strip() or None, year=year, kind=kind)
         return CaseList(total=len(found), cases=[CaseOut(**c) for c in found])
 
     return await (in_search_slot(request, work) if (q or "").strip() else run_in_threadpool(work))

@@ -6,7 +6,7 @@ The CLI's ``--json`` output is built from the same models, so a script sees one 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -327,6 +327,12 @@ class CaseFact(BaseModel):
     end: int
 
 
+class CaseOutcome(BaseModel):
+    text: str = Field(description="处理结果或裁判结果的第一句，原文")
+    start: int = Field(description="这句话在全文中的位置（字符）")
+    end: int
+
+
 class CaseOut(BaseModel):
     doc_id: str
     title: str
@@ -335,7 +341,10 @@ class CaseOut(BaseModel):
     organisations: list[str] = Field([], description="报告单位（至多一个，企业与其工会算同一单位）")
     year: int | None = None
     topics: list[str] = Field([], description="案例主题（见 ingest/lexicon/topics.tsv），标题中点明的在前")
-    facts: list[CaseFact] = []
+    facts: list[CaseFact] = Field([], description="关键数字（劳动争议案例没有：其中的数字是个人的工资和请求）")
+    kind: Literal["practice", "dispute"] = Field(
+        "practice", description="practice：企业或工会的经验做法；dispute：劳动争议案例（有“基本案情”和“处理结果”或“裁判结果”）")
+    outcome: CaseOutcome | None = Field(None, description="劳动争议案例的处理结果；经验做法为 null")
 
 
 class CaseList(BaseModel):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.cases import CaseProfile, Fact, case_profile, lead_paragraph, normalise_organisation, topics
+from ingest.cases import (CaseProfile, Fact, case_profile, dispute_outcome, lead_paragraph, normalise_organisation,
+                          topics)
 from ingest.lexicon import load_lexicon
 from ingest.pipeline import read_document
 
@@ -197,3 +198,50 @@ def test_no_figure_where_there_is_none(text: str) -> None:
 
 def test_profile_round_trips_through_json(real: CaseProfile) -> None:
     assert CaseProfile.from_dict(json.loads(json.dumps(real.to_dict(), ensure_ascii=False))) == real
+
+
+DISPUTE = """劳动者拒绝违法超时加班，用人单位能否解除劳动合同
+
+## 基本案情
+
+王某于2021年3月入职某物流公司，月工资6000元，每周工作6天。王某拒绝加班后，某物流公司与其解除劳动合同。
+
+## 申请人请求
+
+请求裁决某物流公司支付违法解除劳动合同赔偿金12000元。
+
+## 处理结果
+
+仲裁委员会裁决某物流公司支付王某违法解除劳动合同赔偿金12000元。仲裁委员会同时向劳动保障监察机构通报。
+
+## 案例分析
+
+本案的争议焦点是王某拒绝违法超时加班，某物流公司能否与其解除劳动合同。
+"""
+
+
+def test_a_labour_dispute_is_profiled_by_its_result_not_its_figures() -> None:
+    """Its figures are one worker's pay and claims (6000元, 12000元): what a reader wants is how it ended."""
+    profile = profile_of(DISPUTE)
+    assert profile.kind == "dispute" and profile.facts == []
+    assert profile.outcome is not None
+    assert profile.outcome.text == "仲裁委员会裁决某物流公司支付王某违法解除劳动合同赔偿金12000元。"
+    assert DISPUTE[profile.outcome.start:profile.outcome.end] == profile.outcome.text
+    assert CaseProfile.from_dict(json.loads(json.dumps(profile.to_dict(), ensure_ascii=False))) == profile
+
+
+@pytest.mark.parametrize(("text", "outcome"), [
+    ("一、基本案情\n张某诉某公司。\n\n二、裁判结果\n\n  一审法院判决：某公司支付张某加班费。二审维持。", "一审法院判决：某公司支付张某加班费。"),
+    ("【案情简介】\n张某诉某公司。\n【处理结果】\n仲裁委员会裁决驳回张某的请求", "仲裁委员会裁决驳回张某的请求"),
+    ("公司建立了基本案情通报和处理结果反馈制度。", None),  # the words in a sentence are not headings
+    ("## 基本案情\n\n张某诉某公司。\n\n## 案例分析\n\n本案中……", None),  # no result stated
+])
+def test_a_dispute_is_told_by_its_headings(text: str, outcome: str | None) -> None:
+    found = dispute_outcome(text)
+    assert (found.text if found else None) == outcome
+    if found:
+        assert text[found.start:found.end] == found.text
+
+
+def test_a_practice_report_is_no_dispute(demo: CaseProfile) -> None:
+    assert demo.kind == "practice" and demo.outcome is None and demo.facts

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from zhiku_live import assert_error
+
 MENTORING_CASE = "华东某装备制造公司以“师带徒”加快青年技能人才成长"
 
 
@@ -51,6 +53,24 @@ def test_one_organisation_per_case(client: httpx.Client) -> None:
     assert "某省电力公司" in organisations and "江钨控股集团" in organisations
     (power,) = cases(client, org="某省电力公司")
     assert power["organisations"] == ["某省电力公司"]
+
+
+def test_a_labour_dispute_is_a_case_of_its_own_kind_shown_with_its_result(client: httpx.Client) -> None:
+    """../shared's typical labour disputes (基本案情, 处理结果 or 裁判结果) beside the enterprises' practices: a
+    trainer filters them apart, and a dispute shows how it was decided, not its parties' pay as key figures."""
+    everything, disputes, practices = cases(client), cases(client, kind="dispute"), cases(client, kind="practice")
+    assert len(disputes) >= 10 and len(practices) >= 13 and len(disputes) + len(practices) == len(everything)
+    assert all(c["kind"] == "dispute" and c["facts"] == [] and c["outcome"] for c in disputes)
+    assert all(c["kind"] == "practice" and c["outcome"] is None for c in practices)
+    assert MENTORING_CASE in {c["title"] for c in practices}
+    for case in disputes:
+        text = client.get(f"/api/documents/{case['doc_id']}").json()["text"]
+        outcome = case["outcome"]
+        assert text[outcome["start"]:outcome["end"]] == outcome["text"]
+        assert ("裁决" in outcome["text"] or "判决" in outcome["text"]), outcome
+    assert {c["doc_id"] for c in cases(client, q="加班费", kind="dispute")} <= {c["doc_id"] for c in disputes}
+    error = assert_error(client.get("/api/cases", params={"kind": "经验"}), 422, "invalid_request")
+    assert "kind" in error["message"]
 
 
 def test_suggestions_for_a_question(client: httpx.Client) -> None:

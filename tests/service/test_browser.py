@@ -279,6 +279,17 @@ def test_case_search_at_phone_width(browser, server: Server) -> None:
     expect(page.locator("#case-list .case h3").first).to_have_text("华东某装备制造公司以“师带徒”加快青年技能人才成长")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     visit.shot("case-search")
+    # ../shared's labour disputes apart from the practices, each with its result instead of key figures
+    page.evaluate("location.hash = '#/cases'")
+    expect(page.locator("#c-kind")).to_be_visible()
+    with page.expect_response(lambda r: "/api/cases" in r.url and "kind=dispute" in r.url):
+        page.locator("#c-kind").select_option("dispute")
+    expect(page.locator("#case-list .case .outcome").first).to_contain_text("处理结果")
+    disputes = page.locator("#case-list .case")
+    assert disputes.count() >= 10 and page.locator("#case-list .case .outcome").count() == disputes.count()
+    assert page.locator("#case-list .case .facts").count() == 0
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    visit.shot("case-disputes")
     visit.close()
 
 
