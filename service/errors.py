@@ -7,6 +7,7 @@ internals, so they are logged on the server and the client gets a generic messag
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -88,10 +89,18 @@ _PROBLEMS = {
 def describe_problem(err: dict) -> str:
     """One pydantic error in Chinese words, e.g. '不能大于 100' (also for invalid ZHIKU_* settings)."""
     template = _PROBLEMS.get(str(err.get("type")), "取值无效")
+    ctx = dict(err.get("ctx") or {})
+    if isinstance(ctx.get("expected"), str):
+        ctx["expected"] = _choices(ctx["expected"])
     try:
-        return template.format(**(err.get("ctx") or {}))
+        return template.format(**ctx)
     except (KeyError, IndexError, ValueError):
         return template.split("{")[0].rstrip("：") or "取值无效"
+
+
+def _choices(expected: str) -> str:
+    """pydantic's "'hybrid', 'bm25' or 'dense'" as 'hybrid、bm25、dense': no English in a Chinese message."""
+    return "、".join(part.strip().strip("'\"") for part in re.split(r",| or ", expected) if part.strip())
 
 
 def _validation_message(exc: RequestValidationError) -> str:

@@ -70,7 +70,7 @@ def test_a_labour_dispute_is_a_case_of_its_own_kind_shown_with_its_result(client
         assert ("裁决" in outcome["text"] or "判决" in outcome["text"]), outcome
     assert {c["doc_id"] for c in cases(client, q="加班费", kind="dispute")} <= {c["doc_id"] for c in disputes}
     error = assert_error(client.get("/api/cases", params={"kind": "经验"}), 422, "invalid_request")
-    assert "kind" in error["message"]
+    assert error["message"] == "参数无效：kind：应为以下之一：practice、dispute"  # no English "or"
 
 
 def test_suggestions_for_a_question(client: httpx.Client) -> None:

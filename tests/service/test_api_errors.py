@@ -39,6 +39,12 @@ def test_bad_search_input_is_422(client: httpx.Client, params: dict, code: str) 
     assert reads_chinese(error["message"]), error
 
 
+def test_the_allowed_choices_are_listed_without_english(client: httpx.Client) -> None:
+    error = assert_error(client.get("/api/search", params={"q": "工会", "method": "magic"}), 422, "invalid_request")
+    assert error["message"].startswith("参数无效：method：应为以下之一：") and " or " not in error["message"], error
+    assert "hybrid" in error["message"] and "、" in error["message"]
+
+
 @pytest.mark.parametrize(("params", "code"), SEARCH_CASES[:10], ids=[c for _, c in SEARCH_CASES[:10]])
 def test_bad_ask_input_is_422(client: httpx.Client, params: dict, code: str) -> None:
     error = assert_error(client.get("/api/ask", params=params), 422, code)
