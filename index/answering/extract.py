@@ -280,9 +280,9 @@ def _scored_units(passages: Sequence[Hit], intent: Intent, words: Sequence[tuple
     report (集团先后制定下发了…) does not say whose it is. Its coverage counts its headings and its owner's names
     (江钨 for 江钨控股集团), not the title: a court case's title restates the question (离职时签字确认加班费已结清，
     是否有权请求…), and every one of its sentences would cover it (docs/domain.md). A unit that is the passage's
-    own heading is a heading, however it is punctuated: a case paragraph opens with its theme (设立技能津贴，让技能等级更有含金量。), which
-    the card shows as the heading and which, being closest to the question's topic, pushed the figure
-    (每月分别为200元、400元…) out of the answer's first sentence.
+    own heading is a heading, however it is punctuated: a case paragraph opens with its theme
+    (设立技能津贴，让技能等级更有含金量。), which the card shows as the heading and which, being closest to the
+    question's topic, pushed the figure (每月分别为200元、400元…) out of the answer's first sentence.
     """
     scored, titled, step = [], [], RANK_STEP[closeness is not None]
     for rank, hit in enumerate(passages):

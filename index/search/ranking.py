@@ -79,10 +79,10 @@ class Relevance:
 # A query that is a document's title, or most of it (处理加班费争议，如何分配举证责任), names that document: set,
 # not fitted (no tune question is a title), so that a title pasted into the box finds its document first.
 TITLED = 2.0
-# A case report ends with its outlook or its results in general (下一步将…, 一年来职工满意度…, 职工们说…), which sits
-# near every question about its topic; a trainer who asks 有没有企业用6S管理改善作业环境的 wants the practice.
-# Set on the domain tune thirds (−1.5 gave the same, −0.5 a little less; for every query, not only case-seeking ones, it
-# cost the shared third questions whose answer is that outlook: 江钨想把集团建成什么样的企业).
+# A case report ends with its outlook or its results in general (下一步将…, 一年来职工满意度…, 职工们说…), which
+# sits near every question about its topic; a trainer who asks 有没有企业用6S管理改善作业环境的 wants the
+# practice. Set on the domain tune thirds (−1.5 gave the same, −0.5 a little less); for every query, not only
+# case-seeking ones, it cost questions whose answer is that outlook (江钨想把集团建成什么样的企业).
 CLOSING = -1.0
 MIN_TITLE_QUERY = 6  # characters: 工会法 alone is in many titles and names none of them
 _TITLE_NOISE = re.compile(r"[\W_]+")  # punctuation, spaces and 《》 alike
