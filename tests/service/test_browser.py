@@ -288,6 +288,7 @@ def test_case_search_at_phone_width(browser, server: Server) -> None:
     disputes = page.locator("#case-list .case")
     assert disputes.count() >= 10 and page.locator("#case-list .case .outcome").count() == disputes.count()
     assert page.locator("#case-list .case .facts").count() == 0
+    expect(page.locator("#case-list .case .badge").first).to_have_text("劳动争议案例")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     visit.shot("case-disputes")
     visit.close()
