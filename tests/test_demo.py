@@ -82,8 +82,8 @@ def test_a_trainer_asking_what_a_named_enterprise_did_gets_its_practices(demo: K
 def test_a_case_reports_sentences_are_read_with_its_enterprises_name(demo: KnowledgeBase) -> None:
     """技能人才平均工资增长11.6% does not say whose pay rose; the question names 轨道交通集团. Read with the name its
     report's enterprise goes by, the figure is quoted first, not the report's opening (现有职工1.2万人), which
-    names the enterprise and holds a figure too."""
-    question = "轨道交通集团技能人才工资涨了多少？"
+    names the enterprise and holds a figure too (增幅 asks no unit: any figure has the form)."""
+    question = "轨道交通集团技能人才工资增幅是多少？"
     assert "11.6%" in demo.ask(question).sentences[0].text
     result = demo.search(question, k=5)
     near = retrieval.closeness(demo, question, analyze_query(question))
