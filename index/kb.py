@@ -39,7 +39,7 @@ from index.store.sqlite import NewChunk, Store
 from index.search.suggest import suggestions
 from index.search.text import analyze_query, tokenize
 from index.store.vectors import VectorStore, cosines_to
-from ingest.cases import case_profile, profile_rules
+from ingest.cases import CaseKind, case_profile, profile_rules
 from ingest.lexicon import load_lexicon
 from ingest.models import Change, Chunk, Document, Skipped
 from ingest.pipeline import scan
@@ -513,7 +513,7 @@ class KnowledgeBase:
             return self.store.set_enabled(doc_id, enabled)
 
     def cases(self, *, q: str | None = None, topic: str | None = None, org: str | None = None,
-              year: int | None = None, kind: str | None = None) -> list[dict[str, object]]:
+              year: int | None = None, kind: CaseKind | None = None) -> list[dict[str, object]]:
         """Case reports with their profiles (newest first), narrowed by every filter given.
 
         With ``q``, only the reports the KB's own search finds among the case reports, best first.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -24,6 +24,7 @@ from index.kb import KnowledgeBase
 from index.library import KbInfo, Library
 from index.records import FileOutcome, IngestReport
 from index.settings import Settings
+from ingest.cases import CaseKind
 from service.access.auth import CallerDep, KbName, read_kb, read_target, readable, writable
 from service.access.routes import record
 from service.access.schemas import EnabledIn, EnabledOut
@@ -257,7 +258,7 @@ async def cases(kb: KB, settings: Config, request: Request,
                 topic: Annotated[str | None, Query(description="案例主题，须与主题完全一致（主题见 ingest/lexicon/topics.tsv）")] = None,
                 org: Annotated[str | None, Query(description="报告单位或标题中包含的文字")] = None,
                 year: Annotated[int | None, Query(ge=1900, le=2100, description="年份，如 2023")] = None,
-                kind: Annotated[Literal["practice", "dispute"] | None,
+                kind: Annotated[CaseKind | None,
                                 Query(description="practice：经验做法；dispute：劳动争议案例")] = None) -> CaseList:
     """Case reports with organisation, year, topics and key figures; every parameter given narrows the list.
 

@@ -6,7 +6,7 @@ The CLI's ``--json`` output is built from the same models, so a script sees one 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -14,6 +14,7 @@ from index.answering.grounded import GroundedAnswer
 from index.records import AnswerSentence, CheckReport, Filters, Hit, IngestReport, Method, SearchResult
 from index.settings import Settings
 from index.search.text import highlight, readable, snippet
+from ingest.cases import CaseKind
 from ingest.models import DOC_TYPES, Chunk, Document
 from service.errors import ApiError
 
@@ -342,7 +343,7 @@ class CaseOut(BaseModel):
     year: int | None = None
     topics: list[str] = Field([], description="案例主题（见 ingest/lexicon/topics.tsv），标题中点明的在前")
     facts: list[CaseFact] = Field([], description="关键数字（劳动争议案例没有：其中的数字是个人的工资和请求）")
-    kind: Literal["practice", "dispute"] = Field(
+    kind: CaseKind = Field(
         "practice", description="practice：企业或工会的经验做法；dispute：劳动争议案例（有“基本案情”和“处理结果”或“裁判结果”）")
     outcome: CaseOutcome | None = Field(None, description="劳动争议案例的处理结果；经验做法为 null")
 
