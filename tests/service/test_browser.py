@@ -131,6 +131,26 @@ def test_desktop_search_filter_document_ask_cases(browser, server: Server) -> No
     visit.close()
 
 
+def test_the_status_line_names_only_added_words_that_found_something(browser, server: Server) -> None:
+    """The query adapter learned its words from STARD's civil-law questions: for a 年金 question it adds 第十七章
+    and 抵押权, which read as a fault beside the results. The page names an added word only when a listed passage
+    holds it."""
+    annuity = "年金个人账户最高额和平均额差距不能超过几倍？"
+    added = httpx.get(f"{server.url}/api/search", params={"q": annuity}).json()
+    assert {"第十七章", "抵押权"} & set(added["learned"])  # searched, as the API says …
+    visit = Visit(browser, server.url, 1280, 900, "desktop-learned", f"/#/search?q={annuity}")
+    status = visit.page.locator("#status")
+    expect(status).to_contain_text("用时")
+    expect(status).not_to_contain_text("也检索了")  # … but not named: no listed passage holds them
+
+    visit.query(WAGES_QUESTION)
+    expect(status).to_contain_text("也检索了：")
+    named = status.inner_text().split("也检索了：")[1].split(" · ")[0].split("、")
+    listed = httpx.get(f"{server.url}/api/search", params={"q": WAGES_QUESTION, "k": 20}).json()["results"]
+    assert all(any(word in hit["title"] + hit["text"] for hit in listed) for word in named), named
+    visit.close()
+
+
 def test_weak_matches_are_offered_apart_when_nothing_passes_the_cut_off(browser, demo_server: Server) -> None:
     """遇到危险能不能停下活先撤: no passage passes the cut-off, yet 安全生产法's 紧急撤离权 is just below it. 问答
     quotes nothing, says so, and offers it apart, labelled; an off-topic question is offered nothing."""
