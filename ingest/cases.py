@@ -32,7 +32,7 @@ from ingest.metadata import detect_source
 
 jieba.setLogLevel(60)  # jieba prints its dictionary-loading chatter to stderr otherwise
 
-PROFILE_VERSION = 3  # raise when the rules below change; a change to topics.tsv is seen by itself
+PROFILE_VERSION = 4  # raise when the rules below change; a change to topics.tsv is seen by itself
 
 
 @dataclass(frozen=True)
@@ -364,10 +364,11 @@ _SEGMENT_END = _SENTENCE_END + "，,、：:（）()"
 # what the figure counts, so they are stripped from the phrase before the number, or stepped over.
 _LINKS = frozenset(
     "的 至 达 达到 为 到 共 共计 计 累计 合计 总计 近 约 逾 超过 超 多达 突破 了 是 有 由 从 其中 分别 已 均 再 另 又 各 仅 只 "
-    "每年 每月 全年 年均 人均".split()
+    "每年 每月 全年 年均 人均 全部".split()
 )
 _STEP_OVER = frozenset("由 从 “ ” \" ‘ ’ 《 》".split())  # "占比由31%提高到38%", 国家级“绿色工厂”3家
 _JOINERS = frozenset("和 及 与 以及".split())
+_MANNERS = frozenset("方式 方法 办法 形式 模式 标准 步骤 原则 要求 思路 路径 途径".split())  # 按照…的标准 建设…
 _MAX_PHRASE_TOKENS = 5
 
 
@@ -442,15 +443,19 @@ def _phrase_before(tokens: list[Token], offset: int, spans: list[tuple[int, int]
         positions.append(pos)
         pos += len(word)
     tagged: list[Token] = []
+    stop = ""
     for (word, flag), at in zip(reversed(tokens), reversed(positions)):
         if any(s <= at < e for s, e in spans) or word in _STEP_OVER or (word in _LINKS and not tagged):
             continue
         content = _nounish(word, flag) or flag in {"v", "a", "b", "f"} or (word in _JOINERS and bool(tagged))
         if not content or word in _LINKS or _is_org_suffix(word) or len(tagged) == _MAX_PHRASE_TOKENS:
-            break  # an organisation is the subject of the clause, not what its figure counts
+            stop = word  # an organisation is the subject of the clause, not what its figure counts
+            break
         tagged.insert(0, (word, flag))
     while tagged and (tagged[0][0] in _LINKS or tagged[0][0] in _JOINERS):
         tagged.pop(0)
+    if stop == "的" and len(tagged) >= 2 and tagged[0][0] in _MANNERS:
+        tagged.pop(0)  # 按照“…”的方式培养学徒420名: 方式 ends the manner, 培养学徒 is what the figure counts
     return _clean("".join(word for word, _ in tagged)) if any(_nounish(w, f) for w, f in tagged) else ""
 
 

@@ -181,6 +181,11 @@ def test_organisation_from_the_source_line_when_the_title_names_none() -> None:
         ("工会新建三个职工书屋。", "三", "个", "职工书屋"),
         ("一线职工收入增长百分之二十。", "百分之二十", "%", "一线职工收入增长"),
         ("技能人才占比由31%提高到38%。", "38", "%", "技能人才占比提高"),
+        # the manner a figure was reached in is not what it counts (the 案例 tab showed 420名 方式培养学徒)
+        ("按照“招工即招生、入企即入校”的方式培养学徒420名。", "420", "名", "培养学徒"),
+        ("按照“有场地、有团队”的标准建设创新工作室18家。", "18", "家", "建设创新工作室"),
+        ("所属35家产改单位全部建立工作专班。", "35", "家", "产改单位"),
+        ("职工对工会工作的满意度测评达到96.5%。", "96.5", "%", "满意度测评"),  # a noun that is no manner stays
     ],
 )
 def test_number_forms_and_counts(text: str, value: str, unit: str, counts: str) -> None:
