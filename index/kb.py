@@ -458,6 +458,13 @@ class KnowledgeBase:
                             learned=found.learned, total=found.total, related=found.related)
 
     def ask(self, query: str, *, k: int = 5, filters: Filters = Filters()) -> Answer:
+        """An extractive answer: sentences quoted from the ``k`` best passages, each with its citation.
+
+        Nothing is written, only quoted, so every sentence can be checked against its place in the document.
+        A question about what a named enterprise did gets its case report's practices; ``found`` with no
+        sentences means relevant passages but none that says it (the caller shows the passages), and not
+        ``found`` means nothing relevant (the caller says so rather than quote noise).
+        """
         started = time.perf_counter()
         result = self.search(query, k=k, filters=filters)
         idf = self.keywords().idf(result.terms)
@@ -543,9 +550,13 @@ class KnowledgeBase:
         return out if rank is None else sorted(out, key=lambda case: rank[case["doc_id"]])
 
     def suggest(self, prefix: str, limit: int = 8) -> list[str]:
+        """Up to ``limit`` completions of what is being typed, from the lexicon's terms and the KB's titles,
+        then related terms: never ``prefix`` itself."""
         return suggestions(prefix, self.store.titles(), load_lexicon(), limit)
 
     def stats(self) -> dict[str, object]:
+        """What the KB holds and how it is served: counts by kind, vectors, the embedder and its adapter, the
+        vector store and the write generation (``zhiku stats``; ``/api/health`` sums the readable KBs')."""
         return {**self.store.counts(), "vectors": self.vectors.count(), "embedder": self.embedder.name,
                 "dim": self.embedder.dim, "query_adapter": self.query_adapter.describe() if self.query_adapter else "none",
                 "vector_store": self.settings.chroma_url or "embedded",
