@@ -38,7 +38,9 @@ async function render() {
   controller = new AbortController();
   if (QUERY_VIEWS.has(name)) {
     mode = name;
-    input.value = params.get("q") ?? "";
+    // A route without a query keeps what is in the box: the first render waits for the account, and a
+    // person may have typed meanwhile (a busy server answered /api/me after the typing, and wiped it).
+    if (params.has("q")) input.value = params.get("q");
     button.textContent = name === "ask" ? "提问" : "检索";
   }
   queryPanel.hidden = !QUERY_VIEWS.has(name);
@@ -79,6 +81,11 @@ for (const link of document.querySelectorAll(".tabs a")) {
     location.hash = `#/${tab}?${new URLSearchParams({ q })}`;
   });
 }
+
+// ?q=… is a search sent from a plain HTML form (<form action="…zhiku…/"><input name="q">) on another
+// site, or from this page's own form before this script ran: shown as this page's own search.
+const sent = new URLSearchParams(location.search).get("q")?.trim();
+if (sent && !location.hash) history.replaceState(null, "", `${location.pathname}#/search?${new URLSearchParams({ q: sent })}`);
 
 window.addEventListener("hashchange", render);
 try {

@@ -151,6 +151,25 @@ def test_the_status_line_names_only_added_words_that_found_something(browser, se
     visit.close()
 
 
+def test_what_is_typed_while_the_page_reads_the_account_is_kept(browser, server: Server) -> None:
+    """The page asks /api/me before its first render. A busy server answered after a person (or a test) had
+    typed, and the first render emptied the box, so Enter searched for nothing."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    held = []
+    page.route("**/api/me", lambda route: held.append(route))  # answered only when the test says so
+    page.goto(server.url + "/")
+    page.locator("#q").fill(FUND_QUESTION)
+    while not held:
+        page.wait_for_timeout(20)
+    held[0].continue_()
+    expect(page.locator("#status")).to_contain_text("输入问题或关键词开始检索")  # the first render is done
+    expect(page.locator("#q")).to_have_value(FUND_QUESTION)
+    page.locator("#q").press("Enter")
+    expect(page.locator("#view-search .hit").first).to_be_visible()
+    context.close()
+
+
 def test_weak_matches_are_offered_apart_when_nothing_passes_the_cut_off(browser, demo_server: Server) -> None:
     """遇到危险能不能停下活先撤: no passage passes the cut-off, yet 安全生产法's 紧急撤离权 is just below it. 问答
     quotes nothing, says so, and offers it apart, labelled; an off-topic question is offered nothing."""
@@ -343,6 +362,9 @@ HOST_PAGE = """<!doctype html>
 <body><h1>某省总工会 · 政策查询</h1><a id="host-link" href="#">本站链接</a>
 <script src="{zhiku}/widget.js" data-kb="zhiku"></script>
 </body></html>"""
+# A site without the widget: a plain HTML search box that sends its query to zhiku's page.
+PLAIN_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>某市总工会</title></head>
+<body><form action="{zhiku}/" method="get"><input id="plain-q" name="q"><button>知库检索</button></form></body></html>"""
 # A hostile stylesheet: it must not reach into the widget, and the widget's must not reach out.
 HOST_CSS = """* { color: rgb(200, 0, 0) !important; font-size: 30px !important; }
 input, button, ol { display: none !important; }"""
@@ -354,6 +376,7 @@ def host_sites(server: Server, widget_hosts: tuple[str, str], tmp_path_factory) 
     site = tmp_path_factory.mktemp("host-site")
     (site / "index.html").write_text(HOST_PAGE.replace("{zhiku}", server.url), encoding="utf-8")
     (site / "host.css").write_text(HOST_CSS, encoding="utf-8")
+    (site / "plain.html").write_text(PLAIN_PAGE.replace("{zhiku}", server.url), encoding="utf-8")
     processes = [subprocess.Popen([sys.executable, "-m", "http.server", origin.rsplit(":", 1)[1], "--bind",
                                    "127.0.0.1", "--directory", str(site)], stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL) for origin in widget_hosts]
@@ -412,6 +435,21 @@ def test_the_widget_fits_a_phone(browser, host_sites: tuple[str, str]) -> None:
     print(f"\nwidget: first results {time.perf_counter() - started:.2f} s after the host page was opened (warm server)")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     visit.shot("host")
+    visit.close()
+
+
+def test_a_plain_search_box_on_another_site_opens_the_search(browser, host_sites: tuple[str, str],
+                                                              server: Server) -> None:
+    """No widget, no script: <form action="…zhiku/"><input name="q"> sends ?q=…, which the page searches. Any
+    site may link so (host_sites[1] is not allowed to call the API from its own pages)."""
+    visit = Visit(browser, host_sites[1], 390, 844, "phone-plain-form", "/plain.html")
+    page = visit.page
+    page.locator("#plain-q").fill("工会经费")
+    page.locator("#plain-q").press("Enter")
+    expect(page.locator("#view-search .hit").first).to_be_visible()
+    expect(page.locator("#q")).to_have_value("工会经费")
+    assert page.url.startswith(server.url) and "#/search?q=" in page.url and "/?q=" not in page.url
+    visit.shot("search")
     visit.close()
 
 
