@@ -16,6 +16,7 @@ import time
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -39,9 +40,9 @@ from index.store.sqlite import NewChunk, Store
 from index.search.suggest import suggestions
 from index.search.text import analyze_query, tokenize
 from index.store.vectors import VectorStore, cosines_to
-from ingest.cases import CaseKind, case_profile, profile_rules
+from ingest.cases import case_profile, profile_rules
 from ingest.lexicon import load_lexicon
-from ingest.models import Change, Chunk, Document, Skipped
+from ingest.models import CaseKind, Change, Chunk, Document, Skipped
 from ingest.pipeline import scan
 from ingest.readers import SIDECAR_SUFFIX, ReadContext
 
@@ -453,9 +454,10 @@ class KnowledgeBase:
         analysis = analyze_query(query)
         found = retrieval.search(self, query, analysis, k=k, filters=filters, method=method,
                                  per_document=per_document, min_relevance=min_relevance)
-        return SearchResult(query=query, hits=found.hits, terms=analysis.terms, expansions=analysis.expansions,
-                            facets=found.facets, took_ms=(time.perf_counter() - started) * 1000, method=method,
-                            learned=found.learned, total=found.total, related=found.related)
+        return SearchResult(query=query, hits=self._with_case_kinds(found.hits), terms=analysis.terms,
+                            expansions=analysis.expansions, facets=found.facets,
+                            took_ms=(time.perf_counter() - started) * 1000, method=method, learned=found.learned,
+                            total=found.total, related=self._with_case_kinds(found.related))
 
     def ask(self, query: str, *, k: int = 5, filters: Filters = Filters()) -> Answer:
         """An extractive answer: sentences quoted from the ``k`` best passages, each with its citation.
@@ -497,6 +499,18 @@ class KnowledgeBase:
                 doc = self.store.document(hit.doc_id)
                 owners[hit.doc_id] = " ".join(self._enterprise_names(doc)) if doc is not None else ""
         return owners
+
+    def _with_case_kinds(self, hits: list[Hit]) -> list[Hit]:
+        """Each case report's hit says what kind of case it is, as the 案例 tab does: a trainer looking for an
+        enterprise's practice tells the labour disputes (加班费的仲裁时效应当如何认定) apart in a result list too."""
+        cases = dict.fromkeys(hit.doc_id for hit in hits if hit.doc_type == "case")
+        if not cases:
+            return hits
+        rules = profile_rules(load_lexicon())
+        kinds: dict[str, CaseKind] = {
+            doc_id: "dispute" if _current_case_profile(self.store, doc_id, extra, rules).get("kind") == "dispute"
+            else "practice" for doc_id, extra in self.store.extras_of(list(cases)).items()}
+        return [dataclasses.replace(hit, case_kind=kinds[hit.doc_id]) if hit.doc_id in kinds else hit for hit in hits]
 
     def _enterprise_names(self, doc: Document) -> list[str]:
         profile = _current_case_profile(self.store, doc.doc_id, doc.extra, profile_rules(load_lexicon()))

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ingest.models import CaseKind
+
 Method = Literal["hybrid", "bm25", "dense"]
 
 
@@ -35,6 +37,7 @@ class Hit:
     score: float
     ranks: dict[str, int | None] = field(default_factory=dict)  # 1-based rank per method, None = not found
     page: int | None = None  # 1-based page the passage starts on (第3页), for paged documents
+    case_kind: CaseKind | None = None  # a case report's kind (an enterprise's practice, a labour dispute); else None
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,14 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import jieba
 import jieba.posseg
 
 from ingest.lexicon import Lexicon
 from ingest.metadata import detect_source
+from ingest.models import CaseKind
 
 jieba.setLogLevel(60)  # jieba prints its dictionary-loading chatter to stderr otherwise
 
@@ -70,8 +71,6 @@ class Outcome:
     def from_dict(cls, data: Mapping[str, Any]) -> Outcome:
         return cls(str(data["text"]), int(data["start"]), int(data["end"]))
 
-
-CaseKind = Literal["practice", "dispute"]
 
 
 @dataclass(frozen=True)

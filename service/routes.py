@@ -24,7 +24,7 @@ from index.kb import KnowledgeBase
 from index.library import KbInfo, Library
 from index.records import FileOutcome, IngestReport
 from index.settings import Settings
-from ingest.cases import CaseKind
+from ingest.models import CaseKind
 from service.access.auth import CallerDep, KbName, read_kb, read_target, readable, writable
 from service.access.routes import record
 from service.access.schemas import EnabledIn, EnabledOut

@@ -14,7 +14,7 @@ from index.answering.grounded import GroundedAnswer
 from index.records import AnswerSentence, CheckReport, Filters, Hit, IngestReport, Method, SearchResult
 from index.settings import Settings
 from index.search.text import highlight, readable, snippet
-from ingest.cases import CaseKind
+from ingest.models import CaseKind
 from ingest.models import DOC_TYPES, Chunk, Document
 from service.errors import ApiError
 
@@ -129,12 +129,15 @@ class HitOut(BaseModel):
     start: int = Field(description="段落在全文中的起始位置（字符）")
     end: int = Field(description="段落在全文中的结束位置（字符）")
     page: int | None = Field(None, description="段落所在页，从 1 起（PDF、扫描件、OFD、幻灯片；其他格式为 null）")
+    case_kind: CaseKind | None = Field(None, description="案例的类别：practice（企业经验做法）或 dispute（劳动争议案例）；"
+                                                         "不是案例时为 null")
 
     @classmethod
     def of(cls, hit: Hit, marked: str) -> HitOut:
         return cls(doc_id=hit.doc_id, title=hit.title, doc_type=hit.doc_type, date=hit.date, source=hit.source,
                    heading=join_heading(hit.heading), heading_path=list(hit.heading), text=hit.text,
-                   snippet=marked, score=hit.score, ranks=dict(hit.ranks), start=hit.start, end=hit.end, page=hit.page)
+                   snippet=marked, score=hit.score, ranks=dict(hit.ranks), start=hit.start, end=hit.end, page=hit.page,
+                   case_kind=hit.case_kind)
 
 
 RELATED_DESCRIPTION = ("可能相关：没有段落达到相关度阈值时，另列相关度略低于阈值的至多 3 段（同一文档的段落排在一起），仅供参考，"

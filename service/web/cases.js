@@ -63,11 +63,9 @@ function outcome(c) {
 }
 
 function caseCard(c) {
-  const meta = metaLine({ ...c, doc_type: "case" });
-  if (c.kind === "dispute") meta.querySelector(".badge").textContent = "劳动争议案例";
   return el("article", { class: "case" },
     el("h3", {}, el("a", { href: docHref(c.doc_id) }, c.title)),
-    meta,
+    metaLine({ ...c, doc_type: "case" }, c.kind),
     c.organisations.length ? el("div", { class: "orgs" }, `单位：${c.organisations.join("、")}`) : null,
     c.topics.length
       ? el("div", { class: "chips" }, c.topics.map((t) => el("a", { class: "chip", href: `#/cases?${new URLSearchParams({ topic: t })}` }, t)))

@@ -87,9 +87,11 @@ export function docHref(docId, { start, end } = {}) {
   return `#/doc?${params}`;
 }
 
-export function metaLine(item) {
+// A hit's case_kind, a case card's kind: a labour dispute is labelled as one, wherever it is listed.
+export function metaLine(item, caseKind = item.case_kind) {
+  const type = caseKind === "dispute" ? "劳动争议案例" : DOC_TYPES[item.doc_type] ?? item.doc_type;
   return el("div", { class: "meta" },
-    item.doc_type ? el("span", { class: `badge badge-${item.doc_type}` }, DOC_TYPES[item.doc_type] ?? item.doc_type) : null,
+    item.doc_type ? el("span", { class: `badge badge-${item.doc_type}` }, type) : null,
     item.date ? el("span", {}, item.date) : null,
     item.source ? el("span", {}, item.source) : null);
 }

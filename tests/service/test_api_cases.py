@@ -73,6 +73,16 @@ def test_a_labour_dispute_is_a_case_of_its_own_kind_shown_with_its_result(client
     assert error["message"] == "参数无效：kind：应为以下之一：practice、dispute"  # no English "or"
 
 
+def test_a_search_hit_says_which_kind_of_case_it_is(client: httpx.Client) -> None:
+    """In a result list too, a dispute is told from a practice (the page labels it 劳动争议案例); a law is no case."""
+    kinds = {c["doc_id"]: c["kind"] for c in cases(client)}
+    hits = [hit for q in ("加班费 仲裁时效", "师带徒 培养青年技工", "加班费 约定放弃")
+            for hit in client.get("/api/search", params={"q": q, "k": 20}).json()["results"]]
+    assert {hit["case_kind"] for hit in hits} == {"dispute", "practice", None}
+    assert all(hit["case_kind"] == kinds.get(hit["doc_id"]) for hit in hits)
+    assert all((hit["case_kind"] is None) == (hit["doc_type"] != "case") for hit in hits)
+
+
 def test_suggestions_for_a_question(client: httpx.Client) -> None:
     body = client.get("/api/suggest", params={"q": "技术工人待遇怎么提高"}).json()
     assert "《关于提高技术工人待遇的意见》要点摘编" in body["suggestions"] and "技术工人待遇" in body["suggestions"]

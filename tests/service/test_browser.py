@@ -330,6 +330,9 @@ def test_case_search_at_phone_width(browser, server: Server) -> None:
     expect(page.locator("#case-list .case .badge").first).to_have_text("劳动争议案例")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     visit.shot("case-disputes")
+    page.locator(".tabs a[data-tab=search]").click()  # … and a search hit of one is labelled so too
+    visit.query("加班费的仲裁时效")
+    expect(page.locator("#view-search .hit .badge").filter(has_text="劳动争议案例").first).to_be_visible()
     visit.close()
 
 
