@@ -177,7 +177,8 @@ def document(doc_id: DocId, target: ReadTarget, caller: CallerDep) -> DocumentDe
     found = kb.document(doc_id, include_disabled=caller.can_write(info))
     if found is None:
         raise _not_found(doc_id)
-    return DocumentDetail.of(*found, enabled=kb.store.is_enabled(doc_id))
+    kind = kb.case_kinds([doc_id]).get(doc_id) if found[0].doc_type == "case" else None
+    return DocumentDetail.of(*found, enabled=kb.store.is_enabled(doc_id), case_kind=kind)
 
 
 @writes.delete("/documents/{doc_id:path}", summary="删除文档（编辑、管理员）",

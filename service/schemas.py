@@ -114,6 +114,9 @@ class AskParams(QueryParams):
 
 
 # --- responses -----------------------------------------------------------------------------------------
+CASE_KIND_DESCRIPTION = "案例的类别：practice（企业经验做法）或 dispute（劳动争议案例）；不是案例时为 null"
+
+
 class HitOut(BaseModel):
     doc_id: str
     title: str
@@ -129,8 +132,7 @@ class HitOut(BaseModel):
     start: int = Field(description="段落在全文中的起始位置（字符）")
     end: int = Field(description="段落在全文中的结束位置（字符）")
     page: int | None = Field(None, description="段落所在页，从 1 起（PDF、扫描件、OFD、幻灯片；其他格式为 null）")
-    case_kind: CaseKind | None = Field(None, description="案例的类别：practice（企业经验做法）或 dispute（劳动争议案例）；"
-                                                         "不是案例时为 null")
+    case_kind: CaseKind | None = Field(None, description=CASE_KIND_DESCRIPTION)
 
     @classmethod
     def of(cls, hit: Hit, marked: str) -> HitOut:
@@ -271,11 +273,13 @@ class DocumentDetail(BaseModel):
     text: str = Field(description="全文：所有 start、end 位置都指向它")
     chunks: list[ChunkOut]
     enabled: bool = True
+    case_kind: CaseKind | None = Field(None, description=CASE_KIND_DESCRIPTION)
 
     @classmethod
-    def of(cls, doc: Document, chunks: list[Chunk], enabled: bool = True) -> DocumentDetail:
+    def of(cls, doc: Document, chunks: list[Chunk], enabled: bool = True,
+           case_kind: CaseKind | None = None) -> DocumentDetail:
         return cls(doc_id=doc.doc_id, title=doc.title, doc_type=doc.doc_type, date=doc.date, source=doc.source,
-                   text=doc.text, chunks=[ChunkOut.of(c) for c in chunks], enabled=enabled)
+                   text=doc.text, chunks=[ChunkOut.of(c) for c in chunks], enabled=enabled, case_kind=case_kind)
 
 
 class Deleted(BaseModel):

@@ -81,6 +81,8 @@ def test_a_search_hit_says_which_kind_of_case_it_is(client: httpx.Client) -> Non
     assert {hit["case_kind"] for hit in hits} == {"dispute", "practice", None}
     assert all(hit["case_kind"] == kinds.get(hit["doc_id"]) for hit in hits)
     assert all((hit["case_kind"] is None) == (hit["doc_type"] != "case") for hit in hits)
+    for hit in hits:  # the document says so too
+        assert client.get(f"/api/documents/{hit['doc_id']}").json()["case_kind"] == hit["case_kind"]
 
 
 def test_suggestions_for_a_question(client: httpx.Client) -> None:

@@ -332,7 +332,9 @@ def test_case_search_at_phone_width(browser, server: Server) -> None:
     visit.shot("case-disputes")
     page.locator(".tabs a[data-tab=search]").click()  # … and a search hit of one is labelled so too
     visit.query("加班费的仲裁时效")
-    expect(page.locator("#view-search .hit .badge").filter(has_text="劳动争议案例").first).to_be_visible()
+    dispute = page.locator("#view-search .hit").filter(has=page.locator(".badge", has_text="劳动争议案例")).first
+    dispute.locator("h3 a").click()
+    expect(page.locator("#view-doc .badge")).to_have_text("劳动争议案例")
     visit.close()
 
 
