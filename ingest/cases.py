@@ -72,7 +72,6 @@ class Outcome:
         return cls(str(data["text"]), int(data["start"]), int(data["end"]))
 
 
-
 @dataclass(frozen=True)
 class CaseProfile:
     """The case finder's view of one case report."""
