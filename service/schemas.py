@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, field_validator
 from index.answering.grounded import GroundedAnswer
 from index.records import AnswerSentence, CheckReport, Filters, Hit, IngestReport, Method, SearchResult
 from index.settings import Settings
-from index.search.text import highlight, readable, snippet
+from index.search.text import highlight, marked_terms, readable, snippet
 from ingest.models import CaseKind
 from ingest.models import DOC_TYPES, Chunk, Document
 from service.errors import ApiError
@@ -148,7 +148,8 @@ RELATED_DESCRIPTION = ("可能相关：没有段落达到相关度阈值时，�
 
 
 def _cards(hits: list[Hit], terms: list[str]) -> list[HitOut]:
-    return [HitOut.of(h, snippet(readable(h.text, h.heading), terms)) for h in hits]
+    marked = marked_terms(terms)
+    return [HitOut.of(h, snippet(readable(h.text, h.heading), marked)) for h in hits]
 
 
 class SearchResponse(BaseModel):

@@ -311,6 +311,14 @@ def readable(text: str, heading: Sequence[str] = ()) -> str:
     return _BLANK_LINES.sub("\n", plain.strip())
 
 
+def marked_terms(terms: Sequence[str]) -> list[str]:
+    """The query terms a result card marks: a one-character term (按 of 按什么比例, 不 of 拖着工资不发) only when
+    the query has no longer one. It stands as a word in most passages, and a card lit up at every 按 and 不
+    says nothing about why the passage was found; a query of one character (税) still has it marked."""
+    longer = [term for term in terms if len(term) > 1]
+    return longer or list(terms)
+
+
 def highlight(text: str, terms: Sequence[str]) -> str:
     """HTML-escaped ``text`` with every occurrence of the terms in ``<mark>`` (longest first, never nested)."""
     return _render(text, match_spans(text, terms), 0, len(text))

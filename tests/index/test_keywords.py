@@ -15,7 +15,8 @@ import pytest
 from index.eval.metrics import aggregate, load_corpus, load_qrels, load_queries, split_queries
 from index.kb import chunk_terms, embedding_input
 from index.store.keywords import CURRENT, BM25Params, KeywordIndex, features
-from index.search.text import Tokenizer, analyze_query, default_tokenizer, highlight, readable, snippet, tokenize
+from index.search.text import (Tokenizer, analyze_query, default_tokenizer, highlight, marked_terms, readable, snippet,
+                               tokenize)
 from ingest.chunking import chunk_document
 from ingest.lexicon import load_lexicon
 from ingest.pipeline import iter_files, read_document
@@ -140,6 +141,11 @@ def test_a_one_character_word_is_marked_only_where_it_stands_alone() -> None:
     text = "对有特殊技能的高技能人才，可以破格晋升。劳动者能不能拒绝？"
     marked = "对有特殊技能的高技能人才，可以<mark>破格晋升</mark>。劳动者<mark>能不能</mark>拒绝？"
     assert highlight(text, ["能", "不能", "破格晋升"]) == marked
+
+
+def test_a_card_marks_one_character_words_only_for_a_query_of_them() -> None:
+    assert marked_terms(["工会经费", "按", "比例"]) == ["工会经费", "比例"]
+    assert marked_terms(["税"]) == ["税"]  # all there is
 
 
 def test_a_word_is_not_marked_across_two_words() -> None:
