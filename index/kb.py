@@ -488,35 +488,34 @@ class KnowledgeBase:
         if loaded is None:
             return []
         doc, chunks = loaded
-        return practices(query, doc.title, chunks, self._enterprise_names(doc), idf)
+        profile = _current_case_profile(self.store, doc.doc_id, doc.extra, profile_rules(load_lexicon()))
+        return practices(query, doc.title, chunks, _enterprise_names_of(profile), idf)
 
     def _owners(self, hits: Sequence[Hit]) -> dict[str, str]:
         """The names each case report's enterprise goes by (江钨 for 江钨控股集团), for 问答 to read its sentences
         with: 集团先后出台… does not say whose it is, and a question about 江钨 names it."""
-        owners: dict[str, str] = {}
-        for hit in hits:
-            if hit.doc_type == "case" and hit.doc_id not in owners:
-                doc = self.store.document(hit.doc_id)
-                owners[hit.doc_id] = " ".join(self._enterprise_names(doc)) if doc is not None else ""
-        return owners
+        profiles = self._case_profiles(_case_ids(hits))
+        return {doc_id: " ".join(_enterprise_names_of(profile)) for doc_id, profile in profiles.items()}
 
     def _with_case_kinds(self, hits: list[Hit]) -> list[Hit]:
         """Each case report's hit says what kind of case it is, as the 案例 tab does: a trainer looking for an
         enterprise's practice tells the labour disputes (加班费的仲裁时效应当如何认定) apart in a result list too."""
-        cases = list(dict.fromkeys(hit.doc_id for hit in hits if hit.doc_type == "case"))
-        kinds = self.case_kinds(cases) if cases else {}
+        kinds = self.case_kinds(_case_ids(hits))
         return [dataclasses.replace(hit, case_kind=kinds[hit.doc_id]) if hit.doc_id in kinds else hit for hit in hits]
 
     def case_kinds(self, case_ids: Sequence[str]) -> dict[str, CaseKind]:
         """Whether each of these case reports is an enterprise's practice or a labour dispute, by its profile under
-        today's rules (ids of no document are left out). Read in one statement: a search's hits ask for it."""
-        rules = profile_rules(load_lexicon())
-        return {doc_id: "dispute" if _current_case_profile(self.store, doc_id, extra, rules).get("kind") == "dispute"
-                else "practice" for doc_id, extra in self.store.extras_of(case_ids).items()}
+        today's rules (ids of no document are left out)."""
+        return {doc_id: _case_kind(profile) for doc_id, profile in self._case_profiles(case_ids).items()}
 
-    def _enterprise_names(self, doc: Document) -> list[str]:
-        profile = _current_case_profile(self.store, doc.doc_id, doc.extra, profile_rules(load_lexicon()))
-        return enterprise_names([str(o) for o in profile.get("organisations", [])])  # type: ignore[union-attr]
+    def _case_profiles(self, case_ids: Sequence[str]) -> dict[str, dict[str, object]]:
+        """These case reports' profiles under today's rules, read in one statement (no text): a search's hits and
+        问答's owners ask for them (ids of no document are left out)."""
+        if not case_ids:
+            return {}
+        rules = profile_rules(load_lexicon())
+        return {doc_id: _current_case_profile(self.store, doc_id, extra, rules)
+                for doc_id, extra in self.store.extras_of(case_ids).items()}
 
     def document(self, doc_id: str, *, include_disabled: bool = True) -> tuple[Document, list[Chunk]] | None:
         doc = self.store.document(doc_id)
@@ -560,7 +559,7 @@ class KnowledgeBase:
                 continue
             if year and profile.get("year") != year:
                 continue
-            if kind and profile.get("kind", "practice") != kind:
+            if kind and _case_kind(profile) != kind:
                 continue
             out.append({"doc_id": doc_id, "title": title, "date": date, "source": source, **profile})
         return out if rank is None else sorted(out, key=lambda case: rank[case["doc_id"]])
@@ -670,6 +669,19 @@ def _with_case_profile(doc: Document, lexicon) -> Document:
         return doc
     profile = {**case_profile(doc.text, doc.title, doc.date, lexicon).to_dict(), "rules": profile_rules(lexicon)}
     return Document(**{**doc.__dict__, "extra": {**doc.extra, "case": profile}})
+
+
+def _case_ids(hits: Sequence[Hit]) -> list[str]:
+    """The case reports among these hits, each once, in order."""
+    return list(dict.fromkeys(hit.doc_id for hit in hits if hit.doc_type == "case"))
+
+
+def _case_kind(profile: Mapping[str, object]) -> CaseKind:
+    return "dispute" if profile.get("kind") == "dispute" else "practice"
+
+
+def _enterprise_names_of(profile: Mapping[str, object]) -> list[str]:
+    return enterprise_names([str(o) for o in profile.get("organisations", [])])  # type: ignore[union-attr]
 
 
 _REPROFILED: dict[tuple[str, str, str], dict[str, object]] = {}  # (doc_id, content_hash, rules) -> profile
