@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +34,14 @@ from ingest.models import CaseKind
 
 jieba.setLogLevel(60)  # jieba prints its dictionary-loading chatter to stderr otherwise
 
-PROFILE_VERSION = 4  # raise when the rules below change; a change to topics.tsv is seen by itself
+PROFILE_VERSION = 5  # raise when the rules below change; a change to topics.tsv is seen by itself
 
 
 @dataclass(frozen=True)
 class Fact:
     """One figure in a case report: ``text[start:end]`` is the number with its unit, e.g. ``"92557人"``."""
 
-    value: str  # the number as written, e.g. "92557", "1.2万", "百分之二十"
+    value: str  # the number as written, e.g. "92557", "1.2万", "百分之二十", "3600余"
     unit: str  # 人, 人次, 家, 个, 项, 万元, %, …
     counts: str  # what the figure counts, from its clause: "产改单位", "培训", "扩大企业年金覆盖面"
     sentence: str  # the sentence it came from, for display
@@ -352,12 +353,13 @@ _UNITS = (
 _FACT = re.compile(
     r"(?<![A-Za-z\d.第前" + _CN_DIGITS + r"])"  # not mid-number, not an ordinal (第三十二条) or rank (前三名)
     r"(?:(?P<pct>百分之[" + _CN_DIGITS + r"点\d.]+)"
-    r"|(?P<num>\d+(?:\.\d+)?[万亿]?|[" + _CN_DIGITS + r"]+)(?:余|多)?"
+    r"|(?P<num>\d+(?:\.\d+)?[万亿]?|[" + _CN_DIGITS + r"]+)(?P<about>余|多)?"
     r"(?P<unit>" + "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True)) + r")"
     r"(?!月|民|才|员))"  # 三个月, 人民, 人才, 人员: the "unit" is part of another word
 )
 _SENTENCE_END = "。！？；!?;\n"
 _SEGMENT_END = _SENTENCE_END + "，,、：:（）()"
+_CLAUSE_END = _SEGMENT_END.replace("、", "")  # before a figure, 、 may join what it counts (技师、高级技师185人)
 # Words that link a count to its figure ("覆盖面至32家", "共培训92557人", "占比由31%提高到38%"); they are not
 # what the figure counts, so they are stripped from the phrase before the number, or stepped over.
 _LINKS = frozenset(
@@ -367,6 +369,11 @@ _LINKS = frozenset(
 _STEP_OVER = frozenset("由 从 “ ” \" ‘ ’ 《 》".split())  # "占比由31%提高到38%", 国家级“绿色工厂”3家
 _JOINERS = frozenset("和 及 与 以及".split())
 _MANNERS = frozenset("方式 方法 办法 形式 模式 标准 步骤 原则 要求 思路 路径 途径".split())  # 按照…的标准 建设…
+_SAY_LITTLE = frozenset("职工 员工 企业 单位 人员 工人".split())  # what 9名职工 counts is in the verb after
+_ENDS_PHRASE = frozenset("p x c".split())  # 在全省大赛中…, punctuation, conjunctions
+_COMPARATIVES = ("高于", "低于", "多于", "少于")
+_TO_LEVEL = ("到", "至")
+_CHANGES = ("下降", "降低", "减少", "提高", "提升", "增长", "增加", "上升", "扩大", "缩短", "降", "增", "升")
 _MAX_PHRASE_TOKENS = 5
 
 
@@ -396,12 +403,14 @@ def _plausible(match: re.Match[str], text: str) -> bool:
 
 
 def _value_and_unit(match: re.Match[str]) -> tuple[str, str]:
+    """The number as written, 余/多 included (3600余人, 十多个: shown as 3600人 it would claim an exact count)."""
     if match.group("pct"):
         return match.group("pct"), "%"
     value, unit = match.group("num"), match.group("unit")
-    if unit == "元" and value[-1] in "万亿" and value[0].isdigit():
+    about = match.group("about") or ""
+    if unit == "元" and value[-1] in "万亿" and value[0].isdigit() and not about:
         return value[:-1], value[-1] + unit  # money is stated in 万元/亿元
-    return value, "%" if unit == "％" else unit
+    return value + about, "%" if unit == "％" else unit
 
 
 def _sentence(text: str, start: int, end: int) -> str:
@@ -414,27 +423,42 @@ def _counts(text: str, start: int, end: int, spans: list[tuple[int, int]],
             tagger: jieba.posseg.POSTokenizer) -> str:
     """The noun right after the figure ("26家产改单位" -> 产改单位), else the phrase before it within the
     clause ("培训职工92557人" -> 培训职工, "企业年金覆盖32家" -> 企业年金覆盖)."""
-    left = max(text.rfind(ch, 0, start) for ch in _SEGMENT_END) + 1
+    left = max(text.rfind(ch, 0, start) for ch in _CLAUSE_END) + 1
     rights = [i for i in (text.find(ch, end) for ch in _SEGMENT_END) if i != -1]
     right = min(rights, default=len(text))
-    return (_noun_after(_tag(tagger, text[end:right]))
-            or _phrase_before(_tag(tagger, text[left:start]), left, spans))
+    before = text[left:start]
+    compared = max((before.rfind(word) for word in _COMPARATIVES), default=-1)
+    if compared != -1:  # 高于集团职工平均增幅3.2个百分点: the figure is the difference, not the 增幅
+        return _clean(before[compared:])
+    label = (_noun_after(_tag(tagger, text[end:right]))
+             or _phrase_before(_tag(tagger, before), left, spans))
+    if before.rstrip().endswith(_TO_LEVEL):  # 离职率由6.1%下降到3.4%: 3.4% is the 离职率, not its 下降
+        label = _clean(label.removesuffix(next((c for c in _CHANGES if label.endswith(c)), "")))
+    return label
 
 
 def _noun_after(tokens: list[Token]) -> str:
+    """The noun phrase the figure counts; a word such as 职工 says little alone, so its verb phrase comes
+    with it ("9名职工获评省级技术能手" -> 职工获评省级技术能手)."""
     words = []
-    for word, flag in tokens[:_MAX_PHRASE_TOKENS]:
-        if not _nounish(word, flag) or word in _LINKS:
-            break
-        words.append(word)
+    for index, (word, flag) in enumerate(tokens[:_MAX_PHRASE_TOKENS]):
+        if _nounish(word, flag) and word not in _LINKS:
+            words.append(word)
+            continue
+        if "".join(words) in _SAY_LITTLE and flag[:1] == "v":
+            rest = takewhile(lambda token: token[1] not in _ENDS_PHRASE, tokens[index:_MAX_PHRASE_TOKENS])
+            words += [w for w, _ in rest]
+        break
     return _clean("".join(words))
 
 
 def _phrase_before(tokens: list[Token], offset: int, spans: list[tuple[int, int]]) -> str:
     """Walk back from the figure, stepping over link words and earlier figures, collecting content words.
 
-    Conjunctions may join content words ("慰问资金和物资") but not start the phrase; a phrase without a noun
-    ("分", "提高") says too little to label a figure and is dropped.
+    Conjunctions may join content words ("慰问资金和物资", "新增技师、高级技师185人", unless a figure comes
+    before the 、) but not start the phrase; a word such as 职工 keeps the clause that says which
+    ("参加企业年金的职工达2.3万人"); a phrase without a noun ("分", "提高") says too little to label a figure
+    and is dropped.
     """
     positions, pos = [], offset
     for word, _ in tokens:
@@ -445,12 +469,15 @@ def _phrase_before(tokens: list[Token], offset: int, spans: list[tuple[int, int]
     for (word, flag), at in zip(reversed(tokens), reversed(positions)):
         if any(s <= at < e for s, e in spans) or word in _STEP_OVER or (word in _LINKS and not tagged):
             continue
-        content = _nounish(word, flag) or flag in {"v", "a", "b", "f"} or (word in _JOINERS and bool(tagged))
-        if not content or word in _LINKS or _is_org_suffix(word) or len(tagged) == _MAX_PHRASE_TOKENS:
+        enumerated = word == "、" and not any(offset <= s < at for s, _ in spans)
+        joined = (word in _JOINERS or enumerated) and bool(tagged)
+        said = word == "的" and "".join(w for w, _ in tagged) in _SAY_LITTLE
+        content = _nounish(word, flag) or flag in {"v", "a", "b", "f"} or joined or said
+        if not content or (word in _LINKS and not said) or _is_org_suffix(word) or len(tagged) == _MAX_PHRASE_TOKENS:
             stop = word  # an organisation is the subject of the clause, not what its figure counts
             break
         tagged.insert(0, (word, flag))
-    while tagged and (tagged[0][0] in _LINKS or tagged[0][0] in _JOINERS):
+    while tagged and (tagged[0][0] in _LINKS or tagged[0][0] in _JOINERS or tagged[0][0] == "、"):
         tagged.pop(0)
     if stop == "的" and len(tagged) >= 2 and tagged[0][0] in _MANNERS:
         tagged.pop(0)  # 按照“…”的方式培养学徒420名: 方式 ends the manner, 培养学徒 is what the figure counts

@@ -328,7 +328,7 @@ class IngestReportOut(BaseModel):
 
 
 class CaseFact(BaseModel):
-    value: str = Field(description="数字原文，如 1.2万")
+    value: str = Field(description="数字原文，如 1.2万、3600余（约数保留余、多）")
     unit: str
     counts: str = Field(description="计量对象：这个数字数的是什么")
     sentence: str
