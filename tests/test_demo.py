@@ -56,6 +56,8 @@ def test_what_staff_ask_first_use(demo: KnowledgeBase) -> None:
     assert how_often and "每年至少召开一次" in how_often[0].text
     rise = demo.ask("轨道交通集团的技能人才收入提高了多少？").sentences  # a change, not the headcount (1.2万人)
     assert rise and "11.6%" in rise[0].text
+    funds = demo.ask("劳模创新工作室每年有多少经费").sentences  # money, not 建设创新工作室18家
+    assert funds and "10万元至30万元" in funds[0].text
     apprentices = demo.ask("师带徒 案例")
     assert apprentices.found and apprentices.sentences and "师" in apprentices.sentences[0].text
     weather, weather_answer = demo.search("今天天气怎么样"), demo.ask("今天天气怎么样")

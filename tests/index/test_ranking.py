@@ -127,6 +127,10 @@ def test_a_figure_is_an_amount_not_an_articles_number(text: str, figure: bool) -
     ("技能人才收入提高了多少？", "2021年，技能人才平均工资增长11.6%。", True),  # a change: a share, not a count
     ("技能人才收入提高了多少？", "集团现有职工1.2万人，其中技能人才约8700人。", False),
     ("6S管理一年节约了多少钱？", "公司一年节约费用460万元。", True),
+    # money by what it pays for (多少经费, 津贴多少): the page quoted 建设创新工作室18家 for the first
+    ("劳模创新工作室每年有多少经费？", "集团按标准建设创新工作室18家。", False),
+    ("劳模创新工作室每年有多少经费？", "每年为每家工作室安排运行经费10万元至30万元。", True),
+    ("群众安全监督员每月津贴多少？", "公司选聘群众安全生产监督员630名。", False),
 ])
 def test_a_figure_is_in_the_unit_the_question_names(question: str, text: str, figure: bool) -> None:
     intent = intent_of(question)
