@@ -38,6 +38,15 @@ def test_trainers_find_case_reports_first(demo: KnowledgeBase) -> None:
     assert [doc_type for _, doc_type in documents[:2]] == ["case"] * 2  # then the reform plan's 技能形成体系
 
 
+def test_which_enterprise_is_answered_by_a_case_report(demo: KnowledgeBase) -> None:
+    """哪些企业给技能人才发津贴: the 指引's list of what any enterprise may pay (技能津贴、班组长津贴…) came first
+    and was the answer; only a case report names an enterprise that did it."""
+    question = "哪些企业给技能人才发津贴"
+    assert demo.search(question, k=5).hits[0].title == "某市轨道交通集团提高技术工人待遇的实践"
+    answer = demo.ask(question).sentences
+    assert answer and {s.doc_id for s in answer} == {demo.search(question, k=1).hits[0].doc_id}
+
+
 def test_what_staff_ask_first_use(demo: KnowledgeBase) -> None:
     """The questions of the first-use trial (../shared/trials) answered as a person expects."""
     for question in ("产改是什么", "产改有哪些主要任务"):  # the second listed a case report first

@@ -26,6 +26,7 @@ _FIGURE = re.compile(r"(?:怎么|怎样|如何|咋)(?:计|折)?算|多少|几[�
 _LIST = re.compile(r"哪些|有几种|包括什么|包括哪|主要内容|主要任务|几个方面|都有什么|有什么[^？?]*(?:权|职责|措施|任务|条件|内容|要求)")
 _DEFINITION = re.compile(r"是什么|什么是|什么叫|指什么|是指|含义|定义|是啥|啥是")
 _YESNO = re.compile(r"能不能|可不可以|是否|算不算|会不会|要不要|需不需要|行不行|有没有[^企单]|吗[？?]?$")
+_WHICH_ENTERPRISE = re.compile(r"哪家|哪(?:些|个)(?:企业|单位|公司|集团)")
 _HOWTO = re.compile(r"怎么|如何|怎样|咋|办法|步骤|流程|程序")
 _NUMBER = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万半]+)"
 # The unit a figure question names, and how its answer writes it; the first cue that matches wins (百分之几
@@ -69,7 +70,9 @@ def asks_of(query: str) -> Asks:
     for kind, pattern in (("definition", _DEFINITION), ("list", _LIST), ("figure", _FIGURE),
                           ("yesno", _YESNO), ("howto", _HOWTO)):
         if pattern.search(query):
-            return "other" if kind == "yesno" and names_cases(query) else kind  # type: ignore[return-value]
+            if (kind == "yesno" and names_cases(query)) or (kind == "list" and asks_which_enterprise(query)):
+                return "other"
+            return kind  # type: ignore[return-value]
     return "other"
 
 
@@ -80,6 +83,11 @@ def unit_of(query: str) -> re.Pattern[str] | None:
     the answer to 婚假能休几天, and 月工资收入高于…3倍 to 最低工资标准是每月多少钱 (docs/domain.md).
     """
     return next((answer for cue, answer in _FIGURE_UNITS if cue.search(query)), None)
+
+
+def asks_which_enterprise(query: str) -> bool:
+    """哪家企业…, 哪些单位…: only a case report can name them (a policy says what any enterprise may do)."""
+    return bool(_WHICH_ENTERPRISE.search(query))
 
 
 def names_cases(query: str) -> bool:

@@ -37,6 +37,8 @@ def row(doc_id: str, position: int, doc_type: str = "policy", jurisdiction: str 
     # asking whether there is a case asks for the case, not for a rule's 可以 or 不得
     ("有没有农民工转产业工人的案例？", True, False, "other"),
     ("技能竞赛获奖能晋级，有企业这么做吗？", True, False, "other"),
+    # 哪些企业… asks who, not for a list: a policy's list of what any enterprise may do answered it
+    ("哪些企业给技能人才发津贴", True, False, "other"),
 ])
 def test_intent_reads_what_the_query_wants(query: str, case: bool, rule: bool, asks: str) -> None:
     intent = intent_of(query)
@@ -71,6 +73,8 @@ def test_kind_features_follow_the_hierarchy_of_norms_and_the_intent() -> None:
     case = row("某公司案例", 0, "case")
     assert kind_features(case, "师带徒 案例", intent_of("师带徒 案例")) == (1.0, 0.0, 0.0, 0.0, 0.0)
     assert kind_features(case, "加班费合法吗", intent_of("加班费合法吗")) == (0.0, 1.0, 0.0, 0.0, 0.0)
+    # only a case report names an enterprise: 哪家企业… wants one twice as much
+    assert kind_features(case, "哪家企业搞师带徒", intent_of("哪家企业搞师带徒")) == (2.0, 0.0, 0.0, 0.0, 0.0)
     # a case report's closing paragraph (下一步将…) gives way to its practices for a query that wants cases only
     closing = dataclasses.replace(case, last=True)
     assert kind_features(closing, "师带徒 案例", intent_of("师带徒 案例")) == (1.0, 0.0, 0.0, 0.0, 1.0)
