@@ -127,7 +127,7 @@ class HitOut(BaseModel):
     heading_path: list[str]
     text: str = Field(description="段落原文（纯文本）")
     snippet: str = Field(description="高亮摘要：已做 HTML 转义，命中的词以 <mark> 标出")
-    score: float = Field(description="相关度，0–1：模型估计该段落回答了查询的概率；低于阈值的段落不列出")
+    score: float = Field(description="相关度，0–1：模型估计该段落回答了查询的概率；低于阈值的段落不列出（关键词查询含全部关键词的段落除外）")
     ranks: dict[str, int | None] = Field(description="各检索方式（bm25、dense）中的名次，从 1 起；该方式未检索到时为 null")
     start: int = Field(description="段落在全文中的起始位置（字符）")
     end: int = Field(description="段落在全文中的结束位置（字符）")
@@ -157,7 +157,8 @@ class SearchResponse(BaseModel):
     method: str
     total: int = Field(description="相关文档数：相关度达到阈值的文档总数（results 只列出其中最相关的 k 段）；"
                                    "问“有没有企业……的做法”而没有案例达到阈值时，另列一篇含问题大部分词语的案例，"
-                                   "排在最后，相关度如实给出")
+                                   "排在最后，相关度如实给出；关键词查询（如 工匠精神）另列含全部关键词的段落，"
+                                   "排在达到阈值的段落之后，计入 total")
     took_ms: float
     terms: list[str] = Field(description="关键词检索与高亮所用的词")
     expansions: dict[str, list[str]] = Field(description="按词表做的扩展：同义词（产改 → 产业工人队伍建设改革）和口语到法律用语（周末 → 休息日）")

