@@ -234,7 +234,7 @@ def keyword_matches(found: Sequence[Candidate], everything: Sequence[tuple[Chunk
     The relevance model asks whether a passage answers a question; a keyword asks where it is written. A
     government work report's paragraph runs through many topics, so its cosine to any one keyword is low and
     its min-max fused score is relative to the others: over the 87 reports, 工匠精神 listed one passage of the
-    seven reports that say it. Every passage that holds the words is a match a person expects to see, and
+    eight reports that say it. Every passage that holds the words is a match a person expects to see, and
     ``total`` counts their documents.
     """
     whole = {c.row.chunk_id for c in found if c.coverage >= FULL_COVERAGE}
