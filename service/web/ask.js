@@ -2,7 +2,7 @@
 // text is shown while it is written, then replaced by the checked answer — each sentence with links to the
 // passages it cites, unsupported ones marked. Without an LLM the answer is the sentences quoted from the
 // documents, each with its citation. The previous question is sent along, so 那女职工呢？ is understood.
-import { apiError, apiUrl, clear, docHref, el, hitCard, relatedBlock } from "./util.js";
+import { apiError, apiUrl, clear, docHref, el, examples, hitCard, relatedBlock } from "./util.js";
 
 const view = document.getElementById("view-ask");
 let previousQuestion = null;
@@ -72,7 +72,8 @@ export async function showAsk(params, signal, setStatus) {
   const q = (params.get("q") ?? "").trim();
   clear(view);
   if (!q) {
-    setStatus("输入问题，例如「企业应当按什么比例向工会拨缴经费？」，答案摘自原文并注明出处。");
+    setStatus("输入问题，答案摘自原文并注明出处。");
+    view.append(examples("ask", ["企业年金缴费比例是多少", "职工代表大会有哪些职权", "哪家企业用师带徒培养青年技工"]));
     return;
   }
   setStatus("正在查找答案…");

@@ -1,5 +1,5 @@
 // The 检索 view: results for the query in the URL, with filters (type, year, source) built from facets.
-import { DOC_TYPES, clear, el, fillSelect, getJSON, hitCards, relatedBlock } from "./util.js";
+import { DOC_TYPES, clear, el, examples, fillSelect, getJSON, hitCards, relatedBlock } from "./util.js";
 
 const view = document.getElementById("view-search");
 const filterBox = document.getElementById("filters");
@@ -66,7 +66,8 @@ export async function showSearch(params, signal, setStatus) {
   clear(view);
   if (!q) {
     filterBox.hidden = true;
-    setStatus("输入问题或关键词开始检索，例如「产改」「劳模创新工作室」「工会经费」。");
+    setStatus("输入问题或关键词开始检索。");
+    view.append(examples("search", ["技术工人待遇怎么提高", "工会经费按什么比例拨缴", "师带徒 案例", "产改是什么"]));
     return;
   }
   const chosen = { type: params.get("type") ?? "", year: params.get("year") ?? "", source: params.get("source") ?? "" };

@@ -96,6 +96,12 @@ export function metaLine(item, caseKind = item.case_kind) {
     item.source ? el("span", {}, item.source) : null);
 }
 
+// Questions a first-time visitor can click instead of thinking one up; what staff and trainers ask.
+export function examples(view, questions) {
+  return el("p", { class: "chips examples" }, "试试：",
+    questions.map((q) => el("a", { class: "chip", href: `#/${view}?q=${encodeURIComponent(q)}` }, q)));
+}
+
 export function clear(node) {
   node.replaceChildren();
   return node;

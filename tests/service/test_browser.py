@@ -170,6 +170,20 @@ def test_what_is_typed_while_the_page_reads_the_account_is_kept(browser, server:
     context.close()
 
 
+def test_a_first_visit_offers_questions_to_click(browser, demo_server: Server) -> None:
+    """An empty search or 问答 page shows questions our users ask; one click searches it or answers it."""
+    visit = Visit(browser, demo_server.url, 390, 844, "phone-examples")
+    page = visit.page
+    page.locator("#view-search .examples a", has_text="产改是什么").click()
+    expect(page.locator("#q")).to_have_value("产改是什么")
+    expect(page.locator("#view-search .hit").first).to_contain_text("产业工人队伍建设改革")
+    visit.shot("search")
+    page.goto(f"{demo_server.url}/#/ask")
+    page.locator("#view-ask .examples a", has_text="企业年金缴费比例是多少").click()
+    expect(page.locator("#view-ask .answer")).to_contain_text("8%")
+    visit.close()
+
+
 def test_weak_matches_are_offered_apart_when_nothing_passes_the_cut_off(browser, demo_server: Server) -> None:
     """遇到危险能不能停下活先撤: no passage passes the cut-off, yet 安全生产法's 紧急撤离权 is just below it. 问答
     quotes nothing, says so, and offers it apart, labelled; an off-topic question is offered nothing."""
