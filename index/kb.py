@@ -561,7 +561,8 @@ class KnowledgeBase:
                 continue
             if kind and _case_kind(profile) != kind:
                 continue
-            out.append({"doc_id": doc_id, "title": title, "date": date, "source": source, **profile})
+            out.append({"doc_id": doc_id, "title": title, "date": date, "source": source,
+                        "date_precision": extra.get("date_precision", "day"), **profile})
         return out if rank is None else sorted(out, key=lambda case: rank[case["doc_id"]])
 
     def suggest(self, prefix: str, limit: int = 8) -> list[str]:

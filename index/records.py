@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ingest.models import CaseKind
+from ingest.models import CaseKind, DatePrecision
 
 Method = Literal["hybrid", "bm25", "dense"]
 
@@ -27,7 +27,7 @@ class Hit:
     doc_id: str
     title: str
     doc_type: str
-    date: str | None
+    date: str | None  # ISO; a year or a month alone is stored as its first day (``date_precision``)
     source: str | None
     heading: tuple[str, ...]
     text: str  # the passage shown to the user
@@ -38,6 +38,7 @@ class Hit:
     ranks: dict[str, int | None] = field(default_factory=dict)  # 1-based rank per method, None = not found
     page: int | None = None  # 1-based page the passage starts on (第3页), for paged documents
     case_kind: CaseKind | None = None  # a case report's kind (an enterprise's practice, a labour dispute); else None
+    date_precision: DatePrecision = "day"  # how much of ``date`` the source gave: show 2018, not 2018-01-01
 
 
 @dataclass(frozen=True)

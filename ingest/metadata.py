@@ -14,11 +14,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import cast
+from typing import NamedTuple, cast
 
 from ingest.chunking import ARTICLE_NUMBER
-from ingest.models import DOC_TYPES, DocType
+from ingest.models import DOC_TYPES, DatePrecision, DocType
 
+METADATA_VERSION = 2  # raise when the rules below change what a document's metadata are: KBs then re-read
 OVERRIDABLE = ("title", "date", "source", "doc_type")
 HEAD_CHARS = 500  # "near the top": where 来源/日期 lines and dateline sit
 MAX_TITLE_LINE = 60
@@ -30,6 +31,7 @@ _CN_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _ANY_DATE = re.compile(rf"^\s*{_DIGIT_DATE}\s*$")
 _YEAR_MONTH = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?\s*$")
 _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
+_YEAR_ONLY = re.compile(r"^\s*(\d{4})\s*年?\s*$")
 _YEAR_IN_NAME = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)\s*年")
 _STEM_DATE = re.compile(r"\s*[（(]\s*\d{4}-\d{1,2}-\d{1,2}\s*[)）]\s*$")
 _SOURCE = re.compile(r"(?:来源|发布机关|发文机关)[ \t]*[：:][ \t]*(\S+?)(?=\s|日期|$)", re.MULTILINE)
@@ -129,28 +131,38 @@ def parse_sidecar(data: bytes, name: str) -> dict[str, object]:
     return fields
 
 
-def normalise_date(value: object) -> str | None:
-    """An ISO ``YYYY-MM-DD`` date from ``2023-11-01``, ``2023/11/1``, ``2023年11月1日``, ``2023-11`` or ``2023``."""
+class Dated(NamedTuple):
+    """A document's date as ISO ``YYYY-MM-DD`` and how much of it the source gives.
+
+    A year alone (1954年政府工作报告.txt) or a month is stored as its first day, so that filters by date and
+    the year facet find it, and shown as the year or the month: 46 of the 87 government work reports would
+    otherwise read as issued on 1 January.
+    """
+
+    iso: str
+    precision: DatePrecision = "day"
+
+
+def normalise_date(value: object) -> Dated | None:
+    """The date of ``2023-11-01``, ``2023/11/1``, ``2023年11月1日``, ``2023-11`` (a month) or ``2023`` (a year)."""
     text = str(value).strip()
-    for pattern in (_ANY_DATE, _YEAR_MONTH):
+    for pattern, precision in ((_ANY_DATE, "day"), (_YEAR_MONTH, "month"), (_YEAR_ONLY, "year")):
         match = pattern.match(text)
         if match:
             parts = [int(g) for g in match.groups()]
-            return _iso(*parts, *[1] * (3 - len(parts)))
-    if re.fullmatch(r"\d{4}", text):
-        return _iso(int(text), 1, 1)
+            return _dated(*parts, *[1] * (3 - len(parts)), precision=precision)
     return None
 
 
-def _iso(year: int, month: int, day: int) -> str | None:
+def _dated(year: int, month: int, day: int, precision: DatePrecision = "day") -> Dated | None:
     try:
-        return dt.date(year, month, day).isoformat()
-    except ValueError:
+        return Dated(dt.date(year, month, day).isoformat(), precision)
+    except ValueError:  # 2023年2月30日
         return None
 
 
-def _dates(pattern: re.Pattern[str], text: str) -> list[str]:
-    return [d for d in (_iso(*(int(g) for g in m.groups())) for m in pattern.finditer(text)) if d]
+def _dates(pattern: re.Pattern[str], text: str) -> list[Dated]:
+    return [d for d in (_dated(*(int(g) for g in m.groups())) for m in pattern.finditer(text)) if d]
 
 
 def detect_title(text: str, *, header_title: str | None, title_hint: str | None, fallback: str) -> str:
@@ -168,12 +180,12 @@ def detect_title(text: str, *, header_title: str | None, title_hint: str | None,
     return fallback
 
 
-def detect_date(text: str, *, header: str, file_name: str, title: str) -> str | None:
+def detect_date(text: str, *, header: str, file_name: str, title: str) -> Dated | None:
     """The document date, from the most to the least reliable cue.
 
     ``日期：`` in the head; ``(YYYY-MM-DD)`` in the file name; the latest date of a LawRefBook header (the
     version in force, which is how LawRefBook names files); the first ``YYYY年M月D日`` near the top; a year
-    in the title or file name (→ YYYY-01-01).
+    in the title or file name (→ YYYY-01-01, a year's precision).
     """
     head = text[:HEAD_CHARS]
     for candidates in (
@@ -187,7 +199,7 @@ def detect_date(text: str, *, header: str, file_name: str, title: str) -> str | 
     for name in (title, file_name):
         year = _YEAR_IN_NAME.search(name) or _YEAR.search(name)
         if year:
-            return _iso(int(year.group(1)), 1, 1)
+            return _dated(int(year.group(1)), 1, 1, precision="year")
     return None
 
 
@@ -294,13 +306,18 @@ def describe(
     title = cast(str, fields.get("title")) or detect_title(
         text, header_title=header_title, title_hint=title_hint, fallback=fallback_title
     )
-    date = fields["date"] if "date" in fields else detect_date(text, header=header, file_name=file_name, title=title)
+    dated = cast("Dated | None", fields["date"]) if "date" in fields else detect_date(
+        text, header=header, file_name=file_name, title=title)
+    extra.pop("date_precision", None)  # said by the date itself, never by a sidecar
+    if dated is not None and dated.precision != "day":
+        extra["date_precision"] = dated.precision
     source = fields["source"] if "source" in fields else detect_source(text) or source_from_header(header)
     doc_type = fields.get("doc_type") or detect_doc_type(text, title=title, folders=folders)
     jurisdiction = extra.get("jurisdiction") or detect_jurisdiction(title, cast("str | None", source))
     if jurisdiction:
         extra["jurisdiction"] = jurisdiction
-    return Metadata(title, cast("str | None", date), cast("str | None", source), cast(DocType, doc_type), extra)
+    date = dated.iso if dated else None
+    return Metadata(title, date, cast("str | None", source), cast(DocType, doc_type), extra)
 
 
 def content_hash(text: str, meta: Metadata) -> str:

@@ -7,6 +7,7 @@ from typing import Literal
 
 DocType = Literal["law", "policy", "case", "report", "other"]
 DOC_TYPES: tuple[str, ...] = ("law", "policy", "case", "report", "other")
+DatePrecision = Literal["day", "month", "year"]  # a date from a year alone is stored as its 1 January
 CaseKind = Literal["practice", "dispute"]  # a case report: an enterprise's or union's practice, or a labour dispute
 
 

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from ingest.chunking import CHUNKING_VERSION, chunk_document
 from ingest.clean import clean
 from ingest.metadata import (
+    METADATA_VERSION,
     MetadataError,
     content_hash,
     describe,
@@ -54,9 +55,10 @@ def iter_files(folder: Path) -> Iterator[Path]:
 
 
 def stamped(digest: str) -> str:
-    """A hash as the index keeps it: with the chunking rules' version, so that a KB built under older rules
-    sees every file as changed and re-chunks it on the next ingest instead of keeping stale passages."""
-    return f"{digest}@chunking-{CHUNKING_VERSION}"
+    """A hash as the index keeps it: with the chunking and metadata rules' versions, so that a KB built under
+    older rules sees every file as changed and reads it again on the next ingest instead of keeping stale
+    passages or metadata (a passage whose text is the same keeps its vector)."""
+    return f"{digest}@chunking-{CHUNKING_VERSION}@metadata-{METADATA_VERSION}"
 
 
 def parse_source(source: SourceFile, root: Path, context: ReadContext | None = None) -> list[Document]:

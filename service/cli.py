@@ -28,7 +28,7 @@ from service.commands import (COMMAND_METAVAR, COMMANDS, JSON_FLAG, NAME_FLAG, C
                               print_json)
 from service.errors import ApiError, describe_problem
 from service.schemas import (NOT_FOUND_MESSAGE, RELATED_INTRO, AnswerResponse, AskParams, CheckOut, SearchParams,
-                             SearchResponse)
+                             SearchResponse, shown_date)
 
 @contextmanager
 def _open(settings: Settings, name: str | None = None, *, create: bool = False) -> Iterator[KnowledgeBase]:
@@ -92,7 +92,7 @@ def search(args: argparse.Namespace, settings: Settings) -> int:
         if response.related:
             print(RELATED_INTRO)
     for i, hit in enumerate(response.results or response.related, 1):
-        meta = " · ".join(x for x in (hit.doc_type, hit.date, hit.source) if x)
+        meta = " · ".join(x for x in (hit.doc_type, shown_date(hit.date, hit.date_precision), hit.source) if x)
         print(f"{i}. {hit.title}  [{meta}]  {hit.score:.3f}")
         if hit.heading:
             print(f"   {hit.heading}")

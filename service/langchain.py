@@ -24,8 +24,8 @@ from service.schemas import join_heading
 def to_document(hit: Hit) -> Document:
     return Document(page_content=hit.text, metadata={
         "doc_id": hit.doc_id, "title": hit.title, "doc_type": hit.doc_type, "date": hit.date,
-        "source": hit.source, "heading": join_heading(hit.heading), "score": hit.score,
-        "start": hit.start, "end": hit.end,
+        "date_precision": hit.date_precision, "source": hit.source, "heading": join_heading(hit.heading),
+        "score": hit.score, "start": hit.start, "end": hit.end,
     })
 
 

@@ -20,11 +20,12 @@ from index.kb import KnowledgeBase
 from index.settings import Settings
 from service.answers import Answerer, answer_text, make_generator
 from service.errors import ApiError
-from service.schemas import AskParams, ClaimOut, HitOut, SearchParams, SearchResponse
+from service.schemas import AskParams, ClaimOut, HitOut, SearchParams, SearchResponse, shown_date
 
 INSTRUCTIONS = ("知库：产业工人队伍建设改革政策、法律法规与案例的离线知识库。用 search 检索段落，用 ask 得到带编号出处的"
                 "答案，用 get_document 阅读原文。引用时请保留出处。")
 MAX_DOCUMENT_CHARS = 20_000
+SHOWN_DATE = "日期，来源只给出年份或年月时只写年份（2018）或年月（2023-11）"
 
 
 class Source(BaseModel):
@@ -33,13 +34,13 @@ class Source(BaseModel):
     heading: str
     doc_id: str = Field(description="文档编号，传给 get_document 可阅读原文")
     doc_type: str
-    date: str | None
+    date: str | None = Field(description=SHOWN_DATE)
     text: str = Field(description="段落原文")
 
     @classmethod
     def of(cls, n: int, hit: HitOut) -> Source:
         return cls(n=n, title=hit.title, heading=hit.heading, doc_id=hit.doc_id, doc_type=hit.doc_type,
-                   date=hit.date, text=hit.text)
+                   date=shown_date(hit.date, hit.date_precision), text=hit.text)
 
 
 class SearchResult(BaseModel):
@@ -61,7 +62,7 @@ class DocumentText(BaseModel):
     doc_id: str
     title: str
     doc_type: str
-    date: str | None
+    date: str | None = Field(description=SHOWN_DATE)
     source: str | None
     start: int
     text: str
@@ -113,7 +114,8 @@ def build_server(kb: KnowledgeBase, settings: Settings) -> MCPServer:
             raise ToolError(f"没有这篇文档：{doc_id[:200]}（doc_id 请取自 search 或 ask 的结果）")
         doc, _ = found
         end = min(len(doc.text), start + MAX_DOCUMENT_CHARS)
-        return DocumentText(doc_id=doc.doc_id, title=doc.title, doc_type=doc.doc_type, date=doc.date,
+        return DocumentText(doc_id=doc.doc_id, title=doc.title, doc_type=doc.doc_type,
+                            date=shown_date(doc.date, doc.extra.get("date_precision", "day")),
                             source=doc.source, start=start, text=doc.text[start:end], total_chars=len(doc.text),
                             next_start=end if end < len(doc.text) else None)
 

@@ -6,7 +6,7 @@ The CLI's ``--json`` output is built from the same models, so a script sees one 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -14,8 +14,7 @@ from index.answering.grounded import GroundedAnswer
 from index.records import AnswerSentence, CheckReport, Filters, Hit, IngestReport, Method, SearchResult
 from index.settings import Settings
 from index.search.text import highlight, marked_terms, readable, snippet
-from ingest.models import CaseKind
-from ingest.models import DOC_TYPES, Chunk, Document
+from ingest.models import DOC_TYPES, CaseKind, Chunk, DatePrecision, Document
 from service.errors import ApiError
 
 HEADING_SEPARATOR = " > "
@@ -117,6 +116,18 @@ class AskParams(QueryParams):
 CASE_KIND_DESCRIPTION = "案例的类别：practice（企业经验做法）或 dispute（劳动争议案例）；不是案例时为 null"
 
 
+_DATE_LENGTH = {"day": 10, "month": 7, "year": 4}
+
+
+def shown_date(date: str | None, precision: DatePrecision) -> str | None:
+    """A date as far as its source gives it: 2018 for a report known by the year in its name, not 2018-01-01."""
+    return date[: _DATE_LENGTH[precision]] if date else None
+
+
+DATE_PRECISION_DESCRIPTION = ("date 的精度：day；month 或 year 表示来源只给出年月或年份（如文件名“2018年……”），"
+                              "date 记为该月或该年的第一天以便按日期筛选，显示时只应显示年月或年份")
+
+
 class HitOut(BaseModel):
     doc_id: str
     title: str
@@ -133,13 +144,14 @@ class HitOut(BaseModel):
     end: int = Field(description="段落在全文中的结束位置（字符）")
     page: int | None = Field(None, description="段落所在页，从 1 起（PDF、扫描件、OFD、幻灯片；其他格式为 null）")
     case_kind: CaseKind | None = Field(None, description=CASE_KIND_DESCRIPTION)
+    date_precision: DatePrecision = Field("day", description=DATE_PRECISION_DESCRIPTION)
 
     @classmethod
     def of(cls, hit: Hit, marked: str) -> HitOut:
         return cls(doc_id=hit.doc_id, title=hit.title, doc_type=hit.doc_type, date=hit.date, source=hit.source,
                    heading=join_heading(hit.heading), heading_path=list(hit.heading), text=hit.text,
                    snippet=marked, score=hit.score, ranks=dict(hit.ranks), start=hit.start, end=hit.end, page=hit.page,
-                   case_kind=hit.case_kind)
+                   case_kind=hit.case_kind, date_precision=hit.date_precision)
 
 
 RELATED_DESCRIPTION = ("可能相关：没有段落达到相关度阈值时，另列相关度略低于阈值的至多 3 段（同一文档的段落排在一起），仅供参考，"
@@ -242,6 +254,7 @@ class DocumentMeta(BaseModel):
     source: str | None
     chunks: int
     enabled: bool = Field(True, description="停用的文档保留在库中但不参与检索，只有编辑和管理员看得到")
+    date_precision: DatePrecision = Field("day", description=DATE_PRECISION_DESCRIPTION)
 
 
 class DocumentList(BaseModel):
@@ -276,12 +289,14 @@ class DocumentDetail(BaseModel):
     chunks: list[ChunkOut]
     enabled: bool = True
     case_kind: CaseKind | None = Field(None, description=CASE_KIND_DESCRIPTION)
+    date_precision: DatePrecision = Field("day", description=DATE_PRECISION_DESCRIPTION)
 
     @classmethod
     def of(cls, doc: Document, chunks: list[Chunk], enabled: bool = True,
            case_kind: CaseKind | None = None) -> DocumentDetail:
         return cls(doc_id=doc.doc_id, title=doc.title, doc_type=doc.doc_type, date=doc.date, source=doc.source,
-                   text=doc.text, chunks=[ChunkOut.of(c) for c in chunks], enabled=enabled, case_kind=case_kind)
+                   text=doc.text, chunks=[ChunkOut.of(c) for c in chunks], enabled=enabled, case_kind=case_kind,
+                   date_precision=cast(DatePrecision, doc.extra.get("date_precision", "day")))
 
 
 class Deleted(BaseModel):
@@ -348,6 +363,7 @@ class CaseOut(BaseModel):
     title: str
     date: str | None
     source: str | None
+    date_precision: DatePrecision = Field("day", description=DATE_PRECISION_DESCRIPTION)
     organisations: list[str] = Field([], description="报告单位（至多一个，企业与其工会算同一单位）")
     year: int | None = None
     topics: list[str] = Field([], description="案例主题（见 ingest/lexicon/topics.tsv），标题中点明的在前")

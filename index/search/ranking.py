@@ -233,7 +233,7 @@ def make_hit(row: ChunkRow, score: float, ranks: Mapping[str, Mapping[str, int]]
         method_ranks[method] = min(found) if found else None
     return Hit(doc_id=row.doc_id, title=row.title, doc_type=row.doc_type, date=row.date, source=row.source,
                heading=row.heading, text=row.text, start=row.start, end=row.end, position=row.position,
-               score=round(float(score), 4), ranks=method_ranks, page=row.page)
+               score=round(float(score), 4), ranks=method_ranks, page=row.page, date_precision=row.date_precision)
 
 
 def facet_counts(rows: Sequence[ChunkRow]) -> dict[str, dict[str, int]]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.store.snapshots import Snapshots
-from ingest.models import Chunk, Document, KnownDoc
+from ingest.models import Chunk, DatePrecision, Document, KnownDoc
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,9 +60,11 @@ class ChunkRow:
     source: str | None
     jurisdiction: str | None  # region of a local rule (上海市), None for national documents
     last: bool = False  # the document's last passage (a case report's closing paragraph: 下一步…, 一年来…)
+    date_precision: DatePrecision = "day"  # a year alone (1954年政府工作报告) is dated its 1 January
 
 
-DocMeta = tuple[str, str, str | None, str | None, str | None, int]  # title, type, date, source, jurisdiction, enabled
+# title, type, date, source, jurisdiction, enabled, date precision
+DocMeta = tuple[str, str, str | None, str | None, str | None, int, DatePrecision | None]
 Stamp = tuple[int, int]  # (generation, disabled_version): changes with every write that a search can see
 # Chunk rows kept per Store: all of the shipped KB's 12,276. 32,768 take ~50 MB (1.6 KB each in the shipped KB),
 # and their texts are the very strings that key the normalised-passage cache (``index.search.retrieval``).
@@ -97,7 +99,8 @@ def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connecti
 
 def _chunk_row(raw: tuple, doc: DocMeta) -> ChunkRow | None:
     """A ``chunks`` row and its document's metadata as a :class:`ChunkRow`; None if the document is disabled."""
-    return ChunkRow(*raw[:6], tuple(json.loads(raw[6])), raw[7], *doc[:5], bool(raw[8])) if doc[5] else None
+    return ChunkRow(*raw[:6], tuple(json.loads(raw[6])), raw[7], *doc[:5], bool(raw[8]),
+                    doc[6] or "day") if doc[5] else None
 
 
 class Store:
@@ -284,12 +287,12 @@ class Store:
         return rows
 
     def _documents_meta(self, stamp: Stamp, reload: bool = False) -> dict[str, DocMeta]:
-        """Every document's (title, doc_type, date, source, jurisdiction, enabled) as of the open snapshot."""
+        """Every document's :data:`DocMeta` as of the open snapshot."""
         cached, docs = self._doc_meta
         if reload or cached != stamp:
             docs = {r[0]: r[1:] for r in self.conn.execute(
-                "SELECT doc_id, title, doc_type, date, source, json_extract(extra, '$.jurisdiction'), enabled "
-                "FROM documents")}
+                "SELECT doc_id, title, doc_type, date, source, json_extract(extra, '$.jurisdiction'), enabled, "
+                "json_extract(extra, '$.date_precision') FROM documents")}
             self._doc_meta = (stamp, docs)  # one assignment: other threads see the old pair or the new
         return docs
 
@@ -332,9 +335,10 @@ class Store:
         total = self.conn.execute(f"SELECT count(*) FROM documents {where}", params).fetchone()[0]
         rows = self.conn.execute(
             "SELECT d.doc_id, d.title, d.doc_type, d.date, d.source, "
-            "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id), d.enabled "
+            "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id), d.enabled, "
+            "coalesce(json_extract(d.extra, '$.date_precision'), 'day') "
             f"FROM documents d {where} ORDER BY d.doc_id LIMIT ? OFFSET ?", [*params, limit, offset])
-        keys = ("doc_id", "title", "doc_type", "date", "source", "chunks", "enabled")
+        keys = ("doc_id", "title", "doc_type", "date", "source", "chunks", "enabled", "date_precision")
         return [{**dict(zip(keys, r)), "enabled": bool(r[6])} for r in rows], total
 
     def counts(self) -> dict[str, object]:

@@ -1,7 +1,7 @@
 // 管理: what editors and admins of the chosen KB do on the page — upload files (saying what they are) and
 // take documents out of search (停用) or put them back (启用). The server checks every call again.
 import { currentKb } from "./account.js";
-import { DOC_TYPES, clear, docHref, el, getJSON, send } from "./util.js";
+import { DOC_TYPES, clear, docHref, el, getJSON, send, shownDate } from "./util.js";
 
 const view = document.getElementById("view-manage");
 const OUTCOMES = { added: "已新增", updated: "已更新", unchanged: "未变化", failed: "失败" };
@@ -88,7 +88,7 @@ function documentRow(doc, list) {
   return el("tr", { class: doc.enabled ? "" : "disabled" },
     el("td", {}, el("a", { href: docHref(doc.doc_id) }, doc.title)),
     el("td", {}, DOC_TYPES[doc.doc_type] ?? doc.doc_type),
-    el("td", {}, doc.date ?? ""),
+    el("td", {}, shownDate(doc)),
     el("td", {}, doc.enabled ? "检索中 " : "已停用 ", toggle));
 }
 

@@ -87,12 +87,19 @@ export function docHref(docId, { start, end } = {}) {
   return `#/doc?${params}`;
 }
 
+// A date as far as its source gives it: a report known only by the year in its name (2018年政府工作报告) is
+// filed under 2018-01-01 for the date filters, and shown as 2018.
+const DATE_LENGTH = { year: 4, month: 7 };
+export function shownDate(item) {
+  return item.date ? item.date.slice(0, DATE_LENGTH[item.date_precision] ?? 10) : "";
+}
+
 // A hit's case_kind, a case card's kind: a labour dispute is labelled as one, wherever it is listed.
 export function metaLine(item, caseKind = item.case_kind) {
   const type = caseKind === "dispute" ? "劳动争议案例" : DOC_TYPES[item.doc_type] ?? item.doc_type;
   return el("div", { class: "meta" },
     item.doc_type ? el("span", { class: `badge badge-${item.doc_type}` }, type) : null,
-    item.date ? el("span", {}, item.date) : null,
+    item.date ? el("span", {}, shownDate(item)) : null,
     item.source ? el("span", {}, item.source) : null);
 }
 

@@ -50,20 +50,21 @@ def test_title_rules() -> None:
 
 def test_date_rules_in_order_of_reliability() -> None:
     head = "标题\n来源:集团工会 日期:2023-11-01\n2020年1月2日召开会议。"
-    assert detect_date(head, header="", file_name="x(2019-05-06).txt", title="") == "2023-11-01"
-    assert detect_date("2020年1月2日", header="", file_name="x(2019-05-06).txt", title="") == "2019-05-06"
+    assert detect_date(head, header="", file_name="x(2019-05-06).txt", title="") == ("2023-11-01", "day")
+    assert detect_date("2020年1月2日", header="", file_name="x(2019-05-06).txt", title="") == ("2019-05-06", "day")
     header = "2001年10月27日 第一次修正\n\n2009年8月27日 第二次修正"
-    assert detect_date("正文", header=header, file_name="x.md", title="") == "2009-08-27"
-    assert detect_date("1957年6月26日在会议上", header="", file_name="1957年报告.txt", title="") == "1957-06-26"
-    assert (
-        detect_date("正文", header="", file_name="1954年政府工作报告.txt", title="1954年政府工作报告") == "1954-01-01"
-    )
+    assert detect_date("正文", header=header, file_name="x.md", title="") == ("2009-08-27", "day")
+    assert detect_date("1957年6月26日在会议上", header="", file_name="1957年报告.txt", title="") == ("1957-06-26", "day")
+    # a year alone is filed under its 1 January and shown as the year: the report was not issued on New Year's Day
+    assert detect_date("正文", header="", file_name="1954年政府工作报告.txt", title="1954年政府工作报告") == (
+        "1954-01-01", "year")
     assert detect_date("2023年2月30日", header="", file_name="x.txt", title="") is None  # not a real date
-    assert [normalise_date(v) for v in ("2023/11/1", "2023年11月1日", "2023-11", 2023, "明年")] == [
-        "2023-11-01",
-        "2023-11-01",
-        "2023-11-01",
-        "2023-01-01",
+    assert [normalise_date(v) for v in ("2023/11/1", "2023年11月1日", "2023-11", 2023, "2023年", "明年")] == [
+        ("2023-11-01", "day"),
+        ("2023-11-01", "day"),
+        ("2023-11-01", "month"),
+        ("2023-01-01", "year"),
+        ("2023-01-01", "year"),
         None,
     ]
 
@@ -103,7 +104,7 @@ def test_overrides_are_validated_with_their_origin() -> None:
     known, extra = merge_overrides(
         [("文件开头的元数据", {"doc_type": "案例", "region": "江西"}), ("附加元数据文件", {"date": "2023年11月1日"})]
     )
-    assert known == {"doc_type": "case", "date": "2023-11-01"} and extra == {"region": "江西"}
+    assert known == {"doc_type": "case", "date": ("2023-11-01", "day")} and extra == {"region": "江西"}
     with pytest.raises(MetadataError, match=r"^附加元数据文件 a\.meta\.json：date '下周' 不是日期"):
         merge_overrides([("附加元数据文件 a.meta.json", {"date": "下周"})])
     meta = describe(

@@ -24,7 +24,8 @@ def _files(*items: tuple[str, bytes]) -> list[tuple[str, tuple[str, bytes, str]]
 def test_list_documents_pages_and_filters(client: httpx.Client) -> None:
     first = client.get("/api/documents", params={"limit": 5}).json()
     assert first["total"] > 100 and len(first["documents"]) == 5 and first["offset"] == 0
-    assert set(first["documents"][0]) == {"doc_id", "title", "doc_type", "date", "source", "chunks", "enabled"}
+    assert set(first["documents"][0]) == {"doc_id", "title", "doc_type", "date", "source", "chunks", "enabled",
+                                          "date_precision"}
     second = client.get("/api/documents", params={"limit": 5, "offset": 5}).json()
     assert {d["doc_id"] for d in first["documents"]}.isdisjoint(d["doc_id"] for d in second["documents"])
     laws = client.get("/api/documents", params={"type": "case", "limit": 200}).json()
@@ -68,6 +69,26 @@ def test_upload_search_then_delete(client: httpx.Client, auth: dict[str, str]) -
     assert_error(client.delete(f"/api/documents/{doc_id}", headers=auth), 404, "document_not_found")
     hits = client.get("/api/search", params={"q": "雪域工匠 技能比武"}).json()["results"]
     assert doc_id not in {h["doc_id"] for h in hits}
+
+
+def test_a_date_known_only_by_its_year_says_so(client: httpx.Client, auth: dict[str, str]) -> None:
+    """2019年雪域工匠技能比武总结.txt gives a year, not a day: it is filed under 2019-01-01, so that the year
+    filter finds it, and every listing says the date is a year's (the page shows 2019)."""
+    name = "2019年雪域工匠技能比武总结.txt"
+    report = client.post("/api/documents", files=_files((name, UPLOAD_TEXT)), headers=auth).json()
+    (doc_id,) = report["doc_ids"]
+    try:
+        found = client.get("/api/search", params={"q": "雪域工匠 技能比武", "date_from": "2019-01-01",
+                                                  "date_to": "2019-12-31"}).json()["results"]
+        assert (found[0]["doc_id"], found[0]["date"], found[0]["date_precision"]) == (doc_id, "2019-01-01", "year")
+        detail = client.get(f"/api/documents/{doc_id}").json()
+        assert (detail["date"], detail["date_precision"]) == ("2019-01-01", "year")
+        listed = client.get("/api/documents", params={"title": "雪域工匠技能比武总结"}).json()["documents"]
+        assert [(d["doc_id"], d["date_precision"]) for d in listed] == [(doc_id, "year")]
+        dated = client.get("/api/search", params={"q": "工会法 第四十三条", "k": 1}).json()["results"][0]
+        assert dated["date_precision"] == "day"  # 工会法(2021-12-24).md
+    finally:
+        client.delete(f"/api/documents/{doc_id}", headers=auth)
 
 
 @pytest.mark.parametrize(("files", "status", "code"), [

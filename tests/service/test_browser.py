@@ -206,7 +206,7 @@ def test_an_editor_signs_in_uploads_a_case_and_disables_it(browser, server: Serv
     added = run_zhiku("user", "add", "page-admin", "--role", "admin", "--password-stdin", "--kb", str(kbs.primary),
                       env=env, stdin="page-password-1\n")
     assert added.returncode == 0, added.stderr
-    note = tmp_path / "金牌工人.txt"
+    note = tmp_path / "2024年金牌工人.txt"  # a year, not a day: the list shows 2024
     note.write_text("某车辆厂工会开展金牌工人培养。\n\n2024年组织技能培训班12期，培训860人次。", encoding="utf-8")
     broken = tmp_path / "坏文件.pdf"
     broken.write_bytes(b"%PDF-1.7 not really")
@@ -222,16 +222,17 @@ def test_an_editor_signs_in_uploads_a_case_and_disables_it(browser, server: Serv
     expect(page.locator("#who")).to_contain_text("page-admin · 管理员")
     page.locator(".tabs a[data-tab=manage]").click()
     page.locator("input[type=file]").set_input_files([str(note), str(broken)])
-    expect(page.locator(".file-chooser")).to_contain_text("金牌工人.txt、坏文件.pdf")
+    expect(page.locator(".file-chooser")).to_contain_text("2024年金牌工人.txt、坏文件.pdf")
     page.locator("select[name=doc_type]").select_option("case")
     page.locator(".upload button[type=submit]").click()
-    expect(page.locator(".outcome-added")).to_contain_text("金牌工人.txt 已新增")
+    expect(page.locator(".outcome-added")).to_contain_text("2024年金牌工人.txt 已新增")
     expect(page.locator(".outcome-failed")).to_contain_text("坏文件.pdf 失败：")
     visit.shot("uploaded")
     page.locator(".doc-filter").fill("金牌工人")  # the KB holds hundreds: the list narrows by title
     page.locator(".doc-filter").press("Enter")
     expect(page.locator("table.docs tbody tr")).to_have_count(1)
     row = page.locator("table.docs tbody tr", has_text="金牌工人")
+    expect(row.locator("td").nth(2)).to_have_text("2024")  # its date: not 2024-01-01, a day it never gave
     row.locator("button").click()
     expect(row).to_contain_text("已停用")
     row.locator("button").click()
