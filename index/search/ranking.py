@@ -211,13 +211,15 @@ def grouped(ranked: Sequence[tuple[ChunkRow, float]], k: int, per_document: int)
 
     A document's further passages follow its best one (in score order) instead of standing where their own
     score would put them: several passages of a long case report are shown as one group, not hidden behind
-    one-hit-per-document and not scattered between other documents.
+    one-hit-per-document and not scattered between other documents. A passage that overlaps one already
+    taken of its document is left out: a long paragraph is cut into chunks that share a sentence, and the
+    card showed 弘扬劳模精神和工匠精神 twice under one report.
     """
     taken: dict[str, list[tuple[ChunkRow, float]]] = {}
     count = 0
     for row, score in ranked:
         group = taken.setdefault(row.doc_id, [])
-        if len(group) < per_document:
+        if len(group) < per_document and not any(r.start < row.end and row.start < r.end for r, _ in group):
             group.append((row, score))
             count += 1
             if count == k:

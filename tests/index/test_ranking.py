@@ -12,7 +12,8 @@ from index.search.text import normalize
 
 
 def row(doc_id: str, position: int, doc_type: str = "policy", jurisdiction: str | None = None) -> ChunkRow:
-    return ChunkRow(chunk_id=f"{doc_id}::{position}", doc_id=doc_id, position=position, text="正文", start=0, end=2, page=None,
+    return ChunkRow(chunk_id=f"{doc_id}::{position}", doc_id=doc_id, position=position, text="正文",
+                    start=10 * position, end=10 * position + 2, page=None,
                     heading=(doc_id,), title=doc_id, doc_type=doc_type, date=None, source=None,
                     jurisdiction=jurisdiction)
 
@@ -99,6 +100,13 @@ def test_grouped_keeps_a_documents_passages_together_and_caps_them() -> None:
     assert [(r.doc_id, r.position) for r, _ in shown] == [("A", 0), ("A", 1), ("A", 2), ("B", 0), ("C", 0)]
     assert [(r.doc_id, r.position) for r, _ in grouped(ranked, k=3, per_document=1)] == [("A", 0), ("B", 0),
                                                                                           ("C", 0)]
+
+
+def test_grouped_shows_a_sentence_once() -> None:
+    """Chunks of a long paragraph share a sentence; the second one that overlaps the first is left out."""
+    first, overlapping, apart = row("A", 0), dataclasses.replace(row("A", 1), start=1, end=12), row("A", 2)
+    shown = grouped([(first, 0.9), (overlapping, 0.8), (apart, 0.7)], k=5, per_document=3)
+    assert [r.position for r, _ in shown] == [0, 2]
 
 
 @pytest.mark.parametrize("text, figure", [
