@@ -64,7 +64,7 @@ class ChunkRow:
 
 
 # title, type, date, source, jurisdiction, enabled, date precision
-DocMeta = tuple[str, str, str | None, str | None, str | None, int, DatePrecision | None]
+DocMeta = tuple[str, str, str | None, str | None, str | None, int, DatePrecision]
 Stamp = tuple[int, int]  # (generation, disabled_version): changes with every write that a search can see
 # Chunk rows kept per Store: all of the shipped KB's 12,276. 32,768 take ~50 MB (1.6 KB each in the shipped KB),
 # and their texts are the very strings that key the normalised-passage cache (``index.search.retrieval``).
@@ -99,8 +99,7 @@ def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connecti
 
 def _chunk_row(raw: tuple, doc: DocMeta) -> ChunkRow | None:
     """A ``chunks`` row and its document's metadata as a :class:`ChunkRow`; None if the document is disabled."""
-    return ChunkRow(*raw[:6], tuple(json.loads(raw[6])), raw[7], *doc[:5], bool(raw[8]),
-                    doc[6] or "day") if doc[5] else None
+    return ChunkRow(*raw[:6], tuple(json.loads(raw[6])), raw[7], *doc[:5], bool(raw[8]), doc[6]) if doc[5] else None
 
 
 class Store:
@@ -292,7 +291,7 @@ class Store:
         if reload or cached != stamp:
             docs = {r[0]: r[1:] for r in self.conn.execute(
                 "SELECT doc_id, title, doc_type, date, source, json_extract(extra, '$.jurisdiction'), enabled, "
-                "json_extract(extra, '$.date_precision') FROM documents")}
+                "coalesce(json_extract(extra, '$.date_precision'), 'day') FROM documents")}
             self._doc_meta = (stamp, docs)  # one assignment: other threads see the old pair or the new
         return docs
 
