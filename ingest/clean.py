@@ -16,6 +16,9 @@ LAWREF_HEADER_END = "<!-- INFO END -->"
 
 _LINE_BREAKS = re.compile(r"\r\n?|[\x0b\x0c\x85\u2028\u2029]")
 _EXCESS_BLANK_LINES = re.compile(r"\n{3,}")
+# A line of zero-width characters alone between two lines of text: scraped web pages (the government work
+# reports) break a paragraph there, mid-word (健全优胜劣汰质量竞 / U+200B / 争机制); the text runs on.
+_ZERO_WIDTH_LINE = re.compile(r"(?<=\S)\n[^\S\n]*[\u200b\u200c\u200d\u2060\ufeff]+[^\S\n]*\n[^\S\n]*(?=\S)")
 _FIRST_H1 = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
 
@@ -52,8 +55,9 @@ def normalise(raw: str) -> str:
 
     Lines are stripped at both ends: leading full-width spaces are Chinese paragraph indentation (layout),
     and trailing spaces are noise.  Runs of blank lines collapse to one blank line (= a paragraph break).
+    Two lines of text with only zero-width characters between them are one line (:data:`_ZERO_WIDTH_LINE`).
     """
-    text = _LINE_BREAKS.sub("\n", raw).translate(_TABLE)
+    text = _ZERO_WIDTH_LINE.sub("", _LINE_BREAKS.sub("\n", raw)).translate(_TABLE)
     text = "\n".join(line.strip() for line in text.split("\n"))
     return _EXCESS_BLANK_LINES.sub("\n\n", text).strip()
 
