@@ -8,6 +8,8 @@ missing paths). User errors print one line to stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import html
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +31,9 @@ from service.commands import (COMMAND_METAVAR, COMMANDS, JSON_FLAG, NAME_FLAG, C
 from service.errors import ApiError, describe_problem
 from service.schemas import (NOT_FOUND_MESSAGE, RELATED_INTRO, AnswerResponse, AskParams, CheckOut, SearchParams,
                              SearchResponse, shown_date)
+
+_MARK = re.compile(r"</?mark>")
+
 
 @contextmanager
 def _open(settings: Settings, name: str | None = None, *, create: bool = False) -> Iterator[KnowledgeBase]:
@@ -96,7 +101,7 @@ def search(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{i}. {hit.title}  [{meta}]  {hit.score:.3f}")
         if hit.heading:
             print(f"   {hit.heading}")
-        print(f"   {_one_line(hit.text)}\n")
+        print(f"   {_one_line(_plain(hit.snippet))}\n")
     return 0
 
 
@@ -252,6 +257,12 @@ STATS_LABELS = {"documents": "文档", "chunks": "段落", "doc_types": "各类�
 
 
 # --- entry point -----------------------------------------------------------------------------------
+def _plain(snippet: str) -> str:
+    """A card's snippet for the terminal: the window around the query's words (a passage's opening often
+    holds none of them), without the page's <mark> tags and HTML escapes."""
+    return html.unescape(_MARK.sub("", snippet))
+
+
 def _one_line(text: str, width: int = 160) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[:width] + "…"

@@ -48,6 +48,14 @@ def test_search_plain_text_and_methods(kbs: KBs, env: dict[str, str]) -> None:
     assert done.returncode == 0 and done.stdout.startswith("1. ")
 
 
+def test_search_prints_the_passage_where_the_words_are(kbs: KBs, env: dict[str, str]) -> None:
+    """The real case report's paragraph on sport and culture opens with 丰富文体生活 and names the 紫金杯 contest
+    some 250 characters on: the terminal shows the window around it, as the page's card does, without <mark>."""
+    done = run_zhiku("search", "紫金杯 摄影大赛", "--kb", str(kbs.copy), "-k", "1", env=env)
+    passage = done.stdout.strip().splitlines()[-1]
+    assert done.returncode == 0 and "紫金杯" in passage and "<mark>" not in passage
+
+
 def test_ask_json(kbs: KBs, env: dict[str, str]) -> None:
     done = run_zhiku("ask", "企业应当按什么比例向工会拨缴经费", "--kb", str(kbs.copy), "--json", env=env)
     assert done.returncode == 0, done.stderr
