@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.search.intent import Intent, asks_which_enterprise, intent_of, offers
+from index.search.intent import Intent, intent_of, offers
 from index.records import AnswerSentence, Hit, SearchResult
 from index.search.ranking import coverage, question_words
 from index.search.text import analyze_query, normalize
@@ -225,7 +225,7 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float], closeness: Cl
     analysis = analyze_query(result.query)
     words = question_words(analysis)
     passages = _distinct(hits)[:PASSAGES]
-    if asks_which_enterprise(result.query) and any(hit.doc_type == "case" for hit in passages):
+    if intent.which_enterprise and any(hit.doc_type == "case" for hit in passages):
         passages = [hit for hit in passages if hit.doc_type == "case"]  # a policy names no enterprise
     owners = owners or {}
     best = _scored_units(passages, intent, words, idf, MIN_COVERAGE, closeness, owners)

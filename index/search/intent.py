@@ -52,13 +52,15 @@ _FIGURE_UNITS = tuple((re.compile(cue), re.compile(answer)) for cue, answer in (
 @dataclass(frozen=True)
 class Intent:
     """``wants_case``: case reports first; ``wants_rule``: laws and policies first; ``asks``: the answer's form;
-    ``unit``: for a figure question that names one (几天, 百分之几, 多少钱), how its answer writes it."""
+    ``unit``: for a figure question that names one (几天, 百分之几, 多少钱), how its answer writes it;
+    ``which_enterprise``: it asks which enterprise (哪家企业…), which only a case report can name."""
 
     question: bool
     wants_case: bool
     wants_rule: bool
     asks: Asks
     unit: re.Pattern[str] | None = None
+    which_enterprise: bool = False
 
 
 def asks_of(query: str) -> Asks:
@@ -102,7 +104,8 @@ def intent_of(query: str) -> Intent:
     wants_rule = not wants_case and any(cue in query for cue in RULE_CUES)
     asks = asks_of(query)
     return Intent(question=question, wants_case=wants_case or not (question or wants_rule),
-                  wants_rule=wants_rule, asks=asks, unit=unit_of(query) if asks == "figure" else None)
+                  wants_rule=wants_rule, asks=asks, unit=unit_of(query) if asks == "figure" else None,
+                  which_enterprise=asks_which_enterprise(query))
 
 
 _HAS_FIGURE = re.compile(r"\d|百分之|[一二两三四五六七八九十百千万]+(?:[个次期项名人天日年月倍家条级岁周元]|小时|分之|%)")

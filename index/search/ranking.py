@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from index.search.intent import CASE_CUES, Intent, asks_which_enterprise, offers
+from index.search.intent import CASE_CUES, Intent, offers
 from index.records import Hit
 from index.store.sqlite import ChunkRow
 from index.search.text import QueryAnalysis, normalize
@@ -163,7 +163,7 @@ def kind_features(row: ChunkRow, query: str, intent: Intent,
     local = bool(region and row.doc_type in ("law", "policy") and short_region(region) not in query)
     titled = len(title_query) >= MIN_TITLE_QUERY and title_query in _title_of(row.title)
     wanted = case and intent.wants_case
-    strength = 2.0 if wanted and asks_which_enterprise(query) else float(wanted)
+    strength = 2.0 if wanted and intent.which_enterprise else float(wanted)
     return strength, float(case and intent.wants_rule), float(local), float(titled), float(wanted and row.last)
 
 
