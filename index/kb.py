@@ -42,7 +42,7 @@ from index.search.text import analyze_query, tokenize
 from index.store.vectors import VectorStore, cosines_to
 from ingest.cases import case_profile, profile_rules
 from ingest.lexicon import load_lexicon
-from ingest.models import CaseKind, Change, Chunk, Document, Skipped
+from ingest.models import CaseKind, Change, Chunk, Document, Skipped, date_precision_of
 from ingest.pipeline import scan
 from ingest.readers import SIDECAR_SUFFIX, ReadContext
 
@@ -562,7 +562,7 @@ class KnowledgeBase:
             if kind and _case_kind(profile) != kind:
                 continue
             out.append({"doc_id": doc_id, "title": title, "date": date, "source": source,
-                        "date_precision": extra.get("date_precision", "day"), **profile})
+                        "date_precision": date_precision_of(extra), **profile})
         return out if rank is None else sorted(out, key=lambda case: rank[case["doc_id"]])
 
     def suggest(self, prefix: str, limit: int = 8) -> list[str]:

@@ -17,7 +17,7 @@ from pathlib import PurePath
 from typing import NamedTuple, cast
 
 from ingest.chunking import ARTICLE_NUMBER
-from ingest.models import DOC_TYPES, DatePrecision, DocType
+from ingest.models import DATE_PRECISION_KEY, DOC_TYPES, DatePrecision, DocType
 
 METADATA_VERSION = 2  # raise when the rules below change what a document's metadata are: KBs then re-read
 OVERRIDABLE = ("title", "date", "source", "doc_type")
@@ -308,9 +308,9 @@ def describe(
     )
     dated = cast("Dated | None", fields["date"]) if "date" in fields else detect_date(
         text, header=header, file_name=file_name, title=title)
-    extra.pop("date_precision", None)  # said by the date itself, never by a sidecar
+    extra.pop(DATE_PRECISION_KEY, None)  # said by the date itself, never by a sidecar
     if dated is not None and dated.precision != "day":
-        extra["date_precision"] = dated.precision
+        extra[DATE_PRECISION_KEY] = dated.precision
     source = fields["source"] if "source" in fields else detect_source(text) or source_from_header(header)
     doc_type = fields.get("doc_type") or detect_doc_type(text, title=title, folders=folders)
     jurisdiction = extra.get("jurisdiction") or detect_jurisdiction(title, cast("str | None", source))

@@ -2,13 +2,20 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 DocType = Literal["law", "policy", "case", "report", "other"]
 DOC_TYPES: tuple[str, ...] = ("law", "policy", "case", "report", "other")
 DatePrecision = Literal["day", "month", "year"]  # a date from a year alone is stored as its 1 January
 CaseKind = Literal["practice", "dispute"]  # a case report: an enterprise's or union's practice, or a labour dispute
+DATE_PRECISION_KEY = "date_precision"  # in a document's extra, only when the date is less than a day's
+
+
+def date_precision_of(extra: Mapping[str, object]) -> DatePrecision:
+    """How much of its date a document's source gave, from its ``extra`` (a day's unless it says otherwise)."""
+    return cast(DatePrecision, extra.get(DATE_PRECISION_KEY, "day"))
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,10 @@ class Document:
     root: str  # absolute path of the folder (or file) the user ingested; scopes removals
     extra: dict[str, object] = field(default_factory=dict)  # e.g. jsonl record id, case facts
     page_starts: tuple[int, ...] = ()  # offsets in ``text`` where pages 1, 2, … start (PDF, scans, OFD, slides)
+
+    @property
+    def date_precision(self) -> DatePrecision:
+        return date_precision_of(self.extra)
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page that ``text[offset]`` lies on, or None for a document without pages."""

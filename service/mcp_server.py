@@ -115,7 +115,7 @@ def build_server(kb: KnowledgeBase, settings: Settings) -> MCPServer:
         doc, _ = found
         end = min(len(doc.text), start + MAX_DOCUMENT_CHARS)
         return DocumentText(doc_id=doc.doc_id, title=doc.title, doc_type=doc.doc_type,
-                            date=shown_date(doc.date, doc.extra.get("date_precision", "day")),
+                            date=shown_date(doc.date, doc.date_precision),
                             source=doc.source, start=start, text=doc.text[start:end], total_chars=len(doc.text),
                             next_start=end if end < len(doc.text) else None)
 

@@ -6,7 +6,7 @@ The CLI's ``--json`` output is built from the same models, so a script sees one 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, cast
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -296,7 +296,7 @@ class DocumentDetail(BaseModel):
            case_kind: CaseKind | None = None) -> DocumentDetail:
         return cls(doc_id=doc.doc_id, title=doc.title, doc_type=doc.doc_type, date=doc.date, source=doc.source,
                    text=doc.text, chunks=[ChunkOut.of(c) for c in chunks], enabled=enabled, case_kind=case_kind,
-                   date_precision=cast(DatePrecision, doc.extra.get("date_precision", "day")))
+                   date_precision=doc.date_precision)
 
 
 class Deleted(BaseModel):

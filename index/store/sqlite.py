@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.store.snapshots import Snapshots
-from ingest.models import Chunk, DatePrecision, Document, KnownDoc
+from ingest.models import DATE_PRECISION_KEY, Chunk, DatePrecision, Document, KnownDoc
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,6 +65,7 @@ class ChunkRow:
 
 # title, type, date, source, jurisdiction, enabled, date precision
 DocMeta = tuple[str, str, str | None, str | None, str | None, int, DatePrecision]
+_DATE_PRECISION = f"coalesce(json_extract(extra, '$.{DATE_PRECISION_KEY}'), 'day')"  # as date_precision_of
 Stamp = tuple[int, int]  # (generation, disabled_version): changes with every write that a search can see
 # Chunk rows kept per Store: all of the shipped KB's 12,276. 32,768 take ~50 MB (1.6 KB each in the shipped KB),
 # and their texts are the very strings that key the normalised-passage cache (``index.search.retrieval``).
@@ -291,7 +292,7 @@ class Store:
         if reload or cached != stamp:
             docs = {r[0]: r[1:] for r in self.conn.execute(
                 "SELECT doc_id, title, doc_type, date, source, json_extract(extra, '$.jurisdiction'), enabled, "
-                "coalesce(json_extract(extra, '$.date_precision'), 'day') FROM documents")}
+                f"{_DATE_PRECISION} FROM documents")}
             self._doc_meta = (stamp, docs)  # one assignment: other threads see the old pair or the new
         return docs
 
@@ -335,7 +336,7 @@ class Store:
         rows = self.conn.execute(
             "SELECT d.doc_id, d.title, d.doc_type, d.date, d.source, "
             "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id), d.enabled, "
-            "coalesce(json_extract(d.extra, '$.date_precision'), 'day') "
+            f"{_DATE_PRECISION} "
             f"FROM documents d {where} ORDER BY d.doc_id LIMIT ? OFFSET ?", [*params, limit, offset])
         keys = ("doc_id", "title", "doc_type", "date", "source", "chunks", "enabled", "date_precision")
         return [{**dict(zip(keys, r)), "enabled": bool(r[6])} for r in rows], total
