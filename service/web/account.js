@@ -63,7 +63,7 @@ export async function showLogin(params, signal, setStatus) {
     message.textContent = "";
     try {
       await send("POST", "/api/login", { username: data.get("username"), password: data.get("password") });
-      location.hash = "#/search";
+      location.hash = params.get("next") === "manage" ? "#/manage" : "#/search"; // the one page that asks to sign in
       location.reload();
     } catch (error) {
       message.textContent = error.message;

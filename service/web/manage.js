@@ -1,7 +1,7 @@
 // 管理: what editors and admins of the chosen KB do on the page — upload files (saying what they are) and
 // take documents out of search (停用) or put them back (启用). The server checks every call again.
 import { currentKb } from "./account.js";
-import { DOC_TYPES, clear, docHref, el, getJSON, send, shownDate } from "./util.js";
+import { DOC_TYPES, clear, docHref, el, getJSON, send, session, shownDate } from "./util.js";
 
 const view = document.getElementById("view-manage");
 const OUTCOMES = { added: "已新增", updated: "已更新", unchanged: "未变化", failed: "失败" };
@@ -96,7 +96,13 @@ export async function showManage(params, signal, setStatus) {
   const kb = currentKb();
   clear(view);
   if (!kb?.writable) {
-    setStatus("你没有这个知识库的编辑权限。", true);
+    if (session.user) {
+      setStatus("你没有这个知识库的编辑权限。", true);
+      return;
+    }
+    // Someone who followed a link to 管理 before signing in: sign in, then come back here.
+    setStatus("管理文档需要编辑或管理员账号。", true);
+    view.append(el("p", {}, el("a", { href: "#/login?next=manage" }, "登录后管理文档")));
     return;
   }
   setStatus(`管理知识库：${kb.title}。停用的文档保留在库中，但不再被检索到。`);

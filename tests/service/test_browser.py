@@ -202,7 +202,7 @@ def test_weak_matches_are_offered_apart_when_nothing_passes_the_cut_off(browser,
 
 def test_an_editor_signs_in_uploads_a_case_and_disables_it(browser, server: Server, kbs: KBs,
                                                            env: dict[str, str], tmp_path: Path) -> None:
-    """登录 → 管理: upload with a type and a title, each file's outcome, 停用 / 启用, 退出 (phone width)."""
+    """管理 before signing in → 登录 → back to 管理: upload with a type and a title, each file's outcome, 停用 / 启用, 退出 (phone width)."""
     added = run_zhiku("user", "add", "page-admin", "--role", "admin", "--password-stdin", "--kb", str(kbs.primary),
                       env=env, stdin="page-password-1\n")
     assert added.returncode == 0, added.stderr
@@ -210,9 +210,10 @@ def test_an_editor_signs_in_uploads_a_case_and_disables_it(browser, server: Serv
     note.write_text("某车辆厂工会开展金牌工人培养。\n\n2024年组织技能培训班12期，培训860人次。", encoding="utf-8")
     broken = tmp_path / "坏文件.pdf"
     broken.write_bytes(b"%PDF-1.7 not really")
-    visit = Visit(browser, server.url, 390, 844, "phone-manage")
+    visit = Visit(browser, server.url, 390, 844, "phone-manage", "/#/manage")  # a link to 管理, before signing in
     page = visit.page
-    page.locator("#who a").click()
+    expect(page.locator("#status")).to_have_text("管理文档需要编辑或管理员账号。")
+    page.locator("#view-manage a", has_text="登录").click()
     page.locator("input[name=username]").fill("page-admin")
     page.locator("input[name=password]").fill("wrong-password")
     page.locator(".login button").click()
@@ -220,7 +221,7 @@ def test_an_editor_signs_in_uploads_a_case_and_disables_it(browser, server: Serv
     page.locator("input[name=password]").fill("page-password-1")
     page.locator(".login button").click()
     expect(page.locator("#who")).to_contain_text("page-admin · 管理员")
-    page.locator(".tabs a[data-tab=manage]").click()
+    expect(page.locator(".upload h2")).to_have_text("上传文件")  # back where the link was followed
     page.locator("input[type=file]").set_input_files([str(note), str(broken)])
     expect(page.locator(".file-chooser")).to_contain_text("2024年金牌工人.txt、坏文件.pdf")
     page.locator("select[name=doc_type]").select_option("case")
