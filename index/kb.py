@@ -38,6 +38,7 @@ from index.settings import Settings
 from index.store.snapshots import Snapshots
 from index.store.sqlite import NewChunk, Store
 from index.search.suggest import suggestions
+from index.search.intent import intent_of
 from index.search.text import analyze_query, tokenize
 from index.store.vectors import VectorStore, cosines_to
 from ingest.cases import case_profile, profile_rules
@@ -454,10 +455,11 @@ class KnowledgeBase:
         analysis = analyze_query(query)
         found = retrieval.search(self, query, analysis, k=k, filters=filters, method=method,
                                  per_document=per_document, min_relevance=min_relevance)
-        return SearchResult(query=query, hits=self._with_case_kinds(found.hits), terms=analysis.terms,
+        return SearchResult(query=query, hits=self._with_case_kinds(found.hits),
+                            terms=retrieval.keyword_terms(analysis, intent_of(query)),
                             expansions=analysis.expansions, facets=found.facets,
                             took_ms=(time.perf_counter() - started) * 1000, method=method, learned=found.learned,
-                            total=found.total, related=self._with_case_kinds(found.related))
+                            total=found.total, related=self._with_case_kinds(found.related), order=found.order)
 
     def ask(self, query: str, *, k: int = 5, filters: Filters = Filters()) -> Answer:
         """An extractive answer: sentences quoted from the ``k`` best passages, each with its citation.

@@ -7,6 +7,8 @@ from typing import Literal
 from ingest.models import CaseKind, DatePrecision
 
 Method = Literal["hybrid", "bm25", "dense"]
+# How the hits are ordered: most relevant first, or earliest first (a question asking when something was first said)
+Order = Literal["relevance", "date"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class SearchResult:
     learned: list[str] = field(default_factory=list)  # words the query adapter added to BM25, strongest first
     total: int = 0  # documents listed: above the relevance cut-off, or a case report asked for (hits shows the best)
     related: list[Hit] = field(default_factory=list)  # weak matches, offered only when hits is empty
+    order: Order = "relevance"
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,8 @@ def search(args: argparse.Namespace, settings: Settings) -> int:
         print(NOT_FOUND_MESSAGE)
         if response.related:
             print(RELATED_INTRO)
+    elif response.order == "date":
+        print(f"共 {response.total} 篇文档提到，按日期先后排列：")
     for i, hit in enumerate(response.results or response.related, 1):
         meta = " · ".join(x for x in (hit.doc_type, shown_date(hit.date, hit.date_precision), hit.source) if x)
         print(f"{i}. {hit.title}  [{meta}]  {hit.score:.3f}")

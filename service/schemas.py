@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from index.answering.grounded import GroundedAnswer
-from index.records import AnswerSentence, CheckReport, Filters, Hit, IngestReport, Method, SearchResult
+from index.records import AnswerSentence, CheckReport, Filters, Hit, IngestReport, Method, Order, SearchResult
 from index.settings import Settings
 from index.search.text import highlight, marked_terms, readable, snippet
 from ingest.models import DOC_TYPES, CaseKind, Chunk, DatePrecision, Document
@@ -180,12 +180,15 @@ class SearchResponse(BaseModel):
                                                           "的计数，供筛选")
     results: list[HitOut]
     related: list[HitOut] = Field(description=RELATED_DESCRIPTION)
+    order: Order = Field("relevance", description="results 的顺序：relevance 最相关的在前；date 日期最早的在前——问“哪一年"
+                                                  "首次提出……”“最早提到……”时，列出所有提到它的段落，不论相关度")
 
     @classmethod
     def of(cls, result: SearchResult, took_ms: float) -> SearchResponse:
         return cls(query=result.query, method=result.method, total=result.total, took_ms=round(took_ms, 2),
                    terms=result.terms, expansions=result.expansions, learned=result.learned, facets=result.facets,
-                   results=_cards(result.hits, result.terms), related=_cards(result.related, result.terms))
+                   results=_cards(result.hits, result.terms), related=_cards(result.related, result.terms),
+                   order=result.order)
 
 
 class SentenceOut(BaseModel):

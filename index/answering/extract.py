@@ -227,6 +227,8 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float], closeness: Cl
     passages = _distinct(hits)[:PASSAGES]
     if intent.which_enterprise and any(hit.doc_type == "case" for hit in passages):
         passages = [hit for hit in passages if hit.doc_type == "case"]  # a policy names no enterprise
+    if result.order == "date":  # 哪一年首次提出…: the earliest passage that says it is the answer
+        passages = passages[:1]
     owners = owners or {}
     best = _scored_units(passages, intent, words, idf, MIN_COVERAGE, closeness, owners)
     if not best and passages[0].score >= CONFIDENT:

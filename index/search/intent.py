@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from index.search.text import is_question
+from index.search.text import is_question, normalize
 
 Asks = Literal["figure", "list", "definition", "yesno", "howto", "other"]
 
@@ -49,11 +49,24 @@ _FIGURE_UNITS = tuple((re.compile(cue), re.compile(answer)) for cue, answer in (
 ))
 
 
+# 哪一年首次提出工匠精神, 最早提出“互联网+”是哪一年: over dated documents (the work reports, a union's yearly
+# plans) the answer is the earliest one that says it, which no passage's likeness to the question tells.
+_FIRST = re.compile(r"首次|第一次|最早|最先|首提")
+_WHEN = re.compile(r"哪一?年|什么时候|何时|什么时间|哪一?次")
+_SAID = re.compile(r"提出|提到|提及|写入|写进|出现|部署|强调")
+_WHICH_DOCUMENT = re.compile(r"哪[份篇]|哪个(?:文件|报告|文档)")  # not 哪个期刊…首次提及: that asks where, not when
+# What is left of such a question once its frame is cut out (multi-character frame words split it; particles
+# are trimmed only from the ends of what is left, never from inside a name: 中国制造2025).
+_FRAME = re.compile(rf"{_FIRST.pattern}|{_WHEN.pattern}|{_SAID.pattern}|{_WHICH_DOCUMENT.pattern}|哪里|哪儿|这个?(?:词|提法|说法|概念|表述)|[^\w+]")
+_LEADING, _TRAILING = "的是在了里", "的是在了里中上过"
+
+
 @dataclass(frozen=True)
 class Intent:
     """``wants_case``: case reports first; ``wants_rule``: laws and policies first; ``asks``: the answer's form;
     ``unit``: for a figure question that names one (几天, 百分之几, 多少钱), how its answer writes it;
-    ``which_enterprise``: it asks which enterprise (哪家企业…), which only a case report can name."""
+    ``which_enterprise``: it asks which enterprise (哪家企业…), which only a case report can name;
+    ``first_mention``: for a question asking when something was first said, the words that name it."""
 
     question: bool
     wants_case: bool
@@ -61,6 +74,7 @@ class Intent:
     asks: Asks
     unit: re.Pattern[str] | None = None
     which_enterprise: bool = False
+    first_mention: tuple[str, ...] = ()
 
 
 def asks_of(query: str) -> Asks:
@@ -92,6 +106,15 @@ def asks_which_enterprise(query: str) -> bool:
     return bool(_WHICH_ENTERPRISE.search(query))
 
 
+def first_mention(query: str) -> tuple[str, ...]:
+    """What a question asking when something was first said names, normalised (哪一年的政府工作报告首次提出工匠
+    精神 → 政府工作报告, 工匠精神; 最早提出“互联网+”是哪一年 → 互联网+), or () for any other query."""
+    if not (_FIRST.search(query) and (_WHEN.search(query) or (_SAID.search(query) and _WHICH_DOCUMENT.search(query)))):
+        return ()
+    parts = (part.lstrip(_LEADING).rstrip(_TRAILING) for part in _FRAME.split(normalize(query)))
+    return tuple(dict.fromkeys(part for part in parts if part))
+
+
 def names_cases(query: str) -> bool:
     """Whether the query itself asks for cases (有没有企业…, 哪家企业…, …的做法, 案例)."""
     return any(cue in query for cue in CASE_CUES)
@@ -105,7 +128,7 @@ def intent_of(query: str) -> Intent:
     asks = asks_of(query)
     return Intent(question=question, wants_case=wants_case or not (question or wants_rule),
                   wants_rule=wants_rule, asks=asks, unit=unit_of(query) if asks == "figure" else None,
-                  which_enterprise=asks_which_enterprise(query))
+                  which_enterprise=asks_which_enterprise(query), first_mention=first_mention(query))
 
 
 _HAS_FIGURE = re.compile(r"\d|百分之|[一二两三四五六七八九十百千万]+(?:[个次期项名人天日年月倍家条级岁周元]|小时|分之|%)")

@@ -20,7 +20,7 @@ from index.models.embedders import Embedder
 from index.search.fusion import score_fusion
 from index.search.intent import CASE_CUES, Intent, intent_of, names_cases
 from index.store.keywords import KeywordIndex
-from index.records import Filters, Hit, Method
+from index.records import Filters, Hit, Method, Order
 from index.search.ranking import (Candidate, coverage_of, facet_counts, form_feature, grouped, kind_features,
                            local_rules_without_rival, make_hit, question_words, Relevance, relevance_model, scored,
                            title_key)
@@ -79,6 +79,7 @@ class Retrieved:
     facets: dict[str, dict[str, int]]
     learned: list[str]
     related: list[Hit]  # weak matches offered when no passage passed the cut-off (see :func:`related`)
+    order: Order = "relevance"  # "date": the passages that say what a question asks was first said, earliest first
 
 
 def date_int(date: str | None) -> int:
@@ -165,6 +166,13 @@ def closeness(index: SearchIndex, query: str, analysis: QueryAnalysis) -> Callab
     return lambda texts: index.embedder.embed_passages(texts) @ vector * (weight / scale[1])
 
 
+def keyword_terms(analysis: QueryAnalysis, intent: Intent) -> list[str]:
+    """The terms BM25 searches and the page highlights: a question asking when something was first said
+    (哪一年首次提出工匠精神) wants every passage that says it, not those that also say 一年 or 提出."""
+    said = [t for t in analysis.terms if any(t in words for words in intent.first_mention)]
+    return said or analysis.terms
+
+
 def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filters: Filters,
                method: Method) -> tuple[list[Candidate], dict[str, dict[str, int]], list[str]]:
     """Every candidate passage with its evidence, the per-method ranks and the learned words.
@@ -190,7 +198,7 @@ def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filte
             offered = index.query_adapter.expansions(query, analysis.translatable)
             own = set(analysis.terms)
             learned = {word: weight for word, weight in offered.items() if word not in own and keywords.has_term(word)}
-        results["bm25"] = keywords.search(analysis.terms, n, allowed, extra=learned)
+        results["bm25"] = keywords.search(keyword_terms(analysis, intent), n, allowed, extra=learned)
     dense_weight = WEIGHTS.dense_weight(index.settings.embedder)
     fused = score_fusion(results, {"dense": dense_weight, "bm25": 1 - dense_weight})
     rows = index.store.chunk_rows([cid for cid, _ in fused])
@@ -242,8 +250,38 @@ def keyword_matches(query: str, analysis: QueryAnalysis, everything: Sequence[tu
     keywords = [word for word in re.findall(r"\w+", normalize(query)) if word not in CASE_CUES]
     forms = [[word, *(word.replace(form, other) for form, others in analysis.expansions.items() if form in word
                       for other in map(normalize, others))] for word in keywords]
-    return [(row, p) for row, p in everything if p < threshold and forms
-            and all(any(form in _searchable(row) for form in written) for written in forms)]
+    return [(row, p) for row, p in everything if p < threshold and forms and _holds(row, forms)]
+
+
+def first_mentions(intent: Intent, everything: Sequence[tuple[ChunkRow, float]]) -> list[tuple[ChunkRow, float]]:
+    """For a question asking when something was first said (哪一年的政府工作报告首次提出工匠精神): every passage
+    that says it, whatever its relevance, the earliest document first (undated ones last); [] when no dated
+    document does (a KB of undated articles has no earliest).
+
+    Such a question shares most of its words (哪一年, 首次, 提出) with no answer, and its answer is a date the
+    passages' likeness to it cannot tell: over the 87 work reports it listed the 1957 report (整整一年) first,
+    though eight documents say 工匠精神 and the 2016 report was the first.
+    """
+    if not intent.first_mention:
+        return []
+    said = [(row, p) for row, p in everything if _holds(row, [[word] for word in intent.first_mention])]
+    if not any(row.date for row, _ in said):
+        return []
+    return sorted(said, key=lambda item: (item[0].date is None, item[0].date or ""))
+
+
+def _holds(row: ChunkRow, words: Sequence[Sequence[str]]) -> bool:
+    """Whether the passage (with its title and headings) holds every word in one of its forms, as written:
+    spaces and punctuation between its characters aside (大众创业、万众创新 holds 大众创业万众创新)."""
+    text = _unpunctuated(_searchable(row))
+    return all(any(_unpunctuated(form) in text for form in forms) for forms in words)
+
+
+def _unpunctuated(text: str) -> str:
+    return _PUNCTUATION.sub("", text)
+
+
+_PUNCTUATION = re.compile(r"[\s、，,·“”‘’\"'《》〈〉]+")
 
 
 def _searchable(row: ChunkRow) -> str:
@@ -270,6 +308,7 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
     """
     found, ranks, learned = candidates(index, query, analysis, filters=filters, method=method)
     weak: list[tuple[ChunkRow, float]] = []
+    order: Order = "relevance"
     if method == "hybrid":
         model = relevance_model(index.settings.embedder)
         chosen = index.settings.min_relevance if min_relevance is None else min_relevance
@@ -281,6 +320,9 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
         if chosen is None and names_cases(query):  # the case asked for, within the k shown
             place = max(k - 1, 1)  # never before the best passage
             ranked = ranked[:place] + case_fallback(found, ranked, model) + ranked[place:]
+        said = first_mentions(intent_of(query), everything) if chosen is None else []
+        if said:
+            ranked, order = said, "date"
         if chosen is None and not ranked:
             weak = related(everything, model, per_document or RELATED_K)
     else:  # one method alone, for comparison: its own order and min-max score, no cut-off
@@ -292,7 +334,7 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
     hits = [make_hit(row, p, ranks, chunks_of[row.doc_id] if per_document == 1 else [row.chunk_id])
             for row, p in shown]
     return Retrieved(hits=hits, total=len(chunks_of), facets=facet_counts([row for row, _ in ranked]),
-                     learned=learned, related=[make_hit(row, p, ranks, [row.chunk_id]) for row, p in weak])
+                     learned=learned, related=[make_hit(row, p, ranks, [row.chunk_id]) for row, p in weak], order=order)
 
 
 def related(everything: Sequence[tuple[ChunkRow, float]], model: Relevance,

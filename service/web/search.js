@@ -52,8 +52,10 @@ function foundLearned(data) {
 
 function summary(data) {
   const shown = new Set(data.results.map((r) => r.doc_id)).size;
-  const parts = [data.total > shown ? `共 ${data.total} 篇相关文档，显示最相关的 ${shown} 篇` : `共 ${data.total} 篇相关文档`,
-    `用时 ${Math.round(data.took_ms)} 毫秒`];
+  const found = data.order === "date" // 哪一年首次提出…: every document that says it, earliest first
+    ? `共 ${data.total} 篇文档提到，按日期先后排列${data.total > shown ? `，显示最早的 ${shown} 篇` : ""}`
+    : data.total > shown ? `共 ${data.total} 篇相关文档，显示最相关的 ${shown} 篇` : `共 ${data.total} 篇相关文档`;
+  const parts = [found, `用时 ${Math.round(data.took_ms)} 毫秒`];
   const expanded = Object.entries(data.expansions ?? {}).map(([form, others]) => `${form} → ${others.join("、")}`);
   if (expanded.length) parts.push(`已扩展：${expanded.join("；")}`);
   const learned = foundLearned(data);

@@ -1,6 +1,7 @@
 """A keyword lists every passage that holds it, though the relevance model scores a government work report's
 many-topic paragraph below the cut-off (工匠精神 listed the 2017 report alone; 2016 and 2018 say it too), and
-a case report's long paragraph likewise (the 案例 tab found no case for 排舞, which the real case report names)."""
+a case report's long paragraph likewise (the 案例 tab found no case for 排舞, which the real case report names).
+A question asking when something was first said lists every passage that says it, the earliest first."""
 from __future__ import annotations
 
 import shutil
@@ -12,7 +13,7 @@ from index.kb import KnowledgeBase
 from index.search.ranking import relevance_model
 from index.settings import Settings
 
-REPORTS = ("1957", "2016", "2017", "2018")
+REPORTS = ("1957", "2015", "2016", "2017", "2018")
 CASE = "江钨控股集团工会全力推进产改走深走实(2023-11-01).txt"
 
 
@@ -57,3 +58,28 @@ def test_a_keyword_is_matched_whole_not_by_jiebas_pieces(kb: KnowledgeBase) -> N
     """jieba cuts 排舞 into 排 + 舞; the paragraph on red culture has 创排 and 上舞台 but never 排舞."""
     hits = kb.search("排舞", k=10).hits
     assert hits and all("排舞" in h.text for h in hits)
+
+
+def test_when_something_was_first_said_the_earliest_report_answers(kb: KnowledgeBase) -> None:
+    """Over the reports the question listed the 1957 report first (整整一年: a year, said); 2016 said 工匠精神 first."""
+    result = kb.search("哪一年的政府工作报告首次提出工匠精神", k=10)
+    assert result.order == "date" and result.total == 3
+    assert [h.title[:4] for h in result.hits][0] == "2016" and all("工匠精神" in h.text for h in result.hits)
+    dates = [h.date for h in result.hits]
+    assert dates == sorted(dates)
+    assert "工匠精神" in result.terms and not {"一年", "首次", "提出"} & set(result.terms)  # what is highlighted
+    answer = kb.ask("哪一年的政府工作报告首次提出工匠精神")
+    assert answer.sentences and all(s.citation.startswith("《2016年") and "工匠精神" in s.text for s in answer.sentences)
+
+
+def test_a_first_mention_is_found_across_punctuation(kb: KnowledgeBase) -> None:
+    """The reports write 大众创业、万众创新; the 2015 report is the first of them to say it."""
+    result = kb.search("哪一年首次提出大众创业万众创新", k=10)
+    assert result.order == "date" and result.hits[0].title.startswith("2015")
+    assert {h.title[:4] for h in result.hits} == {"2015", "2016", "2017", "2018"}
+
+
+def test_other_questions_keep_the_order_of_relevance(kb: KnowledgeBase) -> None:
+    assert kb.search("工匠精神是什么", k=10).order == "relevance"
+    chosen = kb.search("哪一年首次提出工匠精神", k=10, min_relevance=0.0)  # a caller's cut-off: its own order
+    assert chosen.order == "relevance" and chosen.hits[0].score == max(h.score for h in chosen.hits)

@@ -47,6 +47,20 @@ def test_intent_reads_what_the_query_wants(query: str, case: bool, rule: bool, a
     assert asks_of(query) == intent.asks == asks
 
 
+@pytest.mark.parametrize(("query", "named"), [
+    ("哪一年的政府工作报告首次提出工匠精神", ("政府工作报告", "工匠精神")),
+    ("工匠精神最早是在哪年的政府工作报告里提出的", ("工匠精神", "政府工作报告")),
+    ("最早提出“互联网+”是哪一年", ("互联网+",)),  # the + is part of the name
+    ("中国制造2025最早在哪年提出", ("中国制造2025",)),  # 中 is trimmed only at the end of what is left
+    ("最早提出“互联网+”的是哪份报告", ("互联网+", "报告")),
+    ("「Aeronomy」这个词是在哪个期刊发表的文章中首次提及？", ()),  # where, not when
+    ("工匠精神是什么", ()),
+    ("公司第一次安排加班要给多少钱", ()),  # first, but not when something was said
+])
+def test_a_question_asking_when_something_was_first_said_names_it(query: str, named: tuple[str, ...]) -> None:
+    assert intent_of(query).first_mention == named
+
+
 def test_coverage_counts_a_word_in_any_of_its_lexicon_forms() -> None:
     words = concepts(["产改", "技能"], {"产改": ["产业工人队伍建设改革"]})
     idf = {"产改": 2.0, "技能": 1.0}
