@@ -459,7 +459,8 @@ class KnowledgeBase:
                             terms=retrieval.keyword_terms(analysis, intent_of(query)),
                             expansions=analysis.expansions, facets=found.facets,
                             took_ms=(time.perf_counter() - started) * 1000, method=method, learned=found.learned,
-                            total=found.total, related=self._with_case_kinds(found.related), order=found.order)
+                            total=found.total, related=self._with_case_kinds(found.related), order=found.order,
+                            year=found.year)
 
     def ask(self, query: str, *, k: int = 5, filters: Filters = Filters()) -> Answer:
         """An extractive answer: sentences quoted from the ``k`` best passages, each with its citation.

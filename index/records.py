@@ -56,6 +56,7 @@ class SearchResult:
     total: int = 0  # documents listed: above the relevance cut-off, or a case report asked for (hits shows the best)
     related: list[Hit] = field(default_factory=list)  # weak matches, offered only when hits is empty
     order: Order = "relevance"
+    year: int | None = None  # the year of the document the question names (2018年政府工作报告): only it was searched
 
 
 @dataclass(frozen=True)

@@ -182,13 +182,15 @@ class SearchResponse(BaseModel):
     related: list[HitOut] = Field(description=RELATED_DESCRIPTION)
     order: Order = Field("relevance", description="results 的顺序：relevance 最相关的在前；date 日期最早的在前——问“哪一年"
                                                   "首次提出……”“最早提到……”时，列出所有提到它的段落，不论相关度")
+    year: int | None = Field(None, description="问题按年份点名一篇文档（如“2018年政府工作报告……”）且没有给日期筛选时，"
+                                               "只检索了这一年的文档，这里是那一年；否则为空")
 
     @classmethod
     def of(cls, result: SearchResult, took_ms: float) -> SearchResponse:
         return cls(query=result.query, method=result.method, total=result.total, took_ms=round(took_ms, 2),
                    terms=result.terms, expansions=result.expansions, learned=result.learned, facets=result.facets,
                    results=_cards(result.hits, result.terms), related=_cards(result.related, result.terms),
-                   order=result.order)
+                   order=result.order, year=result.year)
 
 
 class SentenceOut(BaseModel):

@@ -59,6 +59,11 @@ _WHICH_DOCUMENT = re.compile(r"哪[份篇]|哪个(?:文件|报告|文档)")  # n
 # are trimmed only from the ends of what is left, never from inside a name: 中国制造2025).
 _FRAME = re.compile(rf"{_FIRST.pattern}|{_WHEN.pattern}|{_SAID.pattern}|{_WHICH_DOCUMENT.pattern}|哪里|哪儿|这个?(?:词|提法|说法|概念|表述)|[^\w+]")
 _LEADING, _TRAILING = "的是在了里", "的是在了里中上过"
+# 2018年政府工作报告关于工匠精神怎么说 names one year's document: the reports' likeness to the question does not
+# tell the years apart (the 2000 report came first, and 问答 quoted 2017's), so only that year's documents answer.
+_DOCUMENT_YEAR = re.compile(r"((?:19|20)\d{2})年度?的?(?:中华人民共和国)?(?:国务院)?(?:政府)?"
+                            r"(?:工作报告|报告|工作总结|总结|工作要点|工作计划)")
+_YEARS_JOINED = re.compile(r"(?:19|20)\d{2}年?(?:和|与|、|及|至|到|同|跟|比|-|—|~)(?:19|20)\d{2}")  # 2018年和2019年的报告
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,8 @@ class Intent:
     """``wants_case``: case reports first; ``wants_rule``: laws and policies first; ``asks``: the answer's form;
     ``unit``: for a figure question that names one (几天, 百分之几, 多少钱), how its answer writes it;
     ``which_enterprise``: it asks which enterprise (哪家企业…), which only a case report can name;
-    ``first_mention``: for a question asking when something was first said, the words that name it."""
+    ``first_mention``: for a question asking when something was first said, the words that name it;
+    ``document_year``: the year of the one document it names by its year (2018年政府工作报告)."""
 
     question: bool
     wants_case: bool
@@ -75,6 +81,7 @@ class Intent:
     unit: re.Pattern[str] | None = None
     which_enterprise: bool = False
     first_mention: tuple[str, ...] = ()
+    document_year: int | None = None
 
 
 def asks_of(query: str) -> Asks:
@@ -115,6 +122,14 @@ def first_mention(query: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(part for part in parts if part))
 
 
+def document_year(query: str) -> int | None:
+    """The year of the document a question names by its year (2018年政府工作报告, 2023年工作总结); None when it
+    names none, or two (2018年和2019年的报告相比): a year in what it asks about (2023年新增技师多少人) names no document."""
+    normalized = normalize(query)
+    years = {int(m.group(1)) for m in _DOCUMENT_YEAR.finditer(normalized)}
+    return years.pop() if len(years) == 1 and not _YEARS_JOINED.search(normalized) else None
+
+
 def names_cases(query: str) -> bool:
     """Whether the query itself asks for cases (有没有企业…, 哪家企业…, …的做法, 案例)."""
     return any(cue in query for cue in CASE_CUES)
@@ -128,7 +143,8 @@ def intent_of(query: str) -> Intent:
     asks = asks_of(query)
     return Intent(question=question, wants_case=wants_case or not (question or wants_rule),
                   wants_rule=wants_rule, asks=asks, unit=unit_of(query) if asks == "figure" else None,
-                  which_enterprise=asks_which_enterprise(query), first_mention=first_mention(query))
+                  which_enterprise=asks_which_enterprise(query), first_mention=first_mention(query),
+                  document_year=document_year(query))
 
 
 _HAS_FIGURE = re.compile(r"\d|百分之|[一二两三四五六七八九十百千万]+(?:[个次期项名人天日年月倍家条级岁周元]|小时|分之|%)")

@@ -5,6 +5,7 @@ The functions here are small and mostly pure so that each step can be measured o
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections import defaultdict
@@ -80,6 +81,7 @@ class Retrieved:
     learned: list[str]
     related: list[Hit]  # weak matches offered when no passage passed the cut-off (see :func:`related`)
     order: Order = "relevance"  # "date": the passages that say what a question asks was first said, earliest first
+    year: int | None = None  # the year of the document the question names (2018年政府工作报告): only it was searched
 
 
 def date_int(date: str | None) -> int:
@@ -306,6 +308,11 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
     ``min_relevance`` overrides the cut-off of the settings, else of the embedder (0 lists every candidate). The relevance
     model and its cut-off belong to the hybrid search; ``bm25`` and ``dense`` alone keep their own order.
     """
+    year = intent_of(query).document_year
+    if year and not (filters.date_from or filters.date_to):  # 2018年政府工作报告…: as if the year were chosen
+        filters = dataclasses.replace(filters, date_from=f"{year}-01-01", date_to=f"{year}-12-31")
+    else:
+        year = None
     found, ranks, learned = candidates(index, query, analysis, filters=filters, method=method)
     weak: list[tuple[ChunkRow, float]] = []
     order: Order = "relevance"
@@ -334,7 +341,7 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
     hits = [make_hit(row, p, ranks, chunks_of[row.doc_id] if per_document == 1 else [row.chunk_id])
             for row, p in shown]
     return Retrieved(hits=hits, total=len(chunks_of), facets=facet_counts([row for row, _ in ranked]),
-                     learned=learned, related=[make_hit(row, p, ranks, [row.chunk_id]) for row, p in weak], order=order)
+                     learned=learned, related=[make_hit(row, p, ranks, [row.chunk_id]) for row, p in weak], order=order, year=year)
 
 
 def related(everything: Sequence[tuple[ChunkRow, float]], model: Relevance,

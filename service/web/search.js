@@ -56,6 +56,7 @@ function summary(data) {
     ? `共 ${data.total} 篇文档提到，按日期先后排列${data.total > shown ? `，显示最早的 ${shown} 篇` : ""}`
     : data.total > shown ? `共 ${data.total} 篇相关文档，显示最相关的 ${shown} 篇` : `共 ${data.total} 篇相关文档`;
   const parts = [found, `用时 ${Math.round(data.took_ms)} 毫秒`];
+  if (data.year) parts.unshift(`只检索了 ${data.year} 年的文档`); // 2018年政府工作报告…: the year the question names
   const expanded = Object.entries(data.expansions ?? {}).map(([form, others]) => `${form} → ${others.join("、")}`);
   if (expanded.length) parts.push(`已扩展：${expanded.join("；")}`);
   const learned = foundLearned(data);

@@ -1,7 +1,8 @@
 """A keyword lists every passage that holds it, though the relevance model scores a government work report's
 many-topic paragraph below the cut-off (工匠精神 listed the 2017 report alone; 2016 and 2018 say it too), and
 a case report's long paragraph likewise (the 案例 tab found no case for 排舞, which the real case report names).
-A question asking when something was first said lists every passage that says it, the earliest first."""
+A question asking when something was first said lists every passage that says it, the earliest first; one
+that names a report by its year searches that year's documents."""
 from __future__ import annotations
 
 import shutil
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from index.kb import KnowledgeBase
+from index.records import Filters
 from index.search.ranking import relevance_model
 from index.settings import Settings
 
@@ -83,3 +85,15 @@ def test_other_questions_keep_the_order_of_relevance(kb: KnowledgeBase) -> None:
     assert kb.search("工匠精神是什么", k=10).order == "relevance"
     chosen = kb.search("哪一年首次提出工匠精神", k=10, min_relevance=0.0)  # a caller's cut-off: its own order
     assert chosen.order == "relevance" and chosen.hits[0].score == max(h.score for h in chosen.hits)
+
+
+def test_a_question_naming_a_years_report_is_answered_from_it(kb: KnowledgeBase) -> None:
+    """2016, 2017 and 2018 all say 工匠精神; over the 87 reports the 2000 report came first and 问答 quoted 2017's."""
+    result = kb.search("2018年政府工作报告关于工匠精神怎么说", k=10)
+    assert result.year == 2018 and result.hits and all(h.title.startswith("2018年") for h in result.hits)
+    answer = kb.ask("2018年政府工作报告关于工匠精神怎么说")
+    assert "工匠精神" in answer.sentences[0].text and answer.sentences[0].citation.startswith("《2018年")
+    assert kb.search("2030年政府工作报告说了什么", k=10).hits == []  # no 2030 report: not another year's
+    chosen = kb.search("2018年政府工作报告关于工匠精神怎么说", k=10, filters=Filters(date_from="2017-01-01",
+                                                                                  date_to="2017-12-31"))
+    assert chosen.year is None and {h.title[:4] for h in chosen.hits} == {"2017"}  # the caller's dates win

@@ -61,6 +61,18 @@ def test_a_question_asking_when_something_was_first_said_names_it(query: str, na
     assert intent_of(query).first_mention == named
 
 
+@pytest.mark.parametrize(("query", "year"), [
+    ("2018年政府工作报告关于工匠精神怎么说", 2018),
+    ("《2019年政府工作报告》提出了什么", 2019),
+    ("2019年政府工作报告对2018年工作怎么总结", 2019),  # 2018年 names the work, not a document
+    ("２０２０年工作总结", 2020),
+    ("矿业集团2023年给班组长办了几期技能培训班", None),  # a year of what happened
+    ("2018年和2019年的政府工作报告相比有什么变化", None),  # two documents
+])
+def test_a_question_names_a_document_by_its_year(query: str, year: int | None) -> None:
+    assert intent_of(query).document_year == year
+
+
 def test_coverage_counts_a_word_in_any_of_its_lexicon_forms() -> None:
     words = concepts(["产改", "技能"], {"产改": ["产业工人队伍建设改革"]})
     idf = {"产改": 2.0, "技能": 1.0}
