@@ -39,6 +39,7 @@ CONFIDENT = 0.15  # a first passage this relevant is quoted even when no unit ho
 Closeness = Callable[[Sequence[str]], np.ndarray]
 
 _ARTICLE = re.compile(r"^第[零一二三四五六七八九十百千0-9]+条")
+_NEXT_ARTICLE = re.compile(r"(?m)^\s*第[零一二三四五六七八九十百千0-9]+条")
 _CLOSERS = "”’」』）)"  # a sentence's closing quotes and brackets follow its 。
 _SENTENCE = re.compile(rf"[^。！？；!?;\n]+[。！？；!?;]?[{_CLOSERS}]*")
 _LINE = re.compile(r"[^\n]+")
@@ -229,6 +230,8 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float], closeness: Cl
         passages = [hit for hit in passages if hit.doc_type == "case"]  # a policy names no enterprise
     if result.order == "date":  # 哪一年首次提出…: the earliest passage that says it is the answer
         passages = passages[:1]
+    if intent.article and intent.article[1] in passages[0].heading:  # 劳动法第四十四条: the article, whole
+        return _article(passages, intent.article[1], words, idf), True
     owners = owners or {}
     best = _scored_units(passages, intent, words, idf, MIN_COVERAGE, closeness, owners)
     if not best and passages[0].score >= CONFIDENT:
@@ -249,6 +252,22 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float], closeness: Cl
             chosen.append((covered, unit))
     return [sentence for covered, unit in _reading_order(chosen, best_first=intent.asks == "figure")
             for sentence in _sentences(unit, passages[unit.passage], covered)], True
+
+
+def _article(passages: Sequence[Hit], article: str, words: Sequence[tuple[str, ...]],
+             idf: Mapping[str, float]) -> list[AnswerSentence]:
+    """The article a question names by number, as the statute writes it: every sentence and list item from
+    第…条 on, across the passages it was cut into, without the chapter heading a passage may open with
+    (第三十九条 is its rule and six cases: a definition question quoted the rule alone)."""
+    first = passages[0]
+    quoted: list[AnswerSentence] = []
+    for hit in (h for h in passages if h.doc_id == first.doc_id and article in h.heading):
+        start = max(hit.text.find(article), 0)
+        following = _NEXT_ARTICLE.search(hit.text, start + len(article))
+        end = following.start() if following else len(hit.text)
+        unit = _Unit(0, tuple((a, b) for a, b in sentence_spans(hit.text) if start <= a < end), is_list=False)
+        quoted += _sentences(unit, hit, coverage(normalize(hit.text[start:end]), words, idf))
+    return quoted[:MAX_ITEMS]
 
 
 def _text(passages: Sequence[Hit], unit: _Unit) -> str:

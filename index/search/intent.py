@@ -63,6 +63,10 @@ _LEADING, _TRAILING = "的是在了里", "的是在了里中上过"
 # tell the years apart (the 2000 report came first, and 问答 quoted 2017's), so only that year's documents answer.
 _DOCUMENT_YEAR = re.compile(r"((?:19|20)\d{2})年度?的?(?:中华人民共和国)?(?:国务院)?(?:政府)?"
                             r"(?:工作报告|报告|工作总结|总结|工作要点|工作计划)")
+# 劳动法第四十四条, 《中华人民共和国工会法》第43条是什么: a law named and one of its articles by number. The run of
+# Han characters before 第…条 holds the law's name at its end (请问劳动法 …); which document it names is for the KB
+# to say (:func:`index.search.retrieval.named_article`).
+_ARTICLE = re.compile(r"([\u4e00-\u9fff]+)》?\s*第([零〇一二两三四五六七八九十百千]+|\d{1,4})条")
 _YEARS_JOINED = re.compile(r"(?:19|20)\d{2}年?(?:和|与|、|及|至|到|同|跟|比|-|—|~)(?:19|20)\d{2}")  # 2018年和2019年的报告
 
 
@@ -72,7 +76,9 @@ class Intent:
     ``unit``: for a figure question that names one (几天, 百分之几, 多少钱), how its answer writes it;
     ``which_enterprise``: it asks which enterprise (哪家企业…), which only a case report can name;
     ``first_mention``: for a question asking when something was first said, the words that name it;
-    ``document_year``: the year of the one document it names by its year (2018年政府工作报告)."""
+    ``document_year``: the year of the one document it names by its year (2018年政府工作报告);
+    ``article``: a law's article it names by number: the words before it, and the article as statutes write
+    it (劳动法第44条 → 劳动法, 第四十四条)."""
 
     question: bool
     wants_case: bool
@@ -82,6 +88,7 @@ class Intent:
     which_enterprise: bool = False
     first_mention: tuple[str, ...] = ()
     document_year: int | None = None
+    article: tuple[str, str] | None = None
 
 
 def asks_of(query: str) -> Asks:
@@ -130,6 +137,34 @@ def document_year(query: str) -> int | None:
     return years.pop() if len(years) == 1 and not _YEARS_JOINED.search(normalized) else None
 
 
+def article_of(query: str) -> tuple[str, str] | None:
+    """The law's words and the article a query names by number (劳动合同法第39条 → 劳动合同法, 第三十九条), or
+    None; statutes number their articles in Chinese numerals, so 第39条 is read as 第三十九条."""
+    found = _ARTICLE.search(normalize(query))
+    if found is None:
+        return None
+    number = found.group(2)
+    return found.group(1), f"第{chinese_number(int(number)) if number.isdigit() else number}条"
+
+
+def chinese_number(n: int) -> str:
+    """39 → 三十九, 105 → 一百零五, 110 → 一百一十, 1260 → 一千二百六十: as statutes number their articles."""
+    digits = "零一二三四五六七八九"
+    if n < 20:
+        return digits[n] if n < 10 else "十" + (digits[n % 10] if n % 10 else "")
+    parts, gap, rest = [], False, n
+    for value, unit in ((1000, "千"), (100, "百"), (10, "十")):
+        digit, rest = divmod(rest, value)
+        if digit:
+            parts += ["零"] * gap + [digits[digit] + unit]
+            gap = False
+        elif parts:
+            gap = True
+    if rest:
+        parts += ["零"] * gap + [digits[rest]]
+    return "".join(parts)
+
+
 def names_cases(query: str) -> bool:
     """Whether the query itself asks for cases (有没有企业…, 哪家企业…, …的做法, 案例)."""
     return any(cue in query for cue in CASE_CUES)
@@ -144,7 +179,7 @@ def intent_of(query: str) -> Intent:
     return Intent(question=question, wants_case=wants_case or not (question or wants_rule),
                   wants_rule=wants_rule, asks=asks, unit=unit_of(query) if asks == "figure" else None,
                   which_enterprise=asks_which_enterprise(query), first_mention=first_mention(query),
-                  document_year=document_year(query))
+                  document_year=document_year(query), article=article_of(query))
 
 
 _HAS_FIGURE = re.compile(r"\d|百分之|[一二两三四五六七八九十百千万]+(?:[个次期项名人天日年月倍家条级岁周元]|小时|分之|%)")

@@ -255,6 +255,36 @@ def keyword_matches(query: str, analysis: QueryAnalysis, everything: Sequence[tu
     return [(row, p) for row, p in everything if p < threshold and forms and _holds(row, forms)]
 
 
+def named_article(index: SearchIndex, intent: Intent, filters: Filters) -> list[ChunkRow]:
+    """The passages of the article a question names by number (劳动法第四十四条), in the documents whose short
+    title (:func:`short_title`) ends the words before it, the longest such title only: 劳动合同法, not 劳动法.
+
+    Neither search finds an article by its number: BM25 cuts 第四十四条 into pieces every article has, and the
+    dense model reads numbers loosely, so 劳动法第四十四条 listed 第十四条 and 第四十三条.
+    """
+    if intent.article is None:
+        return []
+    words, article = intent.article
+    where, params = "instr(c.heading, ?) > 0", [json.dumps(article, ensure_ascii=False)]
+    if is_filtered(filters):
+        more, more_params = sql_where(filters)
+        where, params = f"{where} AND {more}", [*params, *more_params]
+    rows = index.store.chunk_rows(sorted(index.store.filter_chunk_ids(where, params))).values()
+    named = [(len(short), row) for row in rows if passes(row, filters)
+             and article in row.heading and (short := short_title(row.title)) and normalize(words).endswith(short)]
+    longest = max((length for length, _ in named), default=0)
+    return sorted((row for length, row in named if length == longest), key=lambda row: (row.doc_id, row.position))
+
+
+_TITLE_MARKS = re.compile(r"[《》〈〉\s]|[（(][^）)]*[）)]")  # title marks, spaces and notes such as （2021年修正）
+
+
+def short_title(title: str) -> str:
+    """A law's title as people name it: 《中华人民共和国工会法》（2021年修正）要点摘编 → 工会法."""
+    name = _TITLE_MARKS.sub("", normalize(title))
+    return name.removeprefix("中华人民共和国").removesuffix("摘编").removesuffix("要点")
+
+
 def first_mentions(intent: Intent, everything: Sequence[tuple[ChunkRow, float]]) -> list[tuple[ChunkRow, float]]:
     """For a question asking when something was first said (哪一年的政府工作报告首次提出工匠精神): every passage
     that says it, whatever its relevance, the earliest document first (undated ones last); [] when no dated
@@ -314,6 +344,7 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
     else:
         year = None
     found, ranks, learned = candidates(index, query, analysis, filters=filters, method=method)
+    article = named_article(index, intent_of(query), filters)
     weak: list[tuple[ChunkRow, float]] = []
     order: Order = "relevance"
     if method == "hybrid":
@@ -330,10 +361,13 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
         said = first_mentions(intent_of(query), everything) if chosen is None else []
         if said:
             ranked, order = said, "date"
-        if chosen is None and not ranked:
+        if chosen is None and not ranked and not article:
             weak = related(everything, model, per_document or RELATED_K)
     else:  # one method alone, for comparison: its own order and min-max score, no cut-off
         ranked = [(c.row, c.fused) for c in found if c.fused >= (min_relevance or 0.0)]
+    if article:  # the article the question names, certain: first, whatever the method
+        taken = {row.chunk_id for row in article}
+        ranked = [(row, 1.0) for row in article] + [(row, p) for row, p in ranked if row.chunk_id not in taken]
     chunks_of: dict[str, list[str]] = defaultdict(list)
     for row, _ in ranked:
         chunks_of[row.doc_id].append(row.chunk_id)
@@ -341,7 +375,8 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
     hits = [make_hit(row, p, ranks, chunks_of[row.doc_id] if per_document == 1 else [row.chunk_id])
             for row, p in shown]
     return Retrieved(hits=hits, total=len(chunks_of), facets=facet_counts([row for row, _ in ranked]),
-                     learned=learned, related=[make_hit(row, p, ranks, [row.chunk_id]) for row, p in weak], order=order, year=year)
+                     learned=learned, related=[make_hit(row, p, ranks, [row.chunk_id]) for row, p in weak],
+                     order=order, year=year)
 
 
 def related(everything: Sequence[tuple[ChunkRow, float]], model: Relevance,

@@ -3,7 +3,7 @@
 劳动仲裁多长时间出结果 is answered by 第四十三条's 四十五日内结束, which holds neither 多长时间 nor 出结果; 上班时突发
 心脏病没抢救过来，算不算工伤 by 工伤保险条例 第十五条's 48小时之内经抢救无效死亡, which holds neither 心脏病 nor
 抢救过来. A unit must hold a fifth of the question's words (``MIN_COVERAGE``); with the third it once needed,
-仲裁 was answered with 第二十七条's 时效 alone.
+仲裁 was answered with 第二十七条's 时效 alone. An article named by its number is listed first and quoted whole.
 """
 from __future__ import annotations
 
@@ -46,3 +46,14 @@ def test_a_case_of_a_rule_is_quoted_with_the_rule(kb: KnowledgeBase) -> None:
     texts = [s.text for s in kb.ask("公司不给交社保，我能直接辞职吗？").sentences]
     case = next(i for i, t in enumerate(texts) if "未依法为劳动者缴纳社会保险费" in t)
     assert case > 0 and texts[case - 1].startswith("第三十八条") and texts[case - 1].endswith("可以解除劳动合同:")
+
+
+def test_an_article_named_by_its_number_is_listed_first_and_quoted_whole(kb: KnowledgeBase) -> None:
+    """劳动法第四十四条 listed 第十四条 and 第四十三条: neither search reads an article's number."""
+    (first, *_) = kb.search("劳动法第44条").hits  # 劳动合同法 has a 第四十四条 too: not the law named
+    assert (first.title, first.heading[-1], first.score) == ("中华人民共和国劳动法", "第四十四条", 1.0)
+    sentences = kb.ask("劳动合同法第三十九条是什么").sentences  # a definition question quoted the rule alone
+    assert sentences[0].text.startswith("第三十九条 劳动者有下列情形之一的")
+    assert sentences[-1].text == "（六）被依法追究刑事责任的。" and len(sentences) == 7
+    assert all(s.citation == "《中华人民共和国劳动合同法》第三十九条" for s in sentences)
+    assert all(h.score < 1.0 for h in kb.search("民法典第一千零四十三条").hits)  # a law the KB does not hold

@@ -73,6 +73,18 @@ def test_a_question_names_a_document_by_its_year(query: str, year: int | None) -
     assert intent_of(query).document_year == year
 
 
+@pytest.mark.parametrize(("query", "article"), [
+    ("劳动合同法第三十九条是什么", ("劳动合同法", "第三十九条")),
+    ("请问劳动法第44条", ("请问劳动法", "第四十四条")),  # the law's name ends the words before it
+    ("《中华人民共和国工会法》第43条怎么规定的", ("中华人民共和国工会法", "第四十三条")),
+    ("民法典第1260条", ("民法典", "第一千二百六十条")),
+    ("第105条", None),  # no law named
+    ("川纹笛鲷体侧的3条川字横带", None),
+])
+def test_a_question_names_an_article_by_its_number(query: str, article: tuple[str, str] | None) -> None:
+    assert intent_of(query).article == article
+
+
 def test_coverage_counts_a_word_in_any_of_its_lexicon_forms() -> None:
     words = concepts(["产改", "技能"], {"产改": ["产业工人队伍建设改革"]})
     idf = {"产改": 2.0, "技能": 1.0}
