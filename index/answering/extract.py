@@ -308,11 +308,13 @@ def _scored_units(passages: Sequence[Hit], intent: Intent, words: Sequence[tuple
     question's topic, pushed the figure (每月分别为200元、400元…) out of the answer's first sentence.
     """
     scored, titled, step = [], [], RANK_STEP[closeness is not None]
+    lists: dict[tuple[int, tuple[int, int]], _Unit] = {}  # (passage, the sentence that introduces it) → the list
     for rank, hit in enumerate(passages):
         context = normalize(" ".join([owners.get(hit.doc_id, ""), *(h for h in hit.heading if h != hit.title)]))
         lead = hit.heading[-1] if hit.heading else ""
         for unit in units(hit.text, rank):
             if unit.is_list and intent.asks != "list":  # a figure or a rule is one sentence of a list, not all of it
+                lists[(rank, unit.parts[0])] = unit
                 continue
             text = _text(passages, unit)
             if text.strip() == lead:  # a case paragraph's lead sentence is its heading (设立技能津贴，让…更有含金量。)
@@ -321,11 +323,19 @@ def _scored_units(passages: Sequence[Hit], intent: Intent, words: Sequence[tuple
             if covered >= min_coverage:
                 scored.append((covered + _form(intent, text, unit.is_list) - step * rank, covered, unit))
                 titled.append(f"{hit.title} {text}")
+    # …采取下列措施预防和制止对妇女的性骚扰： says only that a list follows: quoted, it is the list.
+    scored = [(score, covered, lists.get((unit.passage, unit.parts[0]), unit) if _introduces(passages, unit) else unit)
+              for score, covered, unit in scored]
     if closeness is None or not scored:
         return scored
     near = closeness(titled)
     nearest = float(near.max())
     return [(score + float(c) - nearest, covered, unit) for (score, covered, unit), c in zip(scored, near)]
+
+
+def _introduces(passages: Sequence[Hit], unit: _Unit) -> bool:
+    """A lone sentence that ends with a colon: it introduces what follows."""
+    return len(unit.parts) == 1 and _text(passages, unit).rstrip().endswith(("：", ":"))
 
 
 def _distinct(hits: Sequence[Hit]) -> list[Hit]:

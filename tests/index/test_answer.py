@@ -99,6 +99,17 @@ def test_a_list_is_quoted_with_the_sentence_that_introduces_it() -> None:
     assert sentences[0].text.endswith("性骚扰：")
 
 
+def test_a_sentence_that_only_says_a_list_follows_is_quoted_with_the_list() -> None:
+    """妇女权益保障法关于性骚扰的规定 asks no list, yet its best sentence is the list's colon: quoted alone it said
+    only that measures follow, and the answer ran on into another article."""
+    article = ("第二十五条 用人单位应当采取下列措施预防和制止对妇女的性骚扰：\n\n（一）制定禁止性骚扰的规章制度；\n\n"
+               "（二）明确负责机构或者人员；\n\n（三）开展预防和制止性骚扰的教育培训活动。")
+    idf = {"妇女权益保障法": 2.0, "性骚扰": 3.0, "规定": 1.0}
+    sentences, _ = extract_answer(result("妇女权益保障法关于性骚扰的规定",
+                                         hit(article, "妇女权益保障法", ("第二十五条",))), idf)
+    assert [s.text[:4] for s in sentences] == ["第二十五", "（一）制", "（二）明", "（三）开"]
+
+
 def test_a_list_written_in_one_line_is_quoted_whole() -> None:
     """工会的监督权：…；…；…。 is a list without line breaks: a list question gets every clause, not the first."""
     article = ("第六十条 工会的监督权：对建设项目安全设施实施监督；对侵犯从业人员合法权益的违法行为有权要求纠正；"
