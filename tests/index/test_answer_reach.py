@@ -57,3 +57,10 @@ def test_an_article_named_by_its_number_is_listed_first_and_quoted_whole(kb: Kno
     assert sentences[-1].text == "（六）被依法追究刑事责任的。" and len(sentences) == 7
     assert all(s.citation == "《中华人民共和国劳动合同法》第三十九条" for s in sentences)
     assert all(h.score < 1.0 for h in kb.search("民法典第一千零四十三条").hits)  # a law the KB does not hold
+
+
+def test_asking_in_what_cases_quotes_every_case_the_statute_lists(kb: KnowledgeBase) -> None:
+    """什么情况下… quoted 第三十八条's rule with the one case nearest the question."""
+    sentences = kb.ask("劳动者在什么情况下可以解除劳动合同").sentences
+    assert sentences[0].text.startswith("第三十八条 用人单位有下列情形之一的，劳动者可以解除劳动合同")
+    assert [s.text[:3] for s in sentences[1:]] == ["（一）", "（二）", "（三）", "（四）", "（五）", "（六）"]
