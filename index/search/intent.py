@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 from index.search.text import is_question, normalize
@@ -61,8 +62,10 @@ _FRAME = re.compile(rf"{_FIRST.pattern}|{_WHEN.pattern}|{_SAID.pattern}|{_WHICH_
 _LEADING, _TRAILING = "的是在了里", "的是在了里中上过"
 # 2018年政府工作报告关于工匠精神怎么说 names one year's document: the reports' likeness to the question does not
 # tell the years apart (the 2000 report came first, and 问答 quoted 2017's), so only that year's documents answer.
-_DOCUMENT_YEAR = re.compile(r"((?:19|20)\d{2})年度?的?(?:中华人民共和国)?(?:国务院)?(?:政府)?"
-                            r"(?:工作报告|报告|工作总结|总结|工作要点|工作计划)")
+_DOCUMENT = r"(?:中华人民共和国)?(?:国务院)?((?:政府)?(?:工作报告|报告|工作总结|总结|工作要点|工作计划))"
+_DOCUMENT_YEAR = re.compile(rf"((?:19|20)\d{{2}}|今|去|前)年度?的?{_DOCUMENT}")
+_LATEST_DOCUMENT = re.compile(rf"(?:最新|最近一次|最近一份|最近)的?{_DOCUMENT}")  # the latest the KB holds
+_YEARS_BACK = {"今": 0, "去": 1, "前": 2}  # 今年, 去年, 前年: counted from today
 # 劳动法第四十四条, 《中华人民共和国工会法》第43条是什么: a law named and one of its articles by number. The run of
 # Han characters before 第…条 holds the law's name at its end (请问劳动法 …); which document it names is for the KB
 # to say (:func:`index.search.retrieval.named_article`).
@@ -76,7 +79,8 @@ class Intent:
     ``unit``: for a figure question that names one (几天, 百分之几, 多少钱), how its answer writes it;
     ``which_enterprise``: it asks which enterprise (哪家企业…), which only a case report can name;
     ``first_mention``: for a question asking when something was first said, the words that name it;
-    ``document_year``: the year of the one document it names by its year (2018年政府工作报告);
+    ``document_year``: the year of the one document it names by its year (2018年政府工作报告, 今年的报告);
+    ``latest_document``: what it calls the latest document (最新的政府工作报告 → 政府工作报告);
     ``article``: a law's article it names by number: the words before it, and the article as statutes write
     it (劳动法第44条 → 劳动法, 第四十四条)."""
 
@@ -88,6 +92,7 @@ class Intent:
     which_enterprise: bool = False
     first_mention: tuple[str, ...] = ()
     document_year: int | None = None
+    latest_document: str | None = None
     article: tuple[str, str] | None = None
 
 
@@ -129,12 +134,20 @@ def first_mention(query: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(part for part in parts if part))
 
 
-def document_year(query: str) -> int | None:
-    """The year of the document a question names by its year (2018年政府工作报告, 2023年工作总结); None when it
-    names none, or two (2018年和2019年的报告相比): a year in what it asks about (2023年新增技师多少人) names no document."""
+def document_year(query: str, today: date | None = None) -> int | None:
+    """The year of the document a question names by its year (2018年政府工作报告, 2023年工作总结, 今年的政府工作
+    报告); None when it names none, or two (2018年和2019年的报告相比): a year in what it asks about
+    (2023年新增技师多少人) names no document."""
     normalized = normalize(query)
-    years = {int(m.group(1)) for m in _DOCUMENT_YEAR.finditer(normalized)}
+    this_year = (today or date.today()).year
+    years = {this_year - _YEARS_BACK[y] if y in _YEARS_BACK else int(y) for y, _ in _DOCUMENT_YEAR.findall(normalized)}
     return years.pop() if len(years) == 1 and not _YEARS_JOINED.search(normalized) else None
+
+
+def latest_document(query: str) -> str | None:
+    """What a question calls the latest of its documents (最新的政府工作报告 → 政府工作报告), or None."""
+    found = _LATEST_DOCUMENT.search(normalize(query))
+    return found.group(1) if found else None
 
 
 def article_of(query: str) -> tuple[str, str] | None:
@@ -179,7 +192,8 @@ def intent_of(query: str) -> Intent:
     return Intent(question=question, wants_case=wants_case or not (question or wants_rule),
                   wants_rule=wants_rule, asks=asks, unit=unit_of(query) if asks == "figure" else None,
                   which_enterprise=asks_which_enterprise(query), first_mention=first_mention(query),
-                  document_year=document_year(query), article=article_of(query))
+                  document_year=document_year(query), latest_document=latest_document(query),
+                  article=article_of(query))
 
 
 _HAS_FIGURE = re.compile(r"\d|百分之|[一二两三四五六七八九十百千万]+(?:[个次期项名人天日年月倍家条级岁周元]|小时|分之|%)")

@@ -255,6 +255,15 @@ def keyword_matches(query: str, analysis: QueryAnalysis, everything: Sequence[tu
     return [(row, p) for row, p in everything if p < threshold and forms and _holds(row, forms)]
 
 
+def named_year(index: SearchIndex, intent: Intent) -> int | None:
+    """The year of the document a question names: by its year (2018年政府工作报告, 今年的…), or as the latest of
+    its kind the KB holds (最新的政府工作报告: the latest document whose title says 政府工作报告)."""
+    if intent.document_year or not intent.latest_document:
+        return intent.document_year
+    latest = index.store.latest_date(intent.latest_document)
+    return int(latest[:4]) if latest else None
+
+
 def named_article(index: SearchIndex, intent: Intent, filters: Filters) -> list[ChunkRow]:
     """The passages of the article a question names by number (劳动法第四十四条), in the documents whose short
     title (:func:`short_title`) ends the words before it, the longest such title only: 劳动合同法, not 劳动法.
@@ -338,7 +347,7 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
     ``min_relevance`` overrides the cut-off of the settings, else of the embedder (0 lists every candidate). The relevance
     model and its cut-off belong to the hybrid search; ``bm25`` and ``dense`` alone keep their own order.
     """
-    year = intent_of(query).document_year
+    year = named_year(index, intent_of(query))
     if year and not (filters.date_from or filters.date_to):  # 2018年政府工作报告…: as if the year were chosen
         filters = dataclasses.replace(filters, date_from=f"{year}-01-01", date_to=f"{year}-12-31")
     else:

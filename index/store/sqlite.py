@@ -319,6 +319,12 @@ class Store:
                 f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({marks})", part))
         return out
 
+    def latest_date(self, title_word: str) -> str | None:
+        """The latest date of the searchable documents whose title holds ``title_word`` (最新的政府工作报告)."""
+        row = self.conn.execute("SELECT max(date) FROM documents WHERE enabled = 1 AND instr(title, ?) > 0",
+                                (title_word,)).fetchone()
+        return row[0]
+
     def filter_chunk_ids(self, where_sql: str, params: Sequence[object]) -> set[str]:
         rows = self.conn.execute(
             f"SELECT c.chunk_id FROM chunks c JOIN documents d USING (doc_id) WHERE {where_sql}", params)

@@ -97,3 +97,5 @@ def test_a_question_naming_a_years_report_is_answered_from_it(kb: KnowledgeBase)
     chosen = kb.search("2018年政府工作报告关于工匠精神怎么说", k=10, filters=Filters(date_from="2017-01-01",
                                                                                   date_to="2017-12-31"))
     assert chosen.year is None and {h.title[:4] for h in chosen.hits} == {"2017"}  # the caller's dates win
+    latest = kb.search("最新的政府工作报告关于工匠精神怎么说", k=10)  # the latest of the KB's: 2018
+    assert latest.year == 2018 and all(h.title.startswith("2018年") for h in latest.hits)

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 
 import pytest
 
-from index.search.intent import asks_of, intent_of, offers
+from index.search.intent import asks_of, document_year, intent_of, offers
 from index.search.ranking import Candidate, Relevance, concepts, coverage, grouped, kind_features, title_key
 from index.store.sqlite import ChunkRow
 from index.search.text import normalize
@@ -71,6 +72,14 @@ def test_a_question_asking_when_something_was_first_said_names_it(query: str, na
 ])
 def test_a_question_names_a_document_by_its_year(query: str, year: int | None) -> None:
     assert intent_of(query).document_year == year
+
+
+def test_a_document_named_by_this_year_or_as_the_latest() -> None:
+    today = date(2026, 12, 5)
+    assert (document_year("今年政府工作报告关于就业的目标是多少", today), document_year("去年的工作总结", today)) == (2026, 2025)
+    assert document_year("今年新增技师多少人", today) is None  # this year's events, not a document
+    assert intent_of("最新的政府工作报告对技能人才怎么说").latest_document == "政府工作报告"
+    assert intent_of("最近一次工作总结说了什么").latest_document == "工作总结"
 
 
 @pytest.mark.parametrize(("query", "article"), [
