@@ -58,7 +58,8 @@ _SAID = re.compile(r"提出|提到|提及|写入|写进|出现|部署|强调")
 _WHICH_DOCUMENT = re.compile(r"哪[份篇]|哪个(?:文件|报告|文档)")  # not 哪个期刊…首次提及: that asks where, not when
 # What is left of such a question once its frame is cut out (multi-character frame words split it; particles
 # are trimmed only from the ends of what is left, never from inside a name: 中国制造2025).
-_FRAME = re.compile(rf"{_FIRST.pattern}|{_WHEN.pattern}|{_SAID.pattern}|{_WHICH_DOCUMENT.pattern}|哪里|哪儿|这个?(?:词|提法|说法|概念|表述)|[^\w+]")
+_FRAME = re.compile(rf"{_FIRST.pattern}|{_WHEN.pattern}|{_SAID.pattern}|{_WHICH_DOCUMENT.pattern}|哪里|哪儿|"
+                    r"这个?(?:词|提法|说法|概念|表述)|[^\w+]")
 _LEADING, _TRAILING = "的是在了里", "的是在了里中上过"
 # 2018年政府工作报告关于工匠精神怎么说 names one year's document: the reports' likeness to the question does not
 # tell the years apart (the 2000 report came first, and 问答 quoted 2017's), so only that year's documents answer.

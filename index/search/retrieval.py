@@ -279,8 +279,8 @@ def named_article(index: SearchIndex, intent: Intent, filters: Filters) -> list[
         more, more_params = sql_where(filters)
         where, params = f"{where} AND {more}", [*params, *more_params]
     rows = index.store.chunk_rows(sorted(index.store.filter_chunk_ids(where, params))).values()
-    named = [(len(short), row) for row in rows if passes(row, filters)
-             and article in row.heading and (short := short_title(row.title)) and normalize(words).endswith(short)]
+    named = [(len(short), row) for row in rows
+             if passes(row, filters) and (short := short_title(row.title)) and normalize(words).endswith(short)]
     longest = max((length for length, _ in named), default=0)
     return sorted((row for length, row in named if length == longest), key=lambda row: (row.doc_id, row.position))
 
@@ -311,6 +311,9 @@ def first_mentions(intent: Intent, everything: Sequence[tuple[ChunkRow, float]])
     return sorted(said, key=lambda item: (item[0].date is None, item[0].date or ""))
 
 
+_PUNCTUATION = re.compile(r"[\s、，,·“”‘’\"'《》〈〉]+")
+
+
 def _holds(row: ChunkRow, words: Sequence[Sequence[str]]) -> bool:
     """Whether the passage (with its title and headings) holds every word in one of its forms, as written:
     spaces and punctuation between its characters aside (大众创业、万众创新 holds 大众创业万众创新)."""
@@ -320,9 +323,6 @@ def _holds(row: ChunkRow, words: Sequence[Sequence[str]]) -> bool:
 
 def _unpunctuated(text: str) -> str:
     return _PUNCTUATION.sub("", text)
-
-
-_PUNCTUATION = re.compile(r"[\s、，,·“”‘’\"'《》〈〉]+")
 
 
 def _searchable(row: ChunkRow) -> str:
@@ -346,14 +346,18 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
     ``per_document`` caps the passages of one document (1 = one hit per document, None = no cap);
     ``min_relevance`` overrides the cut-off of the settings, else of the embedder (0 lists every candidate). The relevance
     model and its cut-off belong to the hybrid search; ``bm25`` and ``dense`` alone keep their own order.
+    What the question names comes before any of that: a document by its year (2018年政府工作报告…) narrows the
+    dates searched, an article by its number (劳动法第四十四条) comes first, and a question asking when something
+    was first said lists what says it, earliest first.
     """
-    year = named_year(index, intent_of(query))
+    intent = intent_of(query)
+    year = named_year(index, intent)
     if year and not (filters.date_from or filters.date_to):  # 2018年政府工作报告…: as if the year were chosen
         filters = dataclasses.replace(filters, date_from=f"{year}-01-01", date_to=f"{year}-12-31")
     else:
         year = None
     found, ranks, learned = candidates(index, query, analysis, filters=filters, method=method)
-    article = named_article(index, intent_of(query), filters)
+    article = named_article(index, intent, filters)
     weak: list[tuple[ChunkRow, float]] = []
     order: Order = "relevance"
     if method == "hybrid":
@@ -367,7 +371,7 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
         if chosen is None and names_cases(query):  # the case asked for, within the k shown
             place = max(k - 1, 1)  # never before the best passage
             ranked = ranked[:place] + case_fallback(found, ranked, model) + ranked[place:]
-        said = first_mentions(intent_of(query), everything) if chosen is None else []
+        said = first_mentions(intent, everything) if chosen is None else []
         if said:
             ranked, order = said, "date"
         if chosen is None and not ranked and not article:
