@@ -266,7 +266,8 @@ def named_year(index: SearchIndex, intent: Intent) -> int | None:
 
 def named_article(index: SearchIndex, intent: Intent, filters: Filters) -> list[ChunkRow]:
     """The passages of the article a question names by number (劳动法第四十四条), in the documents whose short
-    title (:func:`short_title`) ends the words before it, the longest such title only: 劳动合同法, not 劳动法.
+    title (:func:`short_title`) ends the words before it, the longest such title only: 劳动合同法, not 劳动法;
+    the statute before a digest of it, and its latest version first.
 
     Neither search finds an article by its number: BM25 cuts 第四十四条 into pieces every article has, and the
     dense model reads numbers loosely, so 劳动法第四十四条 listed 第十四条 and 第四十三条.
@@ -282,7 +283,10 @@ def named_article(index: SearchIndex, intent: Intent, filters: Filters) -> list[
     named = [(len(short), row) for row in rows
              if passes(row, filters) and (short := short_title(row.title)) and normalize(words).endswith(short)]
     longest = max((length for length, _ in named), default=0)
-    return sorted((row for length, row in named if length == longest), key=lambda row: (row.doc_id, row.position))
+    found = sorted((row for length, row in named if length == longest), key=lambda row: (row.doc_id, row.position))
+    found.sort(key=lambda row: row.date or "", reverse=True)  # the latest version of the law first
+    found.sort(key=lambda row: row.doc_type != "law")  # the statute before a digest or a policy that restates it
+    return found
 
 
 _TITLE_MARKS = re.compile(r"[《》〈〉\s]|[（(][^）)]*[）)]")  # title marks, spaces and notes such as （2021年修正）
