@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Literal
 
 from index.search.text import is_question, normalize
@@ -135,12 +136,12 @@ def first_mention(query: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(part for part in parts if part))
 
 
-def document_year(query: str, today: date | None = None) -> int | None:
+def document_year(query: str, this_year: int | None = None) -> int | None:
     """The year of the document a question names by its year (2018年政府工作报告, 2023年工作总结, 今年的政府工作
     报告); None when it names none, or two (2018年和2019年的报告相比): a year in what it asks about
     (2023年新增技师多少人) names no document."""
     normalized = normalize(query)
-    this_year = (today or date.today()).year
+    this_year = this_year or date.today().year
     years = {this_year - _YEARS_BACK[y] if y in _YEARS_BACK else int(y) for y, _ in _DOCUMENT_YEAR.findall(normalized)}
     return years.pop() if len(years) == 1 and not _YEARS_JOINED.search(normalized) else None
 
@@ -185,7 +186,14 @@ def names_cases(query: str) -> bool:
 
 
 def intent_of(query: str) -> Intent:
-    """A bare keyword query (师带徒 案例, 产改 技能培训) is mostly a trainer browsing a topic: it wants cases."""
+    """A bare keyword query (师带徒 案例, 产改 技能培训) is mostly a trainer browsing a topic: it wants cases.
+
+    Read once per question and year (今年 is the year asked in): a search reads it at every step."""
+    return _intent_of(query, date.today().year)
+
+
+@lru_cache(maxsize=4096)
+def _intent_of(query: str, this_year: int) -> Intent:
     question = is_question(query)
     wants_case = names_cases(query)
     wants_rule = not wants_case and any(cue in query for cue in RULE_CUES)
@@ -193,7 +201,7 @@ def intent_of(query: str) -> Intent:
     return Intent(question=question, wants_case=wants_case or not (question or wants_rule),
                   wants_rule=wants_rule, asks=asks, unit=unit_of(query) if asks == "figure" else None,
                   which_enterprise=asks_which_enterprise(query), first_mention=first_mention(query),
-                  document_year=document_year(query), latest_document=latest_document(query),
+                  document_year=document_year(query, this_year), latest_document=latest_document(query),
                   article=article_of(query))
 
 
