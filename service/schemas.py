@@ -181,7 +181,7 @@ class SearchResponse(BaseModel):
     results: list[HitOut]
     related: list[HitOut] = Field(description=RELATED_DESCRIPTION)
     order: Order = Field("relevance", description="results 的顺序：relevance 最相关的在前；date 日期最早的在前——问“哪一年"
-                                                  "首次提出……”“最早提到……”时，列出所有提到它的段落，不论相关度")
+                                                  "首次提出……”“最早提到……”“哪些年提到了……”时，列出所有提到它的段落，不论相关度")
     year: int | None = Field(None, description="问题按年份点名一篇文档（如“2018年政府工作报告……”）且没有给日期筛选时，"
                                                "只检索了这一年的文档，这里是那一年；否则为空")
 

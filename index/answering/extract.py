@@ -24,7 +24,7 @@ import numpy as np
 from index.search.intent import Intent, intent_of, offers
 from index.records import AnswerSentence, Hit, SearchResult
 from index.search.ranking import coverage, question_words
-from index.search.text import analyze_query, normalize
+from index.search.text import analyze_query, holds_all, normalize
 
 MIN_COVERAGE = 0.2  # share of the question's IDF mass a unit must hold (with its headings) to be quoted
 MAX_SENTENCES = 3  # sentences quoted besides a list's items
@@ -234,6 +234,8 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float], closeness: Cl
     passages = _distinct(hits)[:PASSAGES]
     if intent.which_enterprise and any(hit.doc_type == "case" for hit in passages):
         passages = [hit for hit in passages if hit.doc_type == "case"]  # a policy names no enterprise
+    if result.order == "date" and intent.chronology == "every":  # 哪些年…提到了…: where each document says it
+        return _mentions(_distinct(hits), intent.mentioned), True
     if result.order == "date":  # 哪一年首次提出…: the earliest passage that says it is the answer
         passages = passages[:1]
     if intent.article and intent.article[1] in passages[0].heading:  # 劳动法第四十四条: the article, whole
@@ -273,6 +275,21 @@ def _article(passages: Sequence[Hit], article: str, words: Sequence[tuple[str, .
         end = following.start() if following else len(hit.text)
         unit = _Unit(0, tuple((a, b) for a, b in sentence_spans(hit.text) if start <= a < end), is_list=False)
         quoted += _sentences(unit, hit, coverage(normalize(hit.text[start:end]), words, idf))
+    return quoted[:MAX_ITEMS]
+
+
+def _mentions(passages: Sequence[Hit], words: Sequence[str]) -> list[AnswerSentence]:
+    """For 哪些年的政府工作报告提到了工匠精神: the first sentence of each document (in the hits' order, the
+    earliest first) that says it — its words in the sentence, its title or its headings."""
+    quoted: list[AnswerSentence] = []
+    for hit in passages:
+        if any(s.doc_id == hit.doc_id for s in quoted):
+            continue
+        context = " ".join((hit.title, *hit.heading))
+        said = next(((a, b) for a, b in sentence_spans(hit.text)
+                     if holds_all(normalize(f"{context} {hit.text[a:b]}"), [[w] for w in words])), None)
+        if said:
+            quoted += _sentences(_Unit(0, (said,), is_list=False), hit, 1.0)
     return quoted[:MAX_ITEMS]
 
 

@@ -15,6 +15,7 @@ from typing import Literal
 from index.search.text import is_question, normalize
 
 Asks = Literal["figure", "list", "definition", "yesno", "howto", "other"]
+Chronology = Literal["first", "every"]  # when something was first said; every time it was
 
 CASE_CUES = ("案例", "例子", "实例", "典型", "经验", "做法", "实践", "哪家", "哪个企业", "哪些企业", "哪个单位",
              "哪些单位", "哪个公司", "哪些公司", "哪个集团", "有没有企业", "有没有单位", "有企业", "怎么做的",
@@ -51,17 +52,19 @@ _FIGURE_UNITS = tuple((re.compile(cue), re.compile(answer)) for cue, answer in (
 ))
 
 
-# 哪一年首次提出工匠精神, 最早提出“互联网+”是哪一年: over dated documents (the work reports, a union's yearly
-# plans) the answer is the earliest one that says it, which no passage's likeness to the question tells.
+# 哪一年首次提出工匠精神, 最早提出“互联网+”是哪一年, 哪些年的政府工作报告提到了工匠精神: over dated documents
+# (the work reports, a union's yearly plans) the answer is the documents that say it, by date, which no
+# passage's likeness to the question tells.
 _FIRST = re.compile(r"首次|第一次|最早|最先|首提")
 _WHEN = re.compile(r"哪一?年|什么时候|何时|什么时间|哪一?次")
+_YEARS = re.compile(r"哪些年份?|哪几年|哪一些年|历年")
 _SAID = re.compile(r"提出|提到|提及|写入|写进|出现|部署|强调")
 _WHICH_DOCUMENT = re.compile(r"哪[份篇]|哪个(?:文件|报告|文档)")  # not 哪个期刊…首次提及: that asks where, not when
 # What is left of such a question once its frame is cut out (multi-character frame words split it; particles
 # are trimmed only from the ends of what is left, never from inside a name: 中国制造2025).
-_FRAME = re.compile(rf"{_FIRST.pattern}|{_WHEN.pattern}|{_SAID.pattern}|{_WHICH_DOCUMENT.pattern}|哪里|哪儿|"
-                    r"这个?(?:词|提法|说法|概念|表述)|[^\w+]")
-_LEADING, _TRAILING = "的是在了里", "的是在了里中上过"
+_FRAME = re.compile(rf"{_FIRST.pattern}|{_YEARS.pattern}|{_WHEN.pattern}|{_SAID.pattern}|{_WHICH_DOCUMENT.pattern}|"
+                    r"哪里|哪儿|这个?(?:词|提法|说法|概念|表述)|[^\w+]")
+_LEADING, _TRAILING = "的是在了里过", "的是在了里中上过"
 # 2018年政府工作报告关于工匠精神怎么说 names one year's document: the reports' likeness to the question does not
 # tell the years apart (the 2000 report came first, and 问答 quoted 2017's), so only that year's documents answer.
 _DOCUMENT = r"(?:中华人民共和国)?(?:国务院)?((?:政府)?(?:工作报告|报告|工作总结|总结|工作要点|工作计划))"
@@ -80,7 +83,8 @@ class Intent:
     """``wants_case``: case reports first; ``wants_rule``: laws and policies first; ``asks``: the answer's form;
     ``unit``: for a figure question that names one (几天, 百分之几, 多少钱), how its answer writes it;
     ``which_enterprise``: it asks which enterprise (哪家企业…), which only a case report can name;
-    ``first_mention``: for a question asking when something was first said, the words that name it;
+    ``chronology`` and ``mentioned``: a question asking when something was first said, or every time it was,
+    and the words that name it;
     ``document_year``: the year of the one document it names by its year (2018年政府工作报告, 今年的报告);
     ``latest_document``: what it calls the latest document (最新的政府工作报告 → 政府工作报告);
     ``article``: a law's article it names by number: the words before it, and the article as statutes write
@@ -92,7 +96,8 @@ class Intent:
     asks: Asks
     unit: re.Pattern[str] | None = None
     which_enterprise: bool = False
-    first_mention: tuple[str, ...] = ()
+    chronology: Chronology | None = None
+    mentioned: tuple[str, ...] = ()
     document_year: int | None = None
     latest_document: str | None = None
     article: tuple[str, str] | None = None
@@ -127,13 +132,19 @@ def asks_which_enterprise(query: str) -> bool:
     return bool(_WHICH_ENTERPRISE.search(query))
 
 
-def first_mention(query: str) -> tuple[str, ...]:
-    """What a question asking when something was first said names, normalised (哪一年的政府工作报告首次提出工匠
-    精神 → 政府工作报告, 工匠精神; 最早提出“互联网+”是哪一年 → 互联网+), or () for any other query."""
-    if not (_FIRST.search(query) and (_WHEN.search(query) or (_SAID.search(query) and _WHICH_DOCUMENT.search(query)))):
-        return ()
+def mentioned(query: str) -> tuple[Chronology | None, tuple[str, ...]]:
+    """Whether a question asks when something was first said, or every time it was, and what it names,
+    normalised (哪一年的政府工作报告首次提出工匠精神 → first: 政府工作报告, 工匠精神; 哪些年的报告提到了工匠精神 →
+    every: 报告, 工匠精神; 最早提出“互联网+”是哪一年 → first: 互联网+); (None, ()) for any other query."""
+    said = _SAID.search(query)
+    if _FIRST.search(query) and (_WHEN.search(query) or (said and _WHICH_DOCUMENT.search(query))):
+        chronology: Chronology = "first"
+    elif said and _YEARS.search(query):
+        chronology = "every"
+    else:
+        return None, ()
     parts = (part.lstrip(_LEADING).rstrip(_TRAILING) for part in _FRAME.split(normalize(query)))
-    return tuple(dict.fromkeys(part for part in parts if part))
+    return chronology, tuple(dict.fromkeys(part for part in parts if part))
 
 
 def document_year(query: str, this_year: int | None = None) -> int | None:
@@ -198,9 +209,10 @@ def _intent_of(query: str, this_year: int) -> Intent:
     wants_case = names_cases(query)
     wants_rule = not wants_case and any(cue in query for cue in RULE_CUES)
     asks = asks_of(query)
+    chronology, words = mentioned(query)
     return Intent(question=question, wants_case=wants_case or not (question or wants_rule),
                   wants_rule=wants_rule, asks=asks, unit=unit_of(query) if asks == "figure" else None,
-                  which_enterprise=asks_which_enterprise(query), first_mention=first_mention(query),
+                  which_enterprise=asks_which_enterprise(query), chronology=chronology, mentioned=words,
                   document_year=document_year(query, this_year), latest_document=latest_document(query),
                   article=article_of(query))
 

@@ -27,7 +27,7 @@ from index.search.ranking import (Candidate, coverage_of, facet_counts, form_fea
                            title_key)
 from index.settings import Settings
 from index.store.sqlite import ChunkRow, Store
-from index.search.text import QueryAnalysis, is_question, normalize
+from index.search.text import QueryAnalysis, holds_all, is_question, normalize
 
 
 
@@ -171,7 +171,7 @@ def closeness(index: SearchIndex, query: str, analysis: QueryAnalysis) -> Callab
 def keyword_terms(analysis: QueryAnalysis, intent: Intent) -> list[str]:
     """The terms BM25 searches and the page highlights: a question asking when something was first said
     (哪一年首次提出工匠精神) wants every passage that says it, not those that also say 一年 or 提出."""
-    said = [t for t in analysis.terms if any(t in words for words in intent.first_mention)]
+    said = [t for t in analysis.terms if any(t in words for words in intent.mentioned)]
     return said or analysis.terms
 
 
@@ -298,35 +298,26 @@ def short_title(title: str) -> str:
     return name.removeprefix("中华人民共和国").removesuffix("摘编").removesuffix("要点")
 
 
-def first_mentions(intent: Intent, everything: Sequence[tuple[ChunkRow, float]]) -> list[tuple[ChunkRow, float]]:
-    """For a question asking when something was first said (哪一年的政府工作报告首次提出工匠精神): every passage
-    that says it, whatever its relevance, the earliest document first (undated ones last); [] when no dated
-    document does (a KB of undated articles has no earliest).
+def mentions(intent: Intent, everything: Sequence[tuple[ChunkRow, float]]) -> list[tuple[ChunkRow, float]]:
+    """For a question asking when something was first said, or every time it was (哪一年的政府工作报告首次提出工匠
+    精神, 哪些年的政府工作报告提到了工匠精神): every passage that says it, whatever its relevance, the earliest
+    document first (undated ones last); [] when no dated document does (undated articles have no earliest).
 
     Such a question shares most of its words (哪一年, 首次, 提出) with no answer, and its answer is a date the
     passages' likeness to it cannot tell: over the 87 work reports it listed the 1957 report (整整一年) first,
     though eight documents say 工匠精神 and the 2016 report was the first.
     """
-    if not intent.first_mention:
+    if not intent.chronology:
         return []
-    said = [(row, p) for row, p in everything if _holds(row, [[word] for word in intent.first_mention])]
+    said = [(row, p) for row, p in everything if _holds(row, [[word] for word in intent.mentioned])]
     if not any(row.date for row, _ in said):
         return []
     return sorted(said, key=lambda item: (item[0].date is None, item[0].date or ""))
 
 
-_PUNCTUATION = re.compile(r"[\s、，,·“”‘’\"'《》〈〉]+")
-
-
 def _holds(row: ChunkRow, words: Sequence[Sequence[str]]) -> bool:
-    """Whether the passage (with its title and headings) holds every word in one of its forms, as written:
-    spaces and punctuation between its characters aside (大众创业、万众创新 holds 大众创业万众创新)."""
-    text = _unpunctuated(_searchable(row))
-    return all(any(_unpunctuated(form) in text for form in forms) for forms in words)
-
-
-def _unpunctuated(text: str) -> str:
-    return _PUNCTUATION.sub("", text)
+    """:func:`holds_all` over the passage with its title and headings."""
+    return holds_all(_searchable(row), words)
 
 
 def _searchable(row: ChunkRow) -> str:
@@ -352,7 +343,7 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
     model and its cut-off belong to the hybrid search; ``bm25`` and ``dense`` alone keep their own order.
     What the question names comes before any of that: a document by its year (2018年政府工作报告…) narrows the
     dates searched, an article by its number (劳动法第四十四条) comes first, and a question asking when something
-    was first said lists what says it, earliest first.
+    was first said (or every time it was) lists what says it, earliest first.
     """
     intent = intent_of(query)
     year = named_year(index, intent)
@@ -375,7 +366,7 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
         if chosen is None and names_cases(query):  # the case asked for, within the k shown
             place = max(k - 1, 1)  # never before the best passage
             ranked = ranked[:place] + case_fallback(found, ranked, model) + ranked[place:]
-        said = first_mentions(intent, everything) if chosen is None else []
+        said = mentions(intent, everything) if chosen is None else []
         if said:
             ranked, order = said, "date"
         if chosen is None and not ranked and not article:

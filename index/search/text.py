@@ -25,6 +25,16 @@ jieba.setLogLevel(logging.WARNING)  # jieba logs "Building prefix dict..." at IN
 ELLIPSIS = "…"
 
 
+_PUNCTUATION = re.compile(r"[\s、，,·“”‘’\"'《》〈〉]+")
+
+
+def holds_all(text: str, words: Sequence[Sequence[str]]) -> bool:
+    """Whether normalised ``text`` holds every word in one of its forms, as written: spaces and punctuation
+    between its characters aside (大众创业、万众创新 holds 大众创业万众创新)."""
+    plain = _PUNCTUATION.sub("", text)
+    return all(any(_PUNCTUATION.sub("", form) in plain for form in forms) for forms in words)
+
+
 def normalize(text: str) -> str:
     """Full-width -> half-width (NFKC), Traditional -> Simplified, lower case: the form every term is kept in."""
     return zhconv.convert(unicodedata.normalize("NFKC", text), "zh-cn").lower()

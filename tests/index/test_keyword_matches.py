@@ -81,6 +81,15 @@ def test_a_first_mention_is_found_across_punctuation(kb: KnowledgeBase) -> None:
     assert {h.title[:4] for h in result.hits} == {"2015", "2016", "2017", "2018"}
 
 
+def test_every_year_that_says_it_answers_which_years(kb: KnowledgeBase) -> None:
+    """哪些年的…提到了工匠精神 listed the 1954–1964 reports: each report that says it answers, by its year."""
+    result = kb.search("哪些年的政府工作报告提到了工匠精神", k=10)
+    assert result.order == "date" and [h.title[:4] for h in result.hits][0] == "2016"
+    sentences = kb.ask("哪些年的政府工作报告提到了工匠精神", k=10).sentences
+    assert [s.citation[1:5] for s in sentences] == ["2016", "2017", "2018"]  # one sentence of each report
+    assert all("工匠精神" in s.text for s in sentences)
+
+
 def test_other_questions_keep_the_order_of_relevance(kb: KnowledgeBase) -> None:
     assert kb.search("工匠精神是什么", k=10).order == "relevance"
     chosen = kb.search("哪一年首次提出工匠精神", k=10, min_relevance=0.0)  # a caller's cut-off: its own order

@@ -48,18 +48,22 @@ def test_intent_reads_what_the_query_wants(query: str, case: bool, rule: bool, a
     assert asks_of(query) == intent.asks == asks
 
 
-@pytest.mark.parametrize(("query", "named"), [
-    ("哪一年的政府工作报告首次提出工匠精神", ("政府工作报告", "工匠精神")),
-    ("工匠精神最早是在哪年的政府工作报告里提出的", ("工匠精神", "政府工作报告")),
-    ("最早提出“互联网+”是哪一年", ("互联网+",)),  # the + is part of the name
-    ("中国制造2025最早在哪年提出", ("中国制造2025",)),  # 中 is trimmed only at the end of what is left
-    ("最早提出“互联网+”的是哪份报告", ("互联网+", "报告")),
-    ("「Aeronomy」这个词是在哪个期刊发表的文章中首次提及？", ()),  # where, not when
-    ("工匠精神是什么", ()),
-    ("公司第一次安排加班要给多少钱", ()),  # first, but not when something was said
+@pytest.mark.parametrize(("query", "chronology", "named"), [
+    ("哪一年的政府工作报告首次提出工匠精神", "first", ("政府工作报告", "工匠精神")),
+    ("工匠精神最早是在哪年的政府工作报告里提出的", "first", ("工匠精神", "政府工作报告")),
+    ("最早提出“互联网+”是哪一年", "first", ("互联网+",)),  # the + is part of the name
+    ("中国制造2025最早在哪年提出", "first", ("中国制造2025",)),  # 中 is trimmed only at the end of what is left
+    ("最早提出“互联网+”的是哪份报告", "first", ("互联网+", "报告")),
+    ("哪些年的政府工作报告提到了工匠精神", "every", ("政府工作报告", "工匠精神")),  # every time, not the first
+    ("政府工作报告哪几年提到过新质生产力", "every", ("政府工作报告", "新质生产力")),
+    ("「Aeronomy」这个词是在哪个期刊发表的文章中首次提及？", None, ()),  # where, not when
+    ("工匠精神是什么", None, ()),
+    ("公司第一次安排加班要给多少钱", None, ()),  # first, but not when something was said
 ])
-def test_a_question_asking_when_something_was_first_said_names_it(query: str, named: tuple[str, ...]) -> None:
-    assert intent_of(query).first_mention == named
+def test_a_question_asking_when_something_was_said_names_it(query: str, chronology: str | None,
+                                                           named: tuple[str, ...]) -> None:
+    intent = intent_of(query)
+    assert (intent.chronology, intent.mentioned) == (chronology, named)
 
 
 @pytest.mark.parametrize(("query", "year"), [
