@@ -25,7 +25,7 @@ import numpy as np
 
 from index.search import retrieval
 from index.models.adapter import AdaptedEmbedder, QueryAdapter, resolve_adapter
-from index.answering.extract import extract_answer
+from index.answering.extract import MAX_ITEMS, extract_answer
 from index.answering.practices import asks_for_practices, enterprise_names, practices
 from index.models.embedders import Embedder, load_embedder
 from index.models.embedding_cache import CachedEmbedder, EmbeddingCache
@@ -471,7 +471,10 @@ class KnowledgeBase:
         ``found`` means nothing relevant (the caller says so rather than quote noise).
         """
         started = time.perf_counter()
-        result = self.search(query, k=k, filters=filters)
+        if intent_of(query).chronology == "every":  # 哪些年…提到了…: one passage of each document that says it
+            result = self.search(query, k=max(k, MAX_ITEMS), filters=filters, per_document=1)
+        else:
+            result = self.search(query, k=k, filters=filters)
         idf = self.keywords().idf(result.terms)
         sentences, found = self._practices(query, result, idf), True
         if not sentences:

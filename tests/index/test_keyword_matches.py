@@ -85,9 +85,11 @@ def test_every_year_that_says_it_answers_which_years(kb: KnowledgeBase) -> None:
     """哪些年的…提到了工匠精神 listed the 1954–1964 reports: each report that says it answers, by its year."""
     result = kb.search("哪些年的政府工作报告提到了工匠精神", k=10)
     assert result.order == "date" and [h.title[:4] for h in result.hits][0] == "2016"
-    sentences = kb.ask("哪些年的政府工作报告提到了工匠精神", k=10).sentences
-    assert [s.citation[1:5] for s in sentences] == ["2016", "2017", "2018"]  # one sentence of each report
-    assert all("工匠精神" in s.text for s in sentences)
+    answer = kb.ask("哪些年的政府工作报告提到了工匠精神")
+    assert [s.citation[1:5] for s in answer.sentences] == ["2016", "2017", "2018"]  # one sentence of each report
+    assert all("工匠精神" in s.text for s in answer.sentences)
+    several = kb.ask("哪些年的政府工作报告提到了大众创业万众创新")  # several passages of each report say it
+    assert [p.title[:4] for p in several.passages] == ["2015", "2016", "2017", "2018"]  # one of each
 
 
 def test_other_questions_keep_the_order_of_relevance(kb: KnowledgeBase) -> None:
