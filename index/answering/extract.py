@@ -11,6 +11,9 @@ model puts closest to it gains a little (``closeness``): coverage counts the que
 what it asks about, and a case report's sentence that answers (先后制定下发了…等文件) can share fewer words than
 its paragraph's opening. A heading alone is never an answer. When search found relevant passages but no unit
 answers well enough, the answer has no sentences and the passages are shown instead of a bare 未找到相关内容.
+Three questions are answered by what they name rather than by scoring: an article named by its number is
+quoted whole (劳动法第四十四条), when something was first said by the earliest passage that says it, and every
+time it was said by a sentence of each document that says it (哪些年的政府工作报告提到了工匠精神).
 """
 from __future__ import annotations
 
@@ -282,12 +285,13 @@ def _mentions(passages: Sequence[Hit], words: Sequence[str]) -> list[AnswerSente
     """For 哪些年的政府工作报告提到了工匠精神: the first sentence of each document (in the hits' order, the
     earliest first) that says it — its words in the sentence, its title or its headings."""
     quoted: list[AnswerSentence] = []
+    forms = [[word] for word in words]
     for hit in passages:
         if any(s.doc_id == hit.doc_id for s in quoted):
             continue
         context = " ".join((hit.title, *hit.heading))
         said = next(((a, b) for a, b in sentence_spans(hit.text)
-                     if holds_all(normalize(f"{context} {hit.text[a:b]}"), [[w] for w in words])), None)
+                     if holds_all(normalize(f"{context} {hit.text[a:b]}"), forms)), None)
         if said:
             quoted += _sentences(_Unit(0, (said,), is_list=False), hit, 1.0)
     return quoted[:MAX_ITEMS]
