@@ -238,7 +238,7 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float], closeness: Cl
     if intent.which_enterprise and any(hit.doc_type == "case" for hit in passages):
         passages = [hit for hit in passages if hit.doc_type == "case"]  # a policy names no enterprise
     if result.order == "date" and intent.chronology == "every":  # 哪些年…提到了…: where each document says it
-        return _mentions(_distinct(hits), intent.mentioned), True
+        return _mentions(hits, intent.mentioned), True
     if result.order == "date":  # 哪一年首次提出…: the earliest passage that says it is the answer
         passages = passages[:1]
     if intent.article and intent.article[1] in passages[0].heading:  # 劳动法第四十四条: the article, whole

@@ -87,8 +87,8 @@ class Intent:
     and the words that name it;
     ``document_year``: the year of the one document it names by its year (2018年政府工作报告, 今年的报告);
     ``latest_document``: what it calls the latest document (最新的政府工作报告 → 政府工作报告);
-    ``article``: a law's article it names by number: the words before it, and the article as statutes write
-    it (劳动法第44条 → 劳动法, 第四十四条)."""
+    ``article``: a law's article it names by number: the words before it (normalised), and the article as
+    statutes write it (劳动法第44条 → 劳动法, 第四十四条)."""
 
     question: bool
     wants_case: bool

@@ -281,7 +281,7 @@ def named_article(index: SearchIndex, intent: Intent, filters: Filters) -> list[
         where, params = f"{where} AND {more}", [*params, *more_params]
     rows = index.store.chunk_rows(sorted(index.store.filter_chunk_ids(where, params))).values()
     named = [(len(short), row) for row in rows
-             if passes(row, filters) and (short := short_title(row.title)) and normalize(words).endswith(short)]
+             if passes(row, filters) and (short := short_title(row.title)) and words.endswith(short)]
     longest = max((length for length, _ in named), default=0)
     found = sorted((row for length, row in named if length == longest), key=lambda row: (row.doc_id, row.position))
     found.sort(key=lambda row: row.date or "", reverse=True)  # the latest version of the law first
@@ -309,7 +309,8 @@ def mentions(intent: Intent, everything: Sequence[tuple[ChunkRow, float]]) -> li
     """
     if not intent.chronology:
         return []
-    said = [(row, p) for row, p in everything if _holds(row, [[word] for word in intent.mentioned])]
+    forms = [[word] for word in intent.mentioned]
+    said = [(row, p) for row, p in everything if _holds(row, forms)]
     if not any(row.date for row, _ in said):
         return []
     return sorted(said, key=lambda item: (item[0].date is None, item[0].date or ""))
