@@ -47,6 +47,17 @@ def test_which_enterprise_is_answered_by_a_case_report(demo: KnowledgeBase) -> N
     assert answer and {s.doc_id for s in answer} == {demo.search(question, k=1).hits[0].doc_id}
 
 
+def test_a_question_asking_for_an_example_is_answered_from_case_reports(demo: KnowledgeBase) -> None:
+    """有没有企业搞技能等级认定的做法: the answer quoted the 高技能人才意见's 企业可自主开展职业技能等级认定 between
+    two enterprises' practices, as if a policy were an enterprise's example."""
+    question = "有没有企业搞技能等级认定的做法"
+    hits = demo.search(question, k=5).hits
+    assert any(h.doc_type == "policy" for h in hits[:4])  # search still lists the policy among what 问答 reads
+    cases = {h.doc_id for h in hits if h.doc_type == "case"}
+    answer = demo.ask(question).sentences
+    assert len(answer) >= 2 and {s.doc_id for s in answer} <= cases
+
+
 def test_what_staff_ask_first_use(demo: KnowledgeBase) -> None:
     """The questions of the first-use trial (../shared/trials) answered as a person expects."""
     for question in ("产改是什么", "产改有哪些主要任务"):  # the second listed a case report first

@@ -235,8 +235,8 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float], closeness: Cl
     analysis = analyze_query(result.query)
     words = question_words(analysis)
     passages = _distinct(hits)[:PASSAGES]
-    if intent.which_enterprise and any(hit.doc_type == "case" for hit in passages):
-        passages = [hit for hit in passages if hit.doc_type == "case"]  # a policy names no enterprise
+    if intent.example and any(hit.doc_type == "case" for hit in passages):
+        passages = [hit for hit in passages if hit.doc_type == "case"]  # a policy is no enterprise's example
     if result.order == "date" and intent.chronology == "every":  # 哪些年…提到了…: where each document says it
         return _mentions(hits, intent.mentioned), True
     if result.order == "date":  # 哪一年首次提出…: the earliest passage that says it is the answer

@@ -30,6 +30,7 @@ _LIST = re.compile(r"哪些|有几种|包括什么|包括哪|主要内容|主要
 _DEFINITION = re.compile(r"是什么|什么是|什么叫|指什么|是指|含义|定义|是啥|啥是")
 _YESNO = re.compile(r"能不能|可不可以|是否|算不算|会不会|要不要|需不需要|行不行|有没有[^企单]|吗[？?]?$")
 _WHICH_ENTERPRISE = re.compile(r"哪家|哪(?:些|个)(?:企业|单位|公司|集团)")
+_EXAMPLE = re.compile(r"案例|例子|实例|做法|经验|有没有(?:企业|单位)|有企业")  # 有没有企业…的做法, …的案例
 _HOWTO = re.compile(r"怎么|如何|怎样|咋|办法|步骤|流程|程序")
 _NUMBER = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万半]+)"
 # The unit a figure question names, and how its answer writes it; the first cue that matches wins (百分之几
@@ -83,6 +84,7 @@ class Intent:
     """``wants_case``: case reports first; ``wants_rule``: laws and policies first; ``asks``: the answer's form;
     ``unit``: for a figure question that names one (几天, 百分之几, 多少钱), how its answer writes it;
     ``which_enterprise``: it asks which enterprise (哪家企业…), which only a case report can name;
+    ``example``: it asks for an enterprise's example (有没有企业…的做法, …的案例, 哪家企业…), which a policy is not;
     ``chronology`` and ``mentioned``: a question asking when something was first said, or every time it was,
     and the words that name it;
     ``document_year``: the year of the one document it names by its year (2018年政府工作报告, 今年的报告);
@@ -96,6 +98,7 @@ class Intent:
     asks: Asks
     unit: re.Pattern[str] | None = None
     which_enterprise: bool = False
+    example: bool = False
     chronology: Chronology | None = None
     mentioned: tuple[str, ...] = ()
     document_year: int | None = None
@@ -210,9 +213,11 @@ def _intent_of(query: str, this_year: int) -> Intent:
     wants_rule = not wants_case and any(cue in query for cue in RULE_CUES)
     asks = asks_of(query)
     chronology, words = mentioned(query)
+    which_enterprise = asks_which_enterprise(query)
     return Intent(question=question, wants_case=wants_case or not (question or wants_rule),
                   wants_rule=wants_rule, asks=asks, unit=unit_of(query) if asks == "figure" else None,
-                  which_enterprise=asks_which_enterprise(query), chronology=chronology, mentioned=words,
+                  which_enterprise=which_enterprise, example=which_enterprise or bool(_EXAMPLE.search(query)),
+                  chronology=chronology, mentioned=words,
                   document_year=document_year(query, this_year), latest_document=latest_document(query),
                   article=article_of(query))
 

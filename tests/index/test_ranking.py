@@ -48,6 +48,19 @@ def test_intent_reads_what_the_query_wants(query: str, case: bool, rule: bool, a
     assert asks_of(query) == intent.asks == asks
 
 
+@pytest.mark.parametrize(("query", "example"), [
+    ("有没有企业搞技能等级认定的做法", True),
+    ("企业怎么跟职业院校合作培养技能工人？有现成做法吗", True),
+    ("哪家企业用师带徒培养青年技工？", True),
+    ("师带徒 案例", True),
+    ("职业技能提升行动取得了哪些成效", False),  # results a policy report may state, not an enterprise's example
+    ("产改 技能培训", False),  # a trainer's keywords want cases first, but name no example to quote
+    ("有没有规定加班费的标准", False),
+])
+def test_a_question_asks_for_an_enterprises_example(query: str, example: bool) -> None:
+    assert intent_of(query).example is example
+
+
 @pytest.mark.parametrize(("query", "chronology", "named"), [
     ("哪一年的政府工作报告首次提出工匠精神", "first", ("政府工作报告", "工匠精神")),
     ("工匠精神最早是在哪年的政府工作报告里提出的", "first", ("工匠精神", "政府工作报告")),
