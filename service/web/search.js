@@ -83,5 +83,6 @@ export async function showSearch(params, signal, setStatus) {
   setStatus(summary(data));
   if (data.results.length) view.append(el("div", { class: "hits" }, hitCards(data.results)));
   else view.append(el("p", { class: "empty" }, `${data.related?.length ? "没有足够相关的内容" : "未找到相关内容"}。`
-    + "可以换个说法、换几个关键词，或清除筛选条件。"), ...relatedBlock(data.related));
+    + (data.year ? `问题里写了年份，只检索了 ${data.year} 年的文档；去掉年份可检索全部年份。` // the filters are not the cause
+      : "可以换个说法、换几个关键词，或清除筛选条件。")), ...relatedBlock(data.related));
 }

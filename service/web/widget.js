@@ -96,8 +96,11 @@ h3 { font-size: 14px; margin: 12px 0 0; color: #61707f; }
   // The weak matches offered when no passage reached the relevance cut-off, labelled so nobody takes them for results.
   const related = (hits) => (hits?.length ? [el("h3", {}, "以下段落相关度较低，仅供参考"), sources(hits)] : []);
 
+  // 2018年政府工作报告…, 今年的…: only the year the question names was searched, which the reader should know.
+  const year = (data) => (data.year ? `（只检索了 ${data.year} 年的文档）` : "");
+
   function showResults(data) {
-    status.textContent = data.total ? `共 ${data.total} 条结果` : "未找到相关内容";
+    status.textContent = (data.total ? `共 ${data.total} 条结果` : "未找到相关内容") + year(data);
     output.replaceChildren(el("ol", {}, data.results.map((hit) => el("li", {},
       docLink(hit, hit.title), el("div", { class: "meta" }, hit.heading), el("div", {}, snippet(hit.snippet))))),
     ...related(data.related));
@@ -105,11 +108,11 @@ h3 { font-size: 14px; margin: 12px 0 0; color: #61707f; }
 
   function showAnswer(data) {
     if (!data.found) {
-      status.textContent = data.message;
+      status.textContent = data.message + year(data);
       output.replaceChildren(...related(data.related));
       return;
     }
-    status.textContent = data.generated ? "答案由大模型根据下列段落撰写，每句已核对出处" : "答案摘自原文";
+    status.textContent = (data.generated ? "答案由大模型根据下列段落撰写，每句已核对出处" : "答案摘自原文") + year(data);
     const claims = data.claims.map((claim) => el("li", {}, claim.text,
       claim.citations.map((n) => docLink(data.passages[n - 1], `[${n}]`)),
       claim.supported ? null : el("span", { class: "flag" }, "未经资料证实")));

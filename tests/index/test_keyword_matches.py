@@ -110,3 +110,5 @@ def test_a_question_naming_a_years_report_is_answered_from_it(kb: KnowledgeBase)
     assert chosen.year is None and {h.title[:4] for h in chosen.hits} == {"2017"}  # the caller's dates win
     latest = kb.search("最新的政府工作报告关于工匠精神怎么说", k=10)  # the latest of the KB's: 2018
     assert latest.year == 2018 and all(h.title.startswith("2018年") for h in latest.hits)
+    current = kb.search("今年的政府工作报告关于工匠精神怎么说", k=10)  # the KB holds none of this year: its latest
+    assert current.year == 2018 and current.hits and all(h.title.startswith("2018年") for h in current.hits)

@@ -97,6 +97,9 @@ def test_a_document_named_by_this_year_or_as_the_latest() -> None:
     assert intent_of("今年的政府工作报告说了什么").document_year == date.today().year
     assert intent_of("最新的政府工作报告对技能人才怎么说").latest_document == "政府工作报告"
     assert intent_of("最近一次工作总结说了什么").latest_document == "工作总结"
+    this_year = intent_of("今年的政府工作报告说了什么")  # this year's, or the latest when the KB has none yet
+    assert (this_year.document_year, this_year.latest_document) == (date.today().year, "政府工作报告")
+    assert intent_of("去年的政府工作报告说了什么").latest_document is None  # last year's, never another
 
 
 @pytest.mark.parametrize(("query", "article"), [
