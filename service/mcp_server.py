@@ -20,7 +20,7 @@ from index.kb import KnowledgeBase
 from index.settings import Settings
 from service.answers import Answerer, answer_text, make_generator
 from service.errors import ApiError
-from service.schemas import AskParams, ClaimOut, HitOut, SearchParams, SearchResponse, shown_date
+from service.schemas import AskParams, ClaimOut, HitOut, SearchParams, SearchResponse, YEAR_DESCRIPTION, shown_date
 
 INSTRUCTIONS = ("知库：产业工人队伍建设改革政策、法律法规与案例的离线知识库。用 search 检索段落，用 ask 得到带编号出处的"
                 "答案，用 get_document 阅读原文。引用时请保留出处。")
@@ -47,6 +47,7 @@ class SearchResult(BaseModel):
     query: str
     sources: list[Source]
     related: list[Source] = Field(description="没有段落达到相关度阈值时，相关度略低的段落，仅供参考（不是答案的出处）")
+    year: int | None = Field(None, description=YEAR_DESCRIPTION)
 
 
 class AskResult(BaseModel):
@@ -56,6 +57,7 @@ class AskResult(BaseModel):
     notice: str | None
     claims: list[ClaimOut]
     sources: list[Source]
+    year: int | None = Field(None, description=YEAR_DESCRIPTION)
 
 
 class DocumentText(BaseModel):
@@ -93,7 +95,8 @@ def build_server(kb: KnowledgeBase, settings: Settings) -> MCPServer:
         result = await anyio.to_thread.run_sync(lambda: kb.search(found_query, k=found_k, filters=filters))
         response = SearchResponse.of(result, result.took_ms)
         return SearchResult(query=result.query, sources=[Source.of(n, hit) for n, hit in enumerate(response.results, 1)],
-                            related=[Source.of(n, hit) for n, hit in enumerate(response.related, 1)])
+                            related=[Source.of(n, hit) for n, hit in enumerate(response.related, 1)],
+                            year=response.year)
 
     @server.tool(description="问答：带编号出处的答案，每句已与出处核对")
     async def ask(question: Annotated[str, Field(description="问题")],
@@ -104,7 +107,8 @@ def build_server(kb: KnowledgeBase, settings: Settings) -> MCPServer:
             response = await answering.answer(AskParams(q=question, prev=previous_question))
         return AskResult(answer=answer_text(response), found=response.found, generated=response.generated,
                          notice=response.notice, claims=response.claims,
-                         sources=[Source.of(n, hit) for n, hit in enumerate(response.passages, 1)])
+                         sources=[Source.of(n, hit) for n, hit in enumerate(response.passages, 1)],
+                         year=response.year)
 
     @server.tool(description=f"阅读文档原文：从 start 起，每次最多 {MAX_DOCUMENT_CHARS} 字")
     def get_document(doc_id: Annotated[str, Field(description="search 或 ask 结果中的 doc_id")],

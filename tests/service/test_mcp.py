@@ -34,6 +34,7 @@ async def exercise(client: Client) -> None:
     found = (await client.call_tool("search", {"query": "工会经费 拨缴", "k": 3})).structured_content
     assert len(found["sources"]) == 3 and found["sources"][0]["n"] == 1 and found["sources"][0]["doc_id"]
     assert found["related"] == []  # weak matches only when nothing passed the cut-off
+    assert "year" in tools["ask"].output_schema["properties"] and found["year"] is None  # no year named: all read
 
     answer = await client.call_tool("ask", {"question": FUND})
     assert not answer.is_error
