@@ -44,6 +44,8 @@ async function render() {
     button.textContent = name === "ask" ? "提问" : "检索";
   }
   queryPanel.hidden = !QUERY_VIEWS.has(name);
+  // The status line sits under what drives the view: the search box, or the 案例 tab's own search and filters.
+  document.getElementById(name === "cases" ? "case-list" : "view-search").before(status);
   if (name !== "search") filters.hidden = true; // search.js shows them once facets are known
   for (const view of Object.keys(VIEWS)) document.getElementById(`view-${view}`).hidden = view !== name;
   const tab = name === "doc" || name === "login" ? null : name;

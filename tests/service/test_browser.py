@@ -328,6 +328,9 @@ def test_case_search_at_phone_width(browser, server: Server) -> None:
     expect(page.locator("#status")).to_contain_text("师带徒")
     expect(page.locator("#case-list .case h3").first).to_have_text("华东某装备制造公司以“师带徒”加快青年技能人才成长")
     assert page.locator("#case-list .case").count() < everything
+    below = page.evaluate("document.getElementById('status').getBoundingClientRect().top"
+                          " - document.querySelector('.case-filters').getBoundingClientRect().bottom")
+    assert below >= 0  # the count is read under the search and filters that made it, as on 检索
     with page.expect_response(lambda r: "/api/cases" in r.url and "topic=" in r.url and "q=" in r.url):
         page.locator("#c-topic").select_option("师带徒")  # a filter keeps the keyword
     expect(page.locator("#c-q")).to_have_value("师带徒")
