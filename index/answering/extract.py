@@ -259,8 +259,9 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float], closeness: Cl
     for score, covered, unit in best[1:]:
         if whole or len(chosen) == MAX_SENTENCES or score < top_score - SUPPORT_MARGIN:
             break
-        if not unit.is_list and not any(_overlap(unit, other) for _, other in chosen):
-            chosen.append((covered, unit))
+        if unit.is_list or any(_overlap(unit, other) or _repeats(passages, unit, other) for _, other in chosen):
+            continue
+        chosen.append((covered, unit))
     return [sentence for covered, unit in _reading_order(chosen, best_first=intent.asks == "figure")
             for sentence in _sentences(unit, passages[unit.passage], covered)], True
 
@@ -304,6 +305,13 @@ def _text(passages: Sequence[Hit], unit: _Unit) -> str:
 def _overlap(a: _Unit, b: _Unit) -> bool:
     """Whether two units share a sentence (a rule with one of its cases holds the rule's sentence too)."""
     return a.passage == b.passage and any(x < d and c < y for x, y in a.parts for c, d in b.parts)
+
+
+def _repeats(passages: Sequence[Hit], a: _Unit, b: _Unit) -> bool:
+    """Whether two units say the same words: 劳动法 第三十四条 and 劳动合同法 第五十四条 both say 劳动行政部门自收到
+    集体合同文本之日起十五日内未提出异议的，集体合同即行生效, and the answer said it twice (both laws are among the
+    passages shown under it)."""
+    return normalize(_text(passages, a)) == normalize(_text(passages, b))
 
 
 def _reading_order(chosen: list[tuple[float, _Unit]], best_first: bool = False) -> list[tuple[float, _Unit]]:

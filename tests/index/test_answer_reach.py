@@ -64,3 +64,11 @@ def test_asking_in_what_cases_quotes_every_case_the_statute_lists(kb: KnowledgeB
     sentences = kb.ask("劳动者在什么情况下可以解除劳动合同").sentences
     assert sentences[0].text.startswith("第三十八条 用人单位有下列情形之一的，劳动者可以解除劳动合同")
     assert [s.text[:3] for s in sentences[1:]] == ["（一）", "（二）", "（三）", "（四）", "（五）", "（六）"]
+
+
+def test_a_sentence_two_laws_say_alike_is_quoted_once(kb: KnowledgeBase) -> None:
+    """劳动法 第三十四条 and 劳动合同法 第五十四条 both say it; the answer said it twice, one after the other."""
+    question = "集体合同报送劳动行政部门后多少天没异议就生效"
+    said = [s for s in kb.ask(question).sentences if "十五日内未提出异议" in s.text]
+    assert len(said) == 1
+    assert {h.title for h in kb.search(question, k=5).hits} >= {"中华人民共和国劳动法", "中华人民共和国劳动合同法"}
