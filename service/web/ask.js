@@ -2,7 +2,7 @@
 // text is shown while it is written, then replaced by the checked answer — each sentence with links to the
 // passages it cites, unsupported ones marked. Without an LLM the answer is the sentences quoted from the
 // documents, each with its citation. The previous question is sent along, so 那女职工呢？ is understood.
-import { apiError, apiUrl, clear, docHref, el, examples, hitCard, relatedBlock } from "./util.js";
+import { apiError, apiUrl, clear, docHref, el, examples, hitCard, place, relatedBlock } from "./util.js";
 
 const view = document.getElementById("view-ask");
 let previousQuestion = null;
@@ -25,6 +25,47 @@ function claimItem(claim, passages) {
         `[${n}]`);
     }),
     claim.supported ? null : el("span", { class: "flag" }, "未经资料证实"));
+}
+
+// The answer as staff paste it into a report: the question, each sentence with its [n], then the sources
+// with links into the documents (as /v1/chat/completions and MCP give it).
+function citableText(question, data) {
+  const lines = data.claims.map((claim) => claim.text + claim.citations.map((n) => `[${n}]`).join(""));
+  const cited = [...new Set(data.claims.flatMap((claim) => claim.citations))].sort((a, b) => a - b);
+  const sources = cited.map((n) => {
+    const passage = data.passages[n - 1];
+    const title = passage.title.includes("《") ? passage.title : `《${passage.title}》`;
+    const heading = place(passage);
+    const link = new URL(docHref(passage.doc_id, passage), location.href).href;
+    return `[${n}] ${title}${heading ? ` ${heading}` : ""} ${link}`;
+  });
+  return `问：${question}\n\n${lines.join("\n")}\n\n来源：\n${sources.join("\n")}`;
+}
+
+// The clipboard API exists only on https and localhost; an intranet server is often plain http.
+async function copy(text) {
+  if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+  const area = el("textarea", { readonly: true, class: "offscreen" }, text);
+  document.body.append(area);
+  area.focus();
+  area.select();
+  const copied = document.execCommand("copy");
+  area.remove();
+  if (!copied) throw new Error("浏览器不允许复制，请手动选择答案文字");
+}
+
+function copyButton(question, data) {
+  const button = el("button", { type: "button", class: "link" }, "复制答案和出处");
+  button.addEventListener("click", async () => {
+    try {
+      await copy(citableText(question, data));
+      button.textContent = "已复制";
+    } catch (error) {
+      button.textContent = error.message ?? "复制失败";
+    }
+    setTimeout(() => { button.textContent = "复制答案和出处"; }, 2000);
+  });
+  return button;
 }
 
 // Each server-sent event as {name, data}, read from the response body as it arrives.
@@ -66,7 +107,8 @@ function render(data, setStatus) {
     ? el("ol", { class: "claims" }, data.claims.map((claim) => claimItem(claim, data.passages)))
     : el("ol", { class: "sentences" }, data.sentences.map(sentenceItem));
   view.append(
-    el("div", { class: "answer" }, el("h2", {}, "答案"), data.notice ? el("p", { class: "notice" }, data.notice) : null, body),
+    el("div", { class: "answer" }, el("div", { class: "answer-head" }, el("h2", {}, "答案"), copyButton(data.question, data)),
+      data.notice ? el("p", { class: "notice" }, data.notice) : null, body),
     el("h2", { class: "sub" }, "依据段落"),
     passages);
 }

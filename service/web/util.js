@@ -124,15 +124,15 @@ export function fillSelect(select, allLabel, options, selected) {
   }
 }
 
-// The part of a heading path below the document's title (the card shows the title already).
-function innerHeading(hit) {
-  const path = (hit.heading_path ?? []).filter((h) => h !== hit.title);
-  return path.length ? path.join(" › ") : "";
+// A passage's place: its headings below the title (a card shows the title already), and 第N页 for PDFs,
+// scans, OFD and slides.
+export function place(hit) {
+  const headings = (hit.heading_path ?? []).filter((h) => h !== hit.title).join(" › ");
+  return [headings, hit.page ? `第${hit.page}页` : ""].filter(Boolean).join(" · ");
 }
 
-// A passage's place: its headings below the title, and 第N页 for PDFs, scans, OFD and slides.
 function passage(hit) {
-  const heading = [innerHeading(hit), hit.page ? `第${hit.page}页` : ""].filter(Boolean).join(" · ");
+  const heading = place(hit);
   return el("div", { class: "hit-passage" },
     heading ? el("a", { class: "heading", href: docHref(hit.doc_id, { start: hit.start, end: hit.end }) }, heading) : null,
     markup("p", { class: "snippet" }, hit.snippet));

@@ -276,6 +276,36 @@ def test_ask_with_an_llm_streams_then_shows_the_checked_answer(browser, llm_serv
     visit.close()
 
 
+def test_an_answer_is_copied_with_its_sources(browser, server: Server) -> None:
+    """Staff paste an answer into a report: the question, each sentence with its [n], the sources with links
+    into the documents; over plain http on an intranet (no clipboard API) it is copied all the same."""
+    visit = Visit(browser, server.url, 1366, 900, "desktop")
+    visit.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = visit.page
+    visit.page.evaluate("location.hash = '#/ask'")
+    visit.query(FUND_QUESTION)
+    expect(page.locator("#view-ask .sentences")).to_contain_text("百分之二")
+    page.get_by_role("button", name="复制答案和出处").click()
+    expect(page.get_by_role("button", name="已复制")).to_be_visible()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith(f"问：{FUND_QUESTION}\n\n") and "百分之二" in copied
+    assert "\n\n来源：\n[1] 《" in copied and f"{server.url}/#/doc?id=" in copied
+    visit.close()
+
+    plain = Visit(browser, server.url, 390, 844, "phone")  # as if served over http to another machine
+    plain.page.evaluate("""() => {
+      Object.defineProperty(navigator, "clipboard", { value: undefined });
+      document.addEventListener("copy", (event) => { window.copied = event.target.value; });
+    }""")
+    plain.page.evaluate("location.hash = '#/ask'")
+    plain.query(FUND_QUESTION)
+    expect(plain.page.locator("#view-ask .sentences")).to_contain_text("百分之二")
+    plain.page.get_by_role("button", name="复制答案和出处").click()
+    expect(plain.page.get_by_role("button", name="已复制")).to_be_visible()
+    assert plain.page.evaluate("window.copied") == copied
+    plain.close()
+
+
 def test_phone_width_has_no_horizontal_scroll(browser, server: Server) -> None:
     visit = Visit(browser, server.url, 360, 740, "phone")
     page = visit.page
