@@ -90,6 +90,9 @@ def test_a_date_known_only_by_its_year_says_so(client: httpx.Client, auth: dict[
         named = client.get("/api/ask", params={"q": "今年的总结里雪域工匠技能比武设了哪些项目"}).json()
         assert named["year"] == 2019 and named["passages"][0]["doc_id"] == doc_id
         assert "锅炉运行" in named["answer"]
+        chat = client.post("/v1/chat/completions", json={"model": "zhiku", "messages": [
+            {"role": "user", "content": "今年的总结里雪域工匠技能比武设了哪些项目"}]}).json()
+        assert chat["choices"][0]["message"]["content"].startswith("（只检索了 2019 年的文档）\n\n")
         dated = client.get("/api/search", params={"q": "工会法 第四十三条", "k": 1}).json()["results"][0]
         assert dated["date_precision"] == "day"  # 工会法(2021-12-24).md
     finally:
