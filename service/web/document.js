@@ -5,6 +5,7 @@ import { clear, el, getJSON, metaLine } from "./util.js";
 
 const view = document.getElementById("view-doc");
 const HEADING = /^(#{1,6})\s+/;
+const ARTICLE = /^第[零〇一二两三四五六七八九十百千\d]+条/; // a law's articles are too many for its contents
 
 // The passage to mark: offsets into the document text (a hit, an answer sentence, a case figure).
 function passageRange(text, params) {
@@ -31,13 +32,36 @@ function renderText(text, range) {
     const end = start + line.length;
     if (line.trim()) {
       const heading = HEADING.exec(line);
-      const block = heading ? el(`h${Math.min(heading[1].length + 2, 6)}`, { class: "doc-heading" }) : el("p");
+      const level = heading ? `h${Math.min(heading[1].length + 2, 6)}` : "p";
+      const block = el(level, { class: heading ? "doc-heading" : null, "data-start": start });
       block.append(...pieces(text, start + (heading ? heading[0].length : 0), end, range));
       root.append(block);
     }
     start = end + 1;
   }
   return root;
+}
+
+// A long document's parts to jump to — a law's chapters and sections, a report's parts, a case's themes —
+// from the headings its passages were read under (two levels below the title); shown from three parts on.
+function contents(doc, body) {
+  const entries = new Map();
+  for (const chunk of doc.chunks) {
+    const path = chunk.heading_path.slice(1, 3);
+    path.forEach((heading, depth) => {
+      const key = path.slice(0, depth + 1).join("\n");
+      if (!entries.has(key) && !ARTICLE.test(heading)) entries.set(key, { heading, depth, start: chunk.start });
+    });
+  }
+  if (entries.size < 3) return null;
+  const blocks = [...body.children];
+  const jump = (start) => {
+    const block = blocks.findLast((b) => Number(b.dataset.start) <= start) ?? blocks[0];
+    block.scrollIntoView({ block: "start" });
+  };
+  return el("details", { class: "toc" }, el("summary", {}, `目录（${entries.size}）`),
+    el("ol", {}, [...entries.values()].map(({ heading, depth, start }) => el("li", { class: depth ? "sub" : null },
+      el("button", { type: "button", class: "link", onclick: () => jump(start) }, heading)))));
 }
 
 function back() {
@@ -54,7 +78,7 @@ export async function showDocument(params, signal, setStatus) {
   setStatus("");
   view.append(
     el("button", { type: "button", class: "link back", onclick: back }, "← 返回"),
-    el("article", { class: "document" }, el("h2", {}, doc.title), metaLine(doc), body));
+    el("article", { class: "document" }, el("h2", {}, doc.title), metaLine(doc), contents(doc, body), body));
   const mark = body.querySelector("mark.passage");
   if (mark) requestAnimationFrame(() => mark.scrollIntoView({ block: "center" }));
 }

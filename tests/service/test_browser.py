@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 import httpx
 import pytest
@@ -273,6 +273,25 @@ def test_ask_with_an_llm_streams_then_shows_the_checked_answer(browser, llm_serv
     assert f"问题：{FUND_QUESTION} 女职工" in fake_llm.requests()[-1]["body"]["messages"][-1]["content"]
     claims.first.locator(".cite").click()
     expect(page.locator("#view-doc mark.passage").first).to_be_in_viewport()
+    visit.close()
+
+
+def test_a_long_document_has_contents_to_jump_to(browser, server: Server) -> None:
+    """工会法 is seven chapters and some sixty articles: its contents list the chapters, not the articles, and
+    one click brings a chapter under the page's header."""
+    found = httpx.get(f"{server.url}/api/search", params={"q": "工会法 第四十三条", "k": 1}).json()["results"][0]
+    visit = Visit(browser, server.url, 390, 844, "phone", path=f"/#/doc?{urlencode({'id': found['doc_id']})}")
+    page = visit.page
+    toc = page.locator(".document .toc")
+    toc.locator("summary").click()
+    entries = [entry.replace(" ", "") for entry in toc.locator("li").all_inner_texts()]  # 第一章 总 则
+    assert entries[0] == "第一章总则" and "第六章法律责任" in entries and not any("条" in e for e in entries)
+    toc.locator("button", has_text="法律责任").click()
+    chapter = page.locator(".doc-heading", has_text="法律责任")
+    expect(chapter).to_be_in_viewport()
+    top = chapter.evaluate("h => h.getBoundingClientRect().top")
+    header = page.locator("header.top").evaluate("h => h.getBoundingClientRect().bottom")
+    assert top >= header  # not hidden under the sticky header
     visit.close()
 
 
