@@ -7,6 +7,7 @@ measured against it.
 """
 from __future__ import annotations
 
+import io
 import random
 import unicodedata
 from dataclasses import dataclass
@@ -109,6 +110,16 @@ def scanned_pdf(path: Path, typed: list[str], scan: Image.Image, dpi: int = 200,
         pdf.drawText(layer)
     pdf.showPage()
     pdf.save()
+
+
+def fax_tiff(paragraphs: list[str], per_page: int = 2) -> bytes:
+    """``paragraphs``, ``per_page`` to a small page, as a black-and-white multi-page TIFF (CCITT G4, as fax
+    machines and many office scanners write): a scan of several pages in a few kilobytes."""
+    pages = [render_page(paragraphs[i:i + per_page], 150, size_mm=(150, 60), margin_mm=8)
+             .point(lambda v: 255 * (v > 150)).convert("1") for i in range(0, len(paragraphs), per_page)]
+    out = io.BytesIO()
+    pages[0].save(out, "TIFF", save_all=True, append_images=pages[1:], compression="group4")
+    return out.getvalue()
 
 
 def law_paragraphs(path: Path, article: str, count: int) -> list[str]:

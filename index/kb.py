@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,7 +33,7 @@ from index.store.faults import crash_point
 from index.store.keywords import KeywordIndex
 from index.store.matrix import VectorMatrix
 from index.records import (Answer, AnswerSentence, CheckReport, FileOutcome, Filters, Hit, IngestReport, Method,
-                           SearchResult)
+                           SearchResult, UploadStep)
 from index.settings import Settings
 from index.store.snapshots import Snapshots
 from index.store.sqlite import NewChunk, Store
@@ -166,23 +166,28 @@ class KnowledgeBase:
         self.keywords()  # build and save BM25 now, so the next server start does not pay for it
         return report
 
-    def ingest_upload(self, files: Sequence[tuple[str, bytes]],
-                      overrides: Mapping[str, str] | None = None) -> IngestReport:
+    def ingest_upload(self, files: Sequence[tuple[str, bytes]], overrides: Mapping[str, str] | None = None,
+                      on_step: Callable[[UploadStep], None] | None = None) -> IngestReport:
         """Save uploaded files (names already made safe by the caller) under ``<kb>/uploads`` and ingest them.
 
         ``overrides`` (doc_type, title, date, source) win over what is detected, like a ``.meta.json`` sidecar,
         which is how they are kept: a later re-ingest of the uploads folder gives the same documents. Each file's
-        outcome is in ``report.files``.
+        outcome is in ``report.files``; ``on_step`` hears where the ingest is (each file, each scanned page).
         """
         uploads = Path(self.settings.kb) / "uploads"
         uploads.mkdir(parents=True, exist_ok=True)
         saved = [_save_upload(uploads / Path(name).name, data, overrides) for name, data in files]
+        tell = on_step or (lambda step: None)
         with self._write_lock:
             known = self.store.known()
             report = IngestReport()
-            for path in saved:  # each file is its own root: an upload never removes other documents
-                def record_pages(done: int, total: int, name: str = path.name) -> None:
-                    report.pages[name] = (done, total)
+            for number, path in enumerate(saved, 1):  # each file is its own root: an upload never removes others
+                step = UploadStep(number, len(saved), path.name, "reading")
+                tell(step)
+
+                def record_pages(done: int, total: int, step: UploadStep = step) -> None:
+                    report.pages[step.name] = (done, total)
+                    tell(dataclasses.replace(step, pages_done=done, pages_total=total))
                 plan = scan([path], known, chunk_size=self.settings.chunk_size,
                             overlap_sentences=self.settings.chunk_overlap,
                             context=ReadContext(cache_dir=self.settings.cache_dir, on_progress=record_pages))
@@ -192,6 +197,8 @@ class KnowledgeBase:
                     path.unlink(missing_ok=True)
                     path.with_name(path.name + SIDECAR_SUFFIX).unlink(missing_ok=True)
                 before = (report.added, report.updated, len(report.doc_ids))
+                if plan.changes:
+                    tell(dataclasses.replace(step, stage="indexing"))
                 self._apply(plan.changes, report)
                 report.files.append(_outcome(path.name, plan.skipped, before, report))
             return report

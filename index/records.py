@@ -83,6 +83,20 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class UploadStep:
+    """Where an upload's ingest is, for the person waiting on it: file ``file`` of ``files`` (from 1), being
+    read (a scan or photo: ``pages_done`` of ``pages_total`` pages recognised) or indexed (cut into passages
+    and embedded). A scan of thirty pages takes a minute or more here, and a wait without news looks stuck."""
+
+    file: int
+    files: int
+    name: str
+    stage: Literal["reading", "indexing"]
+    pages_done: int = 0
+    pages_total: int = 0
+
+
+@dataclass(frozen=True)
 class FileOutcome:
     """What became of one uploaded file: added, updated, unchanged, or failed with the reason."""
 

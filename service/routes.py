@@ -25,7 +25,7 @@ from index.library import KbInfo, Library
 from index.records import FileOutcome, IngestReport
 from index.settings import Settings
 from ingest.models import CaseKind
-from service.access.auth import CallerDep, KbName, read_kb, read_target, readable, writable
+from service.access.auth import CallerDep, KbName, current_caller, read_kb, read_target, readable, writable
 from service.access.routes import record
 from service.access.schemas import EnabledIn, EnabledOut
 from service.answers import answerer
@@ -33,7 +33,8 @@ from service.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from service.limits import in_search_slot, rate_limit
 from service.schemas import (AnswerResponse, AskParams, CaseList, CaseOut, Deleted, DocumentDetail, DocumentList,
                              DocumentMeta, Health, IngestReportOut, SearchParams, SearchResponse, Suggestions,
-                             check_doc_type, iso_date)
+                             UploadStepOut, check_doc_type, iso_date)
+from service.progress import checked_id
 from service.uploads import UPLOAD_OPENAPI, Upload, read_upload
 
 JSON_BODY_LIMIT = 64 * 1024  # every body but an upload: a search request is a question and a few filters
@@ -75,8 +76,10 @@ ASK_DESCRIPTION = (
 UPLOAD_DESCRIPTION = (
     "上传文档：以 multipart/form-data 上传，文件放在字段 files 中（可多个），导入方式与 zhiku ingest 相同；"
     "表单字段 doc_type、title、date、source 覆盖自动识别的结果。响应的 files 逐个说明每个文件的结果："
-    "added 新增、updated 更新、unchanged 未变、failed 失败（附原因）。需要编辑或管理员角色并获授权。\n\n"
-    "状态码：200 至少读取了一个文件（部分失败时逐个说明）；422 upload_failed 所有文件都读取失败，原因在 message 中；"
+    "added 新增、updated 更新、unchanged 未变、failed 失败（附原因）。需要编辑或管理员角色并获授权。"
+    "扫描件要逐页识别，较慢：请求头 X-Upload-Id 给出自选编号后，可在上传进行中用 GET /api/uploads/{编号} 查询进度。\n\n"
+    "状态码：200 至少读取了一个文件（部分失败时逐个说明）；422 upload_failed 所有文件都读取失败，原因在 message 中，"
+    "bad_upload_id X-Upload-Id 格式不对；409 upload_id_in_use 同一编号的上传还在进行；"
     "400 文件名无效或无法解析上传内容；413 文件过大、文件过多或请求体过大；415 不支持的文件类型，或不是 "
     "multipart/form-data 上传。")
 
@@ -227,7 +230,9 @@ def upload(target: Annotated[tuple[KbInfo, KnowledgeBase], Depends(_upload_targe
     info, kb = target
     overrides = _overrides(upload.fields)
     content = [(name, data) for name, data in upload.files if data]
-    report = kb.ingest_upload(content, overrides) if content else IngestReport()
+    upload_id = checked_id(request.headers.get("x-upload-id"))
+    with request.app.state.uploads.tracking(upload_id, _owner(request)) as on_step:
+        report = kb.ingest_upload(content, overrides, on_step) if content else IngestReport()
     report.skipped += [(name, EMPTY_FILE_REASON) for name, data in upload.files if not data]
     report.files += [FileOutcome(name, "failed", EMPTY_FILE_REASON) for name, data in upload.files if not data]
     for outcome in report.files:
@@ -237,6 +242,23 @@ def upload(target: Annotated[tuple[KbInfo, KnowledgeBase], Depends(_upload_targe
         reasons = "；".join(f"{o.name}：{o.reason}" for o in report.files)
         raise ApiError(UPLOAD_FAILED, "upload_failed", f"没有一个文件能读取：{reasons}"[:2000])
     return IngestReportOut.of(report)
+
+
+@writes.get("/uploads/{upload_id}", summary="上传进度（编辑、管理员）",
+            description="上传时在请求头 X-Upload-Id 给出一个自选的编号（8 到 64 个字母、数字、- 或 _），上传进行中即可用它查询"
+                        "进度：第几个文件、读取（扫描件逐页识别，已识别几页）还是索引。只有发起上传的调用者能查到；"
+                        "上传结束后、或编号不存在时返回 404。")
+def upload_progress(upload_id: Annotated[str, Path(description="上传时在请求头 X-Upload-Id 给出的编号")],
+                    request: Request) -> UploadStepOut | None:
+    """Where an upload in flight is; null until its first file is opened."""
+    step = request.app.state.uploads.step(upload_id, _owner(request))
+    return UploadStepOut.of(step) if step else None
+
+
+def _owner(request: Request) -> tuple[str, str | None, str | None]:
+    """Whose upload it is: the same person through the same way in (session, token or key)."""
+    caller = current_caller(request)
+    return caller.via, caller.name, caller.token_id
 
 
 def _overrides(fields: dict[str, str]) -> dict[str, str]:

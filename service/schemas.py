@@ -6,12 +6,12 @@ The CLI's ``--json`` output is built from the same models, so a script sees one 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from index.answering.grounded import GroundedAnswer
-from index.records import AnswerSentence, CheckReport, Filters, Hit, IngestReport, Method, Order, SearchResult
+from index.records import AnswerSentence, CheckReport, Filters, Hit, IngestReport, Method, Order, SearchResult, UploadStep
 from index.settings import Settings
 from index.search.text import highlight, marked_terms, readable, snippet
 from ingest.models import DOC_TYPES, CaseKind, Chunk, DatePrecision, Document
@@ -326,6 +326,22 @@ class FileOutcomeOut(BaseModel):
     status: str = Field(description="结果：added 新增、updated 更新、unchanged 未变、failed 失败")
     reason: str | None = Field(None, description="失败原因")
     doc_ids: list[str] = Field(default_factory=list, description="由这个文件新增或更新的文档")
+
+
+class UploadStepOut(BaseModel):
+    file: int = Field(description="正在处理第几个文件（从 1 起）")
+    files: int = Field(description="这次上传的文件数")
+    name: str = Field(description="正在处理的文件名")
+    stage: Literal["reading", "indexing"] = Field(
+        description="reading：读取（扫描件和照片逐页识别）；indexing：切分段落并向量化")
+    pages_done: int = Field(description="扫描件已识别的页数（不需要识别时为 0）")
+    pages_total: int = Field(description="扫描件的总页数（不需要识别时为 0）")
+
+
+    @classmethod
+    def of(cls, step: UploadStep) -> UploadStepOut:
+        return cls(file=step.file, files=step.files, name=step.name, stage=step.stage, pages_done=step.pages_done,
+                   pages_total=step.pages_total)
 
 
 class IngestReportOut(BaseModel):

@@ -26,9 +26,12 @@ function uploadForm(onDone) {
     for (const [key, value] of [...body.entries()]) if (value === "") body.delete(key);
     const button = form.querySelector("button");
     button.disabled = true;
-    clear(results).append(el("p", {}, "正在读取和索引，扫描件需要逐页识别，请稍候…"));
+    const waiting = el("p", {}, "正在读取和索引，扫描件需要逐页识别，请稍候…");
+    clear(results).append(waiting);
+    const id = uploadId();
+    const polling = setInterval(() => showStep(id, waiting), 1000);
     try {
-      const report = await send("POST", "/api/documents", body);
+      const report = await send("POST", "/api/documents", body, {}, { "X-Upload-Id": id });
       clear(results).append(outcomes(report.files));
       form.reset();
       form.querySelector(".file-input").dispatchEvent(new Event("change"));
@@ -36,10 +39,26 @@ function uploadForm(onDone) {
     } catch (error) {
       clear(results).append(el("p", { class: "form-error" }, error.message));
     } finally {
+      clearInterval(polling);
       button.disabled = false;
     }
   });
   return form;
+}
+
+// An id for one upload, to ask how far it is (crypto.randomUUID needs https; an intranet is often plain http).
+function uploadId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// A scan of thirty pages takes a minute or more: say which file and page, so the wait never looks stuck.
+async function showStep(id, line) {
+  const step = await getJSON(`/api/uploads/${id}`).catch(() => null); // 404 before it starts and once it is done
+  if (!step || !line.isConnected) return;
+  const which = step.files > 1 ? `（第 ${step.file}/${step.files} 个文件）` : "";
+  line.textContent = step.stage === "indexing" ? `正在索引 ${step.name}${which}：切分段落并向量化…`
+    : step.pages_total ? `正在识别 ${step.name}${which}：第 ${step.pages_done}/${step.pages_total} 页已识别…`
+    : `正在读取 ${step.name}${which}…`;
 }
 
 function outcomes(files) {

@@ -63,8 +63,8 @@ export async function getJSON(path, params = {}, signal = undefined) {
 }
 
 // A write (or login) with the session's CSRF token; `body` is a FormData (upload) or an object sent as JSON.
-export async function send(method, path, body = undefined, params = {}) {
-  const headers = { Accept: "application/json" };
+export async function send(method, path, body = undefined, params = {}, extraHeaders = {}) {
+  const headers = { Accept: "application/json", ...extraHeaders };
   if (session.csrf) headers["X-CSRF-Token"] = session.csrf;
   const isForm = body instanceof FormData;
   if (body !== undefined && !isForm) headers["Content-Type"] = "application/json";

@@ -4,12 +4,15 @@ from __future__ import annotations
 import io
 import json
 import socket
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bench.scans import law_paragraphs, render_page
+from bench.scans import fax_tiff, law_paragraphs, render_page
 from zhiku_live import API_KEY, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, Server, assert_error
 
 UPLOAD_TEXT = ("关于在青藏高原某电厂开展“雪域工匠”技能比武的通知\n\n"
@@ -165,3 +168,31 @@ def test_upload_of_a_photographed_notice_is_ocrd_and_read_back_with_pages(client
     assert [c["page"] for c in doc["chunks"]] == [1]
     assert any(heading.startswith("第四十三条") for heading in doc["chunks"][0]["heading_path"])
     assert client.delete(f"/api/documents/{doc['doc_id']}", headers=auth).status_code == 200
+
+
+def test_an_upload_in_flight_says_how_far_it_is(client: httpx.Client, auth: dict[str, str], server: Server,
+                                               shared: Path) -> None:
+    """A scan's pages are recognised one by one, which takes a while: the uploader can follow them page by page
+    (X-Upload-Id, then GET /api/uploads/{id}); nobody else learns even that the upload exists."""
+    scan = fax_tiff(law_paragraphs(shared / "corpus/laws/社会法/工会法(2021-12-24).md", "第四十三条", 6))  # 3 pages
+    upload_id = uuid.uuid4().hex
+    assert_error(client.get(f"/api/uploads/{upload_id}", headers=auth), 404, "upload_not_found")
+    seen = []
+    with ThreadPoolExecutor(1) as pool:
+        posted = pool.submit(httpx.post, f"{server.url}/api/documents", files=_files(("工会经费三页.tif", scan)),
+                             headers={**auth, "X-Upload-Id": upload_id}, timeout=120)
+        while not posted.done():
+            step = client.get(f"/api/uploads/{upload_id}", headers=auth)
+            if step.status_code == 200 and step.json():
+                seen.append(step.json())
+                assert_error(client.get(f"/api/uploads/{upload_id}"), 404, "upload_not_found")  # not the uploader
+            time.sleep(0.05)
+        report = posted.result().json()
+    assert report["pages"] == {"工会经费三页.tif": {"done": 3, "total": 3}}
+    assert {(s["file"], s["files"], s["name"]) for s in seen} == {(1, 1, "工会经费三页.tif")}
+    read = [(s["pages_done"], s["pages_total"]) for s in seen if s["stage"] == "reading"]
+    assert {(1, 3), (2, 3)} & set(read)  # seen half-way, page by page
+    assert_error(client.get(f"/api/uploads/{upload_id}", headers=auth), 404, "upload_not_found")  # done: gone
+    assert_error(client.post("/api/documents", files=_files(("x.txt", b"x")), headers={**auth, "X-Upload-Id": "a b"}),
+                 422, "bad_upload_id")
+    client.delete(f"/api/documents/{report['doc_ids'][0]}", headers=auth)

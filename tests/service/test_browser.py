@@ -14,6 +14,7 @@ from urllib.parse import urlencode, urlparse
 
 import httpx
 import pytest
+from bench.scans import fax_tiff, law_paragraphs
 from zhiku_live import (API_KEY, HALLUCINATING_REPLY, REPO, FakeLlm, KBs, Server, run_zhiku,
                         wait_until_answering)
 
@@ -200,8 +201,8 @@ def test_weak_matches_are_offered_apart_when_nothing_passes_the_cut_off(browser,
     visit.close()
 
 
-def test_an_editor_signs_in_uploads_a_case_and_disables_it(browser, server: Server, kbs: KBs,
-                                                           env: dict[str, str], tmp_path: Path) -> None:
+def test_an_editor_signs_in_uploads_a_case_and_disables_it(browser, server: Server, kbs: KBs, env: dict[str, str],
+                                                           tmp_path: Path, shared: Path) -> None:
     """管理 before signing in → 登录 → back to 管理: upload with a type and a title, each file's outcome, 停用 / 启用, 退出 (phone width)."""
     added = run_zhiku("user", "add", "page-admin", "--role", "admin", "--password-stdin", "--kb", str(kbs.primary),
                       env=env, stdin="page-password-1\n")
@@ -229,6 +230,14 @@ def test_an_editor_signs_in_uploads_a_case_and_disables_it(browser, server: Serv
     expect(page.locator(".outcome-added")).to_contain_text("2024年金牌工人.txt 已新增")
     expect(page.locator(".outcome-failed")).to_contain_text("坏文件.pdf 失败：")
     visit.shot("uploaded")
+    scan = tmp_path / "工会法扫描件.tif"  # eight pages to recognise: the wait says which page it is on
+    scan.write_bytes(fax_tiff(law_paragraphs(shared / "corpus/laws/社会法/工会法(2021-12-24).md", "第四十条", 16)))
+    page.locator("input[type=file]").set_input_files([str(scan)])
+    page.locator(".upload button[type=submit]").click()
+    expect(page.locator(".upload-results")).to_contain_text("正在读取 工会法扫描件.tif")
+    expect(page.locator(".upload-results")).to_contain_text("页已识别", timeout=60_000)  # once OCR has loaded
+    visit.shot("upload-progress")
+    expect(page.locator(".outcome-added")).to_contain_text("工会法扫描件.tif 已新增", timeout=60_000)
     page.locator(".doc-filter").fill("金牌工人")  # the KB holds hundreds: the list narrows by title
     page.locator(".doc-filter").press("Enter")
     expect(page.locator("table.docs tbody tr")).to_have_count(1)
@@ -241,8 +250,9 @@ def test_an_editor_signs_in_uploads_a_case_and_disables_it(browser, server: Serv
     page.locator("#who button").click()
     expect(page.locator("#who a")).to_have_text("登录")
     visit.close()
-    httpx.delete(f"{server.url}/api/documents/{note.name}", headers={"Authorization": f"Bearer {API_KEY}"},
-                 timeout=60).raise_for_status()  # the other tests' KB as it was
+    for name in (note.name, scan.name):  # the other tests' KB as it was
+        httpx.delete(f"{server.url}/api/documents/{name}", headers={"Authorization": f"Bearer {API_KEY}"},
+                     timeout=60).raise_for_status()
 
 
 def test_the_api_reference_is_chinese_and_offline(browser, server: Server) -> None:
