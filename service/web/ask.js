@@ -30,7 +30,10 @@ function claimItem(claim, passages) {
 // The answer as staff paste it into a report: the question, each sentence with its [n], then the sources
 // with links into the documents (as /v1/chat/completions and MCP give it).
 function citableText(question, data) {
-  const lines = data.claims.map((claim) => claim.text + claim.citations.map((n) => `[${n}]`).join(""));
+  const marks = (claim) => claim.citations.map((n) => `[${n}]`).join("");
+  // A run of sentences from one place (a list's items) is marked once, after its last, as the page shows it.
+  const lines = data.claims.map((claim, i, all) =>
+    claim.text + (i + 1 < all.length && marks(all[i + 1]) === marks(claim) ? "" : marks(claim)));
   const cited = [...new Set(data.claims.flatMap((claim) => claim.citations))].sort((a, b) => a - b);
   const sources = cited.map((n) => {
     const passage = data.passages[n - 1];

@@ -319,6 +319,13 @@ def test_an_answer_is_copied_with_its_sources(browser, server: Server) -> None:
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied.startswith(f"问：{FUND_QUESTION}\n\n") and "百分之二" in copied
     assert "\n\n来源：\n[1] 《" in copied and f"{server.url}/#/doc?id=" in copied
+    visit.page.evaluate("location.hash = '#/ask'")
+    visit.query("职工代表大会有哪些职权")  # a list: its items, then the place they come from, marked once
+    expect(page.locator("#view-ask .sentences li")).to_have_count(6)
+    page.get_by_role("button", name="复制答案和出处").click()
+    expect(page.get_by_role("button", name="已复制")).to_be_visible()
+    listed = page.evaluate("navigator.clipboard.readText()").split("\n\n")[1].split("\n")
+    assert len(listed) == 6 and [line.endswith("]") for line in listed] == [False] * 5 + [True]
     visit.close()
 
     plain = Visit(browser, server.url, 390, 844, "phone")  # as if served over http to another machine
