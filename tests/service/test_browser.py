@@ -305,7 +305,7 @@ def test_a_long_document_has_contents_to_jump_to(browser, server: Server) -> Non
     visit.close()
 
 
-def test_an_answer_is_copied_with_its_sources(browser, server: Server) -> None:
+def test_an_answer_is_copied_with_its_sources_and_printed(browser, server: Server) -> None:
     """Staff paste an answer into a report: the question, each sentence with its [n], the sources with links
     into the documents; over plain http on an intranet (no clipboard API) it is copied all the same."""
     visit = Visit(browser, server.url, 1366, 900, "desktop")
@@ -326,6 +326,11 @@ def test_an_answer_is_copied_with_its_sources(browser, server: Server) -> None:
     expect(page.get_by_role("button", name="已复制")).to_be_visible()
     listed = page.evaluate("navigator.clipboard.readText()").split("\n\n")[1].split("\n")
     assert len(listed) == 6 and [line.endswith("]") for line in listed] == [False] * 5 + [True]
+    page.emulate_media(media="print")  # printed for a file or a class: the question and the answer, no controls
+    for control in ("header.top", "#go", ".answer-head button", "footer"):
+        expect(page.locator(control)).to_be_hidden()
+    expect(page.locator("#q")).to_have_value("职工代表大会有哪些职权")
+    expect(page.locator("#q")).to_be_visible()
     visit.close()
 
     plain = Visit(browser, server.url, 390, 844, "phone")  # as if served over http to another machine
