@@ -162,6 +162,11 @@ def document_year(query: str, this_year: int | None = None) -> int | None:
     return years.pop() if len(years) == 1 and not _YEARS_JOINED.search(normalized) else None
 
 
+def is_document_kind(word: str) -> bool:
+    """Whether a word names a kind of document (政府工作报告, 报告, 工作总结), as titles say it."""
+    return re.fullmatch(_DOCUMENT, word) is not None
+
+
 def latest_document(query: str) -> str | None:
     """What a question calls the latest, or this year's, of its documents (最新的政府工作报告, 今年的政府工作报告 →
     政府工作报告), or None."""

@@ -19,7 +19,7 @@ import numpy as np
 from index.models.adapter import QueryAdapter
 from index.models.embedders import Embedder
 from index.search.fusion import score_fusion
-from index.search.intent import CASE_CUES, Intent, intent_of, names_cases
+from index.search.intent import CASE_CUES, Intent, intent_of, is_document_kind, names_cases
 from index.store.keywords import KeywordIndex
 from index.records import Filters, Hit, Method, Order
 from index.search.ranking import (Candidate, coverage_of, facet_counts, form_feature, grouped, kind_features,
@@ -322,6 +322,24 @@ def mentions(intent: Intent, everything: Sequence[tuple[ChunkRow, float]]) -> li
     return sorted(said, key=lambda item: (item[0].date is None, item[0].date or ""))
 
 
+def said_nowhere(index: SearchIndex, intent: Intent) -> bool:
+    """Whether a question asking when something was said names documents none of which says it: 哪些年的政府工作
+    报告提到了产业工人, over 87 work reports without the word (party congress reports have it). Listing the
+    reports likest the question instead (1964, 1959, 1957: 职工, 工人) read as the years that said it.
+
+    It must name a kind of document (政府工作报告) that dated documents' titles say, and no passage of those
+    holds the rest; a question naming no documents (CMRC's 最早…) keeps its list of the likest passages.
+    """
+    if not intent.chronology:
+        return False
+    kinds = [word for word in intent.mentioned if is_document_kind(word) and index.store.latest_date(word)]
+    rest = [word for word in intent.mentioned if word not in kinds]
+    if not kinds or not rest:
+        return False
+    where = " AND ".join(["d.enabled = 1", *["instr(d.title, ?) > 0"] * len(kinds), *["instr(c.text, ?) > 0"] * len(rest)])
+    return not index.store.filter_chunk_ids(where, [*kinds, *rest])
+
+
 def _holds(row: ChunkRow, words: Sequence[Sequence[str]]) -> bool:
     """:func:`holds_all` over the passage with its title and headings."""
     return holds_all(_searchable(row), words)
@@ -374,9 +392,9 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
             place = max(k - 1, 1)  # never before the best passage
             ranked = ranked[:place] + case_fallback(found, ranked, model) + ranked[place:]
         said = mentions(intent, everything) if chosen is None else []
-        if said:
-            ranked, order = said, "date"
-        if chosen is None and not ranked and not article:
+        if said or (chosen is None and said_nowhere(index, intent)):
+            ranked, order = said, "date"  # …提到了产业工人 over reports none of which says it: none, not the likest
+        if chosen is None and not ranked and not article and order == "relevance":
             weak = related(everything, model, per_document or RELATED_K)
     else:  # one method alone, for comparison: its own order and min-max score, no cut-off
         ranked = [(c.row, c.fused) for c in found if c.fused >= (min_relevance or 0.0)]

@@ -53,7 +53,8 @@ function foundLearned(data) {
 function summary(data) {
   const shown = new Set(data.results.map((r) => r.doc_id)).size;
   const found = data.order === "date" // 哪一年首次提出…: every document that says it, earliest first
-    ? `共 ${data.total} 篇文档提到，按日期先后排列${data.total > shown ? `，显示最早的 ${shown} 篇` : ""}`
+    ? (data.total ? `共 ${data.total} 篇文档提到，按日期先后排列${data.total > shown ? `，显示最早的 ${shown} 篇` : ""}`
+      : "问题点名的文档都没有提到它")
     : data.total > shown ? `共 ${data.total} 篇相关文档，显示最相关的 ${shown} 篇` : `共 ${data.total} 篇相关文档`;
   const parts = [found, `用时 ${Math.round(data.took_ms)} 毫秒`];
   if (data.year) parts.unshift(`只检索了 ${data.year} 年的文档`); // 2018年政府工作报告…: the year the question names

@@ -92,6 +92,15 @@ def test_every_year_that_says_it_answers_which_years(kb: KnowledgeBase) -> None:
     assert [p.title[:4] for p in several.passages] == ["2015", "2016", "2017", "2018"]  # one of each
 
 
+def test_when_no_named_document_says_it_none_is_listed(kb: KnowledgeBase) -> None:
+    """No work report says 产业工人 (the case report does, and is no 政府工作报告): the reports likest the
+    question (职工, 工人) were listed and quoted, which read as the years that said it."""
+    result = kb.search("哪些年的政府工作报告提到了产业工人", k=10)
+    assert (result.order, result.hits, result.related) == ("date", [], [])
+    assert not kb.ask("哪一年的政府工作报告首次提出产业工人").found
+    assert kb.search("产业工人", k=10).hits  # the case report, for a question that names no documents
+
+
 def test_other_questions_keep_the_order_of_relevance(kb: KnowledgeBase) -> None:
     assert kb.search("工匠精神是什么", k=10).order == "relevance"
     chosen = kb.search("哪一年首次提出工匠精神", k=10, min_relevance=0.0)  # a caller's cut-off: its own order
