@@ -308,10 +308,12 @@ def _overlap(a: _Unit, b: _Unit) -> bool:
 
 
 def _repeats(passages: Sequence[Hit], a: _Unit, b: _Unit) -> bool:
-    """Whether two units say the same words: 劳动法 第三十四条 and 劳动合同法 第五十四条 both say 劳动行政部门自收到
-    集体合同文本之日起十五日内未提出异议的，集体合同即行生效, and the answer said it twice (both laws are among the
-    passages shown under it)."""
-    return normalize(_text(passages, a)) == normalize(_text(passages, b))
+    """Whether two units say the same words, whatever their articles' numbers: 劳动法 第三十四条 and 劳动合同法
+    第五十四条 both say 劳动行政部门自收到集体合同文本之日起十五日内未提出异议的，集体合同即行生效, and the answer
+    said it twice (both laws are among the passages shown under it)."""
+    def said(unit: _Unit) -> str:
+        return _ARTICLE.sub("", normalize(_text(passages, unit)).strip()).strip()
+    return said(a) == said(b)
 
 
 def _reading_order(chosen: list[tuple[float, _Unit]], best_first: bool = False) -> list[tuple[float, _Unit]]:

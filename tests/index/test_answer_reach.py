@@ -16,7 +16,8 @@ from statutes import statutes_kb
 
 LAWS = ("诉讼与非诉讼程序法/劳动争议调解仲裁法(2007-12-29).md", "行政法规/工伤保险条例(2010-12-20).md",
         "社会法/社会保险法(2018-12-29).md", "社会法/劳动合同法(2012-12-28).md", "社会法/劳动法(2018-12-29).md",
-        "行政法规/女职工劳动保护特别规定(2012-04-28).md")
+        "行政法规/女职工劳动保护特别规定(2012-04-28).md", "社会法/工会法(2021-12-24).md",
+        "DLC/重庆地方法规/地方性法规/重庆/重庆市工会条例(2011-11-29).md")
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +69,11 @@ def test_asking_in_what_cases_quotes_every_case_the_statute_lists(kb: KnowledgeB
 
 
 def test_a_sentence_two_laws_say_alike_is_quoted_once(kb: KnowledgeBase) -> None:
-    """劳动法 第三十四条 and 劳动合同法 第五十四条 both say it; the answer said it twice, one after the other."""
+    """劳动法 第三十四条 and 劳动合同法 第五十四条 both say it, 工会法 and 重庆市工会条例 the term of a union committee;
+    the answer said each twice, one after the other."""
     question = "集体合同报送劳动行政部门后多少天没异议就生效"
     said = [s for s in kb.ask(question).sentences if "十五日内未提出异议" in s.text]
-    assert len(said) == 1
+    assert len(said) == 1 and said[0].text.startswith("劳动行政部门")  # so neither opens with its 第…条
+    term = [s.text for s in kb.ask("基层工会委员会每届任期几年").sentences if "任期三年或者五年" in s.text]
+    assert term == ["第十六条 基层工会委员会每届任期三年或者五年。"]  # 重庆市工会条例 says it too, in mid-article
     assert {h.title for h in kb.search(question, k=5).hits} >= {"中华人民共和国劳动法", "中华人民共和国劳动合同法"}
