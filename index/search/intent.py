@@ -17,9 +17,11 @@ from index.search.text import is_question, normalize
 Asks = Literal["figure", "list", "definition", "yesno", "howto", "other"]
 Chronology = Literal["first", "every"]  # when something was first said; every time it was
 
-CASE_CUES = ("案例", "例子", "实例", "典型", "经验", "做法", "实践", "哪家", "哪个企业", "哪些企业", "哪个单位",
-             "哪些单位", "哪个公司", "哪些公司", "哪个集团", "有没有企业", "有没有单位", "有企业", "怎么做的",
-             "如何做的", "搞了", "办了", "开展了", "取得了", "效果", "成效", "成果")
+# Asking for an enterprise's example (有没有企业…的做法, …的案例), which a policy is not; the rest of the case cues
+# want case reports first but may ask what a policy achieved (职业技能提升行动取得了哪些成效).
+EXAMPLE_CUES = ("案例", "例子", "实例", "经验", "做法", "有没有企业", "有没有单位", "有企业")
+CASE_CUES = (*EXAMPLE_CUES, "典型", "实践", "哪家", "哪个企业", "哪些企业", "哪个单位", "哪些单位", "哪个公司",
+             "哪些公司", "哪个集团", "怎么做的", "如何做的", "搞了", "办了", "开展了", "取得了", "效果", "成效", "成果")
 RULE_CUES = ("法律", "法规", "条例", "规定", "办法", "违法", "合法", "依法", "权利", "义务", "赔偿", "补偿",
              "仲裁", "起诉", "处罚", "罚款", "合同", "工资", "加班", "辞退", "开除", "试用期", "社保", "工伤",
              "产假", "年假", "休假", "政策", "意见", "文件", "要求", "标准", "比例", "应当", "必须")
@@ -30,7 +32,6 @@ _LIST = re.compile(r"哪些|有几种|包括什么|包括哪|主要内容|主要
 _DEFINITION = re.compile(r"是什么|什么是|什么叫|指什么|是指|含义|定义|是啥|啥是")
 _YESNO = re.compile(r"能不能|可不可以|是否|算不算|会不会|要不要|需不需要|行不行|有没有[^企单]|吗[？?]?$")
 _WHICH_ENTERPRISE = re.compile(r"哪家|哪(?:些|个)(?:企业|单位|公司|集团)")
-_EXAMPLE = re.compile(r"案例|例子|实例|做法|经验|有没有(?:企业|单位)|有企业")  # 有没有企业…的做法, …的案例
 _HOWTO = re.compile(r"怎么|如何|怎样|咋|办法|步骤|流程|程序")
 _NUMBER = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万半]+)"
 # The unit a figure question names, and how its answer writes it; the first cue that matches wins (百分之几
@@ -224,7 +225,7 @@ def _intent_of(query: str, this_year: int) -> Intent:
     which_enterprise = asks_which_enterprise(query)
     return Intent(question=question, wants_case=wants_case or not (question or wants_rule),
                   wants_rule=wants_rule, asks=asks, unit=unit_of(query) if asks == "figure" else None,
-                  which_enterprise=which_enterprise, example=which_enterprise or bool(_EXAMPLE.search(query)),
+                  which_enterprise=which_enterprise, example=which_enterprise or any(cue in query for cue in EXAMPLE_CUES),
                   chronology=chronology, mentioned=words,
                   document_year=document_year(query, this_year), latest_document=latest_document(query),
                   article=article_of(query))
