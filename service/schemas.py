@@ -337,7 +337,6 @@ class UploadStepOut(BaseModel):
     pages_done: int = Field(description="扫描件已识别的页数（不需要识别时为 0）")
     pages_total: int = Field(description="扫描件的总页数（不需要识别时为 0）")
 
-
     @classmethod
     def of(cls, step: UploadStep) -> UploadStepOut:
         return cls(file=step.file, files=step.files, name=step.name, stage=step.stage, pages_done=step.pages_done,

@@ -2,7 +2,7 @@
 // text is shown while it is written, then replaced by the checked answer — each sentence with links to the
 // passages it cites, unsupported ones marked. Without an LLM the answer is the sentences quoted from the
 // documents, each with its citation. The previous question is sent along, so 那女职工呢？ is understood.
-import { apiError, apiUrl, clear, docHref, el, examples, hitCard, place, relatedBlock } from "./util.js";
+import { apiError, apiUrl, clear, docHref, el, examples, hitCard, place, relatedBlock, searchedYear } from "./util.js";
 
 const view = document.getElementById("view-ask");
 let previousQuestion = null;
@@ -89,8 +89,7 @@ async function* events(response) {
 
 function render(data, setStatus) {
   clear(view);
-  // 2018年政府工作报告…, 今年的…: only that year's documents were read, which the person should know
-  const searched = data.year ? `只检索了 ${data.year} 年的文档` : "";
+  const searched = searchedYear(data);
   const timed = [searched, `用时 ${Math.round(data.took_ms)} 毫秒`].filter(Boolean).join(" · ");
   if (!data.found) {
     setStatus(searched);

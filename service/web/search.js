@@ -1,5 +1,5 @@
 // The 检索 view: results for the query in the URL, with filters (type, year, source) built from facets.
-import { DOC_TYPES, clear, el, examples, fillSelect, getJSON, hitCards, relatedBlock } from "./util.js";
+import { DOC_TYPES, clear, el, examples, fillSelect, getJSON, hitCards, relatedBlock, searchedYear } from "./util.js";
 
 const view = document.getElementById("view-search");
 const filterBox = document.getElementById("filters");
@@ -57,7 +57,7 @@ function summary(data) {
       : "问题点名的文档都没有提到它")
     : data.total > shown ? `共 ${data.total} 篇相关文档，显示最相关的 ${shown} 篇` : `共 ${data.total} 篇相关文档`;
   const parts = [found, `用时 ${Math.round(data.took_ms)} 毫秒`];
-  if (data.year) parts.unshift(`只检索了 ${data.year} 年的文档`); // 2018年政府工作报告…: the year the question names
+  if (data.year) parts.unshift(searchedYear(data));
   const expanded = Object.entries(data.expansions ?? {}).map(([form, others]) => `${form} → ${others.join("、")}`);
   if (expanded.length) parts.push(`已扩展：${expanded.join("；")}`);
   const learned = foundLearned(data);
@@ -84,6 +84,6 @@ export async function showSearch(params, signal, setStatus) {
   setStatus(summary(data));
   if (data.results.length) view.append(el("div", { class: "hits" }, hitCards(data.results)));
   else view.append(el("p", { class: "empty" }, `${data.related?.length ? "没有足够相关的内容" : "未找到相关内容"}。`
-    + (data.year ? `问题里写了年份，只检索了 ${data.year} 年的文档；去掉年份可检索全部年份。` // the filters are not the cause
+    + (data.year ? `问题里写了年份，${searchedYear(data)}；去掉年份可检索全部年份。` // the filters are not the cause
       : "可以换个说法、换几个关键词，或清除筛选条件。")), ...relatedBlock(data.related));
 }

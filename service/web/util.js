@@ -124,6 +124,11 @@ export function fillSelect(select, allLabel, options, selected) {
   }
 }
 
+// 2018年政府工作报告…, 今年的…: only the year the question names was read (search and 问答 say so alike).
+export function searchedYear(data) {
+  return data.year ? `只检索了 ${data.year} 年的文档` : "";
+}
+
 // A passage's place: its headings below the title (a card shows the title already), and 第N页 for PDFs,
 // scans, OFD and slides.
 export function place(hit) {
