@@ -2,12 +2,16 @@
 
 Retrieval sees only the question, so an elliptical follow-up is rewritten into a standalone one before the
 search: a word of the previous question that ends like the new subject is swapped for it (男职工 → 女职工),
-else the new subject is added to the previous question. Rules rather than an LLM call: follow-ups are short
-and formulaic in this domain, and the rewrite must also work when no LLM is configured.
+else the new subject is added to the previous question. A question without 那/呢 that finds nothing on its
+own (多久开一次 after 职工代表大会有哪些职权) is asked again led by the previous question's topic
+(:func:`with_topic`). Rules rather than an LLM call: follow-ups are short and formulaic in this domain, and
+the rewrite must also work when no LLM is configured.
 """
 from __future__ import annotations
 
 import re
+
+from index.search.text import analyze_query
 
 MAX_SUBJECT_CHARS = 12  # longer questions carry their own subject: they are asked as they are
 MAX_BARE_SUBJECT_CHARS = 6  # without 那/还有 only "女职工呢？" is a follow-up, not "工会经费按什么比例拨缴呢？"
@@ -28,6 +32,22 @@ def rewrite(question: str, previous: str | None) -> str:
         if size >= 2 and word != subject and word[-2:] == subject[-2:]:
             return previous[:start] + subject + previous[start + size:]
     return f"{previous} {subject}"
+
+
+def with_topic(question: str, previous: str | None) -> str | None:
+    """``question`` led by the topic of ``previous`` (不交怎么办 → 工会经费不交怎么办), or None when there is no
+    previous question or ``question`` names the topic already.
+
+    Only for a question that found nothing alone: 不交怎么办 is then read as a follow-up, while a question that
+    finds something keeps its own meaning. The topic is the previous question's longest term — the thing it
+    asked about (工会经费 in 工会经费按什么比例拨缴), not its question words — and the first of equals: a
+    Chinese question names its topic first.
+    """
+    terms = analyze_query(previous).base_terms if previous else []
+    if not terms:
+        return None
+    topic = max(terms, key=len)
+    return None if topic in question else f"{topic}{question.strip()}"
 
 
 def _subject(question: str) -> str | None:

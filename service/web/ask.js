@@ -89,7 +89,8 @@ async function* events(response) {
 
 function render(data, setStatus) {
   clear(view);
-  const searched = searchedYear(data);
+  const followed = data.query !== data.question ? `接着上一个问题，按“${data.query}”查找` : null; // 那女职工呢？
+  const searched = [followed, searchedYear(data)].filter(Boolean).join(" · ");
   const timed = [searched, `用时 ${Math.round(data.took_ms)} 毫秒`].filter(Boolean).join(" · ");
   if (!data.found) {
     setStatus(searched);

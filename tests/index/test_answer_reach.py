@@ -42,6 +42,17 @@ def test_the_sentence_that_answers_is_quoted(kb: KnowledgeBase, question: str, s
     assert quoted.citation.endswith(article)
 
 
+@pytest.mark.parametrize(("question", "opens"), [
+    ("单位不交工会经费怎么办？", "第四十四条"),  # 拒不拨缴: it opened with 第四十三条, the fund's sources
+    ("工会经费不交怎么办？", "第四十四条"),
+    ("公司不给交社保怎么办？", "第六十条"),  # 缴纳社会保险费: nothing was found
+])
+def test_paying_in_everyday_words_is_answered_by_the_rule_on_paying(kb: KnowledgeBase, question: str,
+                                                                    opens: str) -> None:
+    """交 is the statutes' 缴纳 or 拨缴 (ingest/lexicon/colloquial.tsv)."""
+    assert kb.ask(question).sentences[0].text.startswith(opens)
+
+
 def test_a_case_of_a_rule_is_quoted_with_the_rule(kb: KnowledgeBase) -> None:
     """公司不给交社保 is 第三十八条's case （三）; quoted alone it would not say what follows from it (可以解除劳动合同),
     and the rule alone would not say that 社保 is one of its cases."""

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from index.answering.claims import Claim, numbers, split_claims, supports
-from index.answering.followup import rewrite
+from index.answering.followup import rewrite, with_topic
 from index.answering.grounded import extractive, with_citations
 from index.answering.measure import load, scores
 from index.records import Answer, AnswerSentence, Hit
@@ -47,6 +47,18 @@ def test_figures_are_compared_as_values(text: str, values: set[float]) -> None:
 def test_follow_ups_are_rewritten_with_the_previous_question(question: str, previous: str | None,
                                                              rewritten: str) -> None:
     assert rewrite(question, previous) == rewritten
+
+
+@pytest.mark.parametrize("question, previous, leaning", [
+    ("多久开一次", "职工代表大会有哪些职权", "职工代表大会多久开一次"),  # the longest term is the topic
+    ("不交怎么办", "工会经费按什么比例拨缴？", "工会经费不交怎么办"),
+    ("没休完怎么办", "带薪年休假 天数", "带薪年休假没休完怎么办"),
+    ("职工代表大会多久开一次", "职工代表大会有哪些职权", None),  # names the topic already
+    ("多久开一次", None, None),
+])
+def test_a_question_that_found_nothing_may_be_led_by_the_previous_topic(question: str, previous: str | None,
+                                                                      leaning: str | None) -> None:
+    assert with_topic(question, previous) == leaning
 
 
 def test_an_extractive_sentence_cites_the_passage_it_was_quoted_from() -> None:

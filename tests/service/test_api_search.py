@@ -134,6 +134,19 @@ def test_weak_matches_come_apart_from_the_results(demo_server: Server) -> None:
     assert off_topic["results"] == [] and off_topic["related"] == []
 
 
+def test_a_follow_up_without_na_or_ne_leans_on_the_previous_question(demo_server: Server) -> None:
+    """多久开一次 finds nothing alone; after 职工代表大会有哪些职权 it is asked about 职工代表大会, and says so."""
+    def ask(**params: str) -> dict:
+        return httpx.get(f"{demo_server.url}/api/ask", params=params, timeout=60).json()
+
+    assert ask(q="多久开一次")["found"] is False
+    body = ask(q="多久开一次", prev="职工代表大会有哪些职权")
+    assert body["question"] == "多久开一次" and body["query"] == "职工代表大会多久开一次"
+    assert "每年至少召开一次" in body["sentences"][0]["text"]
+    unrelated = ask(q="职工代表大会多久开一次", prev="工会经费按什么比例拨缴")  # found alone: asked as it is
+    assert unrelated["query"] == "职工代表大会多久开一次" and unrelated["found"] is True
+
+
 def test_suggest(client: httpx.Client) -> None:
     body = client.get("/api/suggest", params={"q": "工会"}).json()
     assert body["query"] == "工会" and 1 <= len(body["suggestions"]) <= 8

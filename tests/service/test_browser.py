@@ -280,6 +280,7 @@ def test_ask_with_an_llm_streams_then_shows_the_checked_answer(browser, llm_serv
     fake_llm.script({"text": "{p1}[1]。"})
     visit.query("那女职工呢？")  # a follow-up: searched for together with the question before
     expect(page.locator("#view-ask .claims li")).to_have_count(1)
+    expect(page.locator("#status")).to_contain_text(f"接着上一个问题，按“{FUND_QUESTION} 女职工”查找")
     assert f"问题：{FUND_QUESTION} 女职工" in fake_llm.requests()[-1]["body"]["messages"][-1]["content"]
     claims.first.locator(".cite").click()
     expect(page.locator("#view-doc mark.passage").first).to_be_in_viewport()
