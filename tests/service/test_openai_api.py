@@ -60,5 +60,6 @@ def test_with_an_llm_the_checked_answer_and_follow_ups(llm_server: Server, fake_
     assert "（未经资料证实）" in first.choices[0].message.content
     conversation = [{"role": "user", "content": "男职工的产假有几天？"}, {"role": "assistant", "content": "……"},
                     {"role": "user", "content": "那女职工呢？"}]
-    client.chat.completions.create(model="zhiku", messages=conversation)
+    follow_up = client.chat.completions.create(model="zhiku", messages=conversation)
+    assert follow_up.choices[0].message.content.startswith("（接着上一个问题，按“女职工的产假有几天”查找）")
     assert "问题：女职工的产假有几天" in fake_llm.requests()[-1]["body"]["messages"][-1]["content"]
