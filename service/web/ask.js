@@ -27,9 +27,10 @@ function claimItem(claim, passages) {
     claim.supported ? null : el("span", { class: "flag" }, "未经资料证实"));
 }
 
-// The answer as staff paste it into a report: the question, each sentence with its [n], then the sources
-// with links into the documents (as /v1/chat/completions and MCP give it).
-function citableText(question, data) {
+// The answer as staff paste it into a report: the question as searched (a follow-up such as 多久开一次 must
+// say what it asked), each sentence with its [n], then the sources with links into the documents (as
+// /v1/chat/completions and MCP give it).
+function citableText(data) {
   const marks = (claim) => claim.citations.map((n) => `[${n}]`).join("");
   // A run of sentences from one place (a list's items) is marked once, after its last, as the page shows it.
   const lines = data.claims.map((claim, i, all) =>
@@ -42,7 +43,7 @@ function citableText(question, data) {
     const link = new URL(docHref(passage.doc_id, passage), location.href).href;
     return `[${n}] ${title}${heading ? ` ${heading}` : ""} ${link}`;
   });
-  return `问：${question}\n\n${lines.join("\n")}\n\n来源：\n${sources.join("\n")}`;
+  return `问：${data.query}\n\n${lines.join("\n")}\n\n来源：\n${sources.join("\n")}`;
 }
 
 // The clipboard API exists only on https and localhost; an intranet server is often plain http.
@@ -57,11 +58,11 @@ async function copy(text) {
   if (!copied) throw new Error("浏览器不允许复制，请手动选择答案文字");
 }
 
-function copyButton(question, data) {
+function copyButton(data) {
   const button = el("button", { type: "button", class: "link" }, "复制答案和出处");
   button.addEventListener("click", async () => {
     try {
-      await copy(citableText(question, data));
+      await copy(citableText(data));
       button.textContent = "已复制";
     } catch (error) {
       button.textContent = error.message ?? "复制失败";
@@ -89,19 +90,20 @@ async function* events(response) {
 
 function render(data, setStatus) {
   clear(view);
-  const followed = data.query !== data.question ? `接着上一个问题，按“${data.query}”查找` : null; // 那女职工呢？
-  const searched = [followed, searchedYear(data)].filter(Boolean).join(" · ");
+  // 那女职工呢？, or 多久开一次 after 职工代表大会有哪些职权: what was searched, in the view (and on paper)
+  const followed = data.query !== data.question ? [el("p", { class: "followed" }, `接着上一个问题，按“${data.query}”查找`)] : [];
+  const searched = searchedYear(data);
   const timed = [searched, `用时 ${Math.round(data.took_ms)} 毫秒`].filter(Boolean).join(" · ");
   if (!data.found) {
     setStatus(searched);
     const message = data.related?.length ? "没有足以回答这个问题的内容" : data.message;
-    view.append(el("p", { class: "empty notfound" }, message), ...relatedBlock(data.related));
+    view.append(...followed, el("p", { class: "empty notfound" }, message), ...relatedBlock(data.related));
     return;
   }
   const passages = el("ol", { class: "hits numbered" }, data.passages.map((passage) => el("li", {}, hitCard(passage))));
   if (!data.generated && !data.sentences.length) { // relevant passages, but no sentence that says it: show them
     setStatus(timed);
-    view.append(el("p", { class: "empty notice" }, data.message), el("h2", { class: "sub" }, "相关段落"), passages);
+    view.append(...followed, el("p", { class: "empty notice" }, data.message), el("h2", { class: "sub" }, "相关段落"), passages);
     return;
   }
   const how = data.generated ? "答案由大模型根据下列段落撰写，每句已与所引段落核对" : "答案摘自原文，点击出处查看上下文";
@@ -110,8 +112,8 @@ function render(data, setStatus) {
     ? el("ol", { class: "claims" }, data.claims.map((claim) => claimItem(claim, data.passages)))
     : el("ol", { class: "sentences" }, data.sentences.map(sentenceItem));
   view.append(
-    el("div", { class: "answer" }, el("div", { class: "answer-head" }, el("h2", {}, "答案"), copyButton(data.question, data)),
-      data.notice ? el("p", { class: "notice" }, data.notice) : null, body),
+    el("div", { class: "answer" }, el("div", { class: "answer-head" }, el("h2", {}, "答案"), copyButton(data)),
+      ...followed, data.notice ? el("p", { class: "notice" }, data.notice) : null, body),
     el("h2", { class: "sub" }, "依据段落"),
     passages);
 }

@@ -280,7 +280,7 @@ def test_ask_with_an_llm_streams_then_shows_the_checked_answer(browser, llm_serv
     fake_llm.script({"text": "{p1}[1]。"})
     visit.query("那女职工呢？")  # a follow-up: searched for together with the question before
     expect(page.locator("#view-ask .claims li")).to_have_count(1)
-    expect(page.locator("#status")).to_contain_text(f"接着上一个问题，按“{FUND_QUESTION} 女职工”查找")
+    expect(page.locator("#view-ask .followed")).to_have_text(f"接着上一个问题，按“{FUND_QUESTION} 女职工”查找")
     assert f"问题：{FUND_QUESTION} 女职工" in fake_llm.requests()[-1]["body"]["messages"][-1]["content"]
     claims.first.locator(".cite").click()
     expect(page.locator("#view-doc mark.passage").first).to_be_in_viewport()
@@ -327,11 +327,17 @@ def test_an_answer_is_copied_with_its_sources_and_printed(browser, server: Serve
     expect(page.get_by_role("button", name="已复制")).to_be_visible()
     listed = page.evaluate("navigator.clipboard.readText()").split("\n\n")[1].split("\n")
     assert len(listed) == 6 and [line.endswith("]") for line in listed] == [False] * 5 + [True]
+    visit.query("多久开一次")  # a follow-up is copied as it was searched: alone it says nothing
+    expect(page.locator("#view-ask .followed")).to_have_text("接着上一个问题，按“职工代表大会多久开一次”查找")
+    page.get_by_role("button", name="复制答案和出处").click()
+    expect(page.get_by_role("button", name="已复制")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()").startswith("问：职工代表大会多久开一次\n\n")
     page.emulate_media(media="print")  # printed for a file or a class: the question and the answer, no controls
     for control in ("header.top", "#go", ".answer-head button", "footer"):
         expect(page.locator(control)).to_be_hidden()
-    expect(page.locator("#q")).to_have_value("职工代表大会有哪些职权")
+    expect(page.locator("#q")).to_have_value("多久开一次")
     expect(page.locator("#q")).to_be_visible()
+    expect(page.locator("#view-ask .followed")).to_be_visible()  # what 多久开一次 asked
     visit.close()
 
     plain = Visit(browser, server.url, 390, 844, "phone")  # as if served over http to another machine
