@@ -28,7 +28,7 @@ from service.access.throttle import LoginThrottle
 from service.answers import make_generator
 from service.errors import install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
-from service.progress import UploadProgress
+from service.progress import Uploads
 from service.openai_api import openai_api
 from service.limits import BodyLimitMiddleware, RateLimiter
 from service.routes import JSON_BODY_LIMIT, UPLOAD_ROUTE, VERSION, ops, reads, writes
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, library: Library | None = None)
         try:
             yield
         finally:
+            await run_in_threadpool(app.state.uploads.wait)  # an upload answered with 202 ends before its KB closes
             if library is None:
                 app.state.library.close()
 
@@ -72,7 +73,7 @@ def create_app(settings: Settings | None = None, library: Library | None = None)
     cap = settings.max_concurrent_searches  # searches at once; service.routes._in_search_slot waits for a slot
     app.state.search_slots = anyio.Semaphore(cap) if cap else None
     app.state.generator = make_generator(settings)  # None = extractive answers only
-    app.state.uploads = UploadProgress()  # where each upload in flight is, for GET /api/uploads/{id}
+    app.state.uploads = Uploads()  # where each upload is, or how it ended, for GET /api/uploads/{id}
 
     install_error_handlers(app)
     app.include_router(accounts)

@@ -112,6 +112,20 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "参数无效：" + "；".join(parts)
 
 
+INTERNAL_MESSAGE = "服务器内部错误，请稍后重试；仍不行请联系管理员查看服务器日志"
+
+
+def failure_of(exc: Exception) -> tuple[int, ErrorDetail]:
+    """The status and error an exception is answered with — by a handler below, or in the outcome of work
+    that outlived its request (an upload sent with ``Prefer: respond-async``)."""
+    if isinstance(exc, ApiError):
+        return exc.status, ErrorDetail(code=exc.code, message=exc.message)
+    if isinstance(exc, ZhikuIndexError):
+        code, message = next((c, m) for kind, c, m in _INDEX_ERRORS if isinstance(exc, kind))
+        return 503, ErrorDetail(code=code, message=message)
+    return 500, ErrorDetail(code="internal_error", message=INTERNAL_MESSAGE)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every exception into the error shape above."""
 
@@ -131,11 +145,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ZhikuIndexError)
     async def _index(_: Request, exc: ZhikuIndexError) -> JSONResponse:
         log.error("index error: %s", exc)
-        code, message = next((c, m) for kind, c, m in _INDEX_ERRORS if isinstance(exc, kind))
-        return error_response(503, code, message, {"Retry-After": "30"})
+        status, error = failure_of(exc)
+        return error_response(status, error.code, error.message, {"Retry-After": "30"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Starlette re-raises after this response is sent, so the server log gets the full traceback too.
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
-        return error_response(500, "internal_error", "服务器内部错误，请稍后重试；仍不行请联系管理员查看服务器日志")
+        return error_response(500, "internal_error", INTERNAL_MESSAGE)

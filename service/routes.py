@@ -11,11 +11,12 @@ which answers a KB the caller may not read exactly as one that does not exist.
 """
 from __future__ import annotations
 
+import re
 import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
@@ -33,8 +34,8 @@ from service.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from service.limits import in_search_slot, rate_limit
 from service.schemas import (AnswerResponse, AskParams, CaseList, CaseOut, Deleted, DocumentDetail, DocumentList,
                              DocumentMeta, Health, IngestReportOut, SearchParams, SearchResponse, Suggestions,
-                             UploadStepOut, check_doc_type, iso_date)
-from service.progress import checked_id
+                             UploadStatusOut, check_doc_type, iso_date)
+from service.progress import Tell, checked_id, new_id
 from service.uploads import UPLOAD_OPENAPI, Upload, read_upload
 
 JSON_BODY_LIMIT = 64 * 1024  # every body but an upload: a search request is a question and a few filters
@@ -77,9 +78,12 @@ UPLOAD_DESCRIPTION = (
     "上传文档：以 multipart/form-data 上传，文件放在字段 files 中（可多个），导入方式与 zhiku ingest 相同；"
     "表单字段 doc_type、title、date、source 覆盖自动识别的结果。响应的 files 逐个说明每个文件的结果："
     "added 新增、updated 更新、unchanged 未变、failed 失败（附原因）。需要编辑或管理员角色并获授权。"
-    "扫描件要逐页识别，较慢：请求头 X-Upload-Id 给出自选编号后，可在上传进行中用 GET /api/uploads/{编号} 查询进度。\n\n"
-    "状态码：200 至少读取了一个文件（部分失败时逐个说明）；422 upload_failed 所有文件都读取失败，原因在 message 中，"
-    "bad_upload_id X-Upload-Id 格式不对；409 upload_id_in_use 同一编号的上传还在进行；"
+    "扫描件要逐页识别，较慢：请求头 X-Upload-Id 给出自选编号后，可在上传进行中用 GET /api/uploads/{编号} 查询进度。"
+    "带请求头 Prefer: respond-async 时不等导入完成，立即返回 202 和上传编号（Location 指向 GET /api/uploads/{编号}），"
+    "导入在服务器上继续，结果（与 200 的响应相同）或错误在其中保留十分钟：适合经过有超时的反向代理上传大扫描件。\n\n"
+    "状态码：200 至少读取了一个文件（部分失败时逐个说明）；202 已接收，正在导入；"
+    "422 upload_failed 所有文件都读取失败，原因在 message 中，"
+    "bad_upload_id X-Upload-Id 格式不对；409 upload_id_in_use 同一编号已有上传在用；503 busy 正在进行的上传太多；"
     "400 文件名无效或无法解析上传内容；413 文件过大、文件过多或请求体过大；415 不支持的文件类型，或不是 "
     "multipart/form-data 上传。")
 
@@ -216,23 +220,47 @@ def _upload_target(request: Request, kb: KbName = None) -> tuple[KbInfo, Knowled
 
 
 UPLOAD_FAILED = 422  # every file of the batch failed: nothing was added, say so with a 4xx
+RESPOND_ASYNC = re.compile(r"(?:^|,)\s*respond-async\s*(?:[,;]|$)", re.IGNORECASE)  # Prefer: respond-async
 
 
 @writes.post("/documents", summary="上传文档（编辑、管理员）", description=UPLOAD_DESCRIPTION,
               openapi_extra=UPLOAD_OPENAPI,
-             responses={413: {"model": ErrorBody}, 415: {"model": ErrorBody}, UPLOAD_FAILED: {"model": ErrorBody}})
+             responses={202: {"model": UploadStatusOut, "description": "Prefer: respond-async：已接收，正在导入"},
+                        409: {"model": ErrorBody}, 413: {"model": ErrorBody}, 415: {"model": ErrorBody},
+                        UPLOAD_FAILED: {"model": ErrorBody}})
 def upload(target: Annotated[tuple[KbInfo, KnowledgeBase], Depends(_upload_target)],
-           upload: Annotated[Upload, Depends(read_upload)], request: Request) -> IngestReportOut:
+           upload: Annotated[Upload, Depends(read_upload)], request: Request,
+           response: Response) -> IngestReportOut | UploadStatusOut:
     """Ingest uploaded files the same way as ``zhiku ingest``, with ``doc_type``, ``title``, ``date`` and
     ``source`` form fields overriding what is detected. ``files`` says per file what happened (added, updated,
     unchanged, failed with the reason). Status: 200 when at least one file was read (a mixed batch says per
-    file what failed); 422 ``upload_failed`` when every file failed, with the reasons in the message."""
-    info, kb = target
+    file what failed); 422 ``upload_failed`` when every file failed, with the reasons in the message.
+
+    With ``Prefer: respond-async`` (RFC 7240) the answer is 202 at once and the same outcome is read from
+    ``GET /api/uploads/{id}``: no request lasts as long as a scan takes to recognise."""
     overrides = _overrides(upload.fields)
-    content = [(name, data) for name, data in upload.files if data]
     upload_id = checked_id(request.headers.get("x-upload-id"))
-    with request.app.state.uploads.tracking(upload_id, _owner(request)) as on_step:
-        report = kb.ingest_upload(content, overrides, on_step) if content else IngestReport()
+    uploads, owner = request.app.state.uploads, _owner(request)
+
+    def ingest(on_step: Tell | None) -> IngestReportOut:
+        return _ingest(request, target, upload, overrides, on_step)
+
+    if RESPOND_ASYNC.search(request.headers.get("prefer", "")):
+        status = uploads.start(upload_id or new_id(), owner, ingest)
+        response.status_code = 202
+        response.headers["Location"] = request.url_for("upload_progress", upload_id=status.upload_id).path
+        response.headers["Preference-Applied"] = "respond-async"
+        return status
+    with uploads.tracking(upload_id, owner) as on_step:
+        return ingest(on_step)
+
+
+def _ingest(request: Request, target: tuple[KbInfo, KnowledgeBase], upload: Upload, overrides: dict[str, str],
+            on_step: Tell | None) -> IngestReportOut:
+    """One upload's ingest, its audit entries and its outcome (raised as 422 when every file failed)."""
+    info, kb = target
+    content = [(name, data) for name, data in upload.files if data]
+    report = kb.ingest_upload(content, overrides, on_step) if content else IngestReport()
     report.skipped += [(name, EMPTY_FILE_REASON) for name, data in upload.files if not data]
     report.files += [FileOutcome(name, "failed", EMPTY_FILE_REASON) for name, data in upload.files if not data]
     for outcome in report.files:
@@ -244,15 +272,15 @@ def upload(target: Annotated[tuple[KbInfo, KnowledgeBase], Depends(_upload_targe
     return IngestReportOut.of(report)
 
 
-@writes.get("/uploads/{upload_id}", summary="上传进度（编辑、管理员）",
+@writes.get("/uploads/{upload_id}", summary="上传进度和结果（编辑、管理员）",
             description="上传时在请求头 X-Upload-Id 给出一个自选的编号（8 到 64 个字母、数字、- 或 _），上传进行中即可用它查询"
-                        "进度：第几个文件、读取（扫描件逐页识别，已识别几页）还是索引。只有发起上传的调用者能查到；"
-                        "上传结束后、或编号不存在时返回 404。")
-def upload_progress(upload_id: Annotated[str, Path(description="上传时在请求头 X-Upload-Id 给出的编号")],
-                    request: Request) -> UploadStepOut | None:
-    """Where an upload in flight is; null until its first file is opened."""
-    step = request.app.state.uploads.step(upload_id, _owner(request))
-    return UploadStepOut.of(step) if step else None
+                        "进度（step）：第几个文件、读取（扫描件逐页识别，已识别几页）还是索引。带 Prefer: respond-async "
+                        "的上传（202），结束后 state 为 done（结果在 report）或 failed（原因在 error），保留十分钟。"
+                        "只有发起上传的调用者能查到；等待完成的上传结束后、保留期过后、或编号不存在时返回 404。")
+def upload_progress(upload_id: Annotated[str, Path(description="上传的编号（X-Upload-Id，或 202 响应中的 upload_id）")],
+                    request: Request) -> UploadStatusOut:
+    """Where an upload is, or how a respond-async one ended."""
+    return request.app.state.uploads.status(upload_id, _owner(request))
 
 
 def _owner(request: Request) -> tuple[str, str | None, str | None]:

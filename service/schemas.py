@@ -15,7 +15,7 @@ from index.records import AnswerSentence, CheckReport, Filters, Hit, IngestRepor
 from index.settings import Settings
 from index.search.text import highlight, marked_terms, readable, snippet
 from ingest.models import DOC_TYPES, CaseKind, Chunk, DatePrecision, Document
-from service.errors import ApiError
+from service.errors import ApiError, ErrorDetail
 
 HEADING_SEPARATOR = " > "
 NOT_FOUND_MESSAGE = "未找到相关内容"
@@ -363,6 +363,16 @@ class IngestReportOut(BaseModel):
                    pages={name: PagesOut(done=done, total=total) for name, (done, total) in report.pages.items()},
                    files=[FileOutcomeOut(name=f.name, status=f.status, reason=f.reason, doc_ids=list(f.doc_ids))
                           for f in report.files])
+
+
+class UploadStatusOut(BaseModel):
+    upload_id: str = Field(description="上传的编号：请求头 X-Upload-Id 给出的，或 Prefer: respond-async 时服务器生成的")
+    state: Literal["running", "done", "failed"] = Field(
+        description="running：进行中；done：已完成，结果在 report；failed：失败，原因在 error")
+    step: UploadStepOut | None = Field(description="进行到哪一步；打开第一个文件前为 null")
+    report: IngestReportOut | None = Field(description="完成时的结果，与同步上传的 200 响应相同")
+    error: ErrorDetail | None = Field(
+        description="失败时的原因，与同步上传的错误相同（如 upload_failed：没有一个文件能读取）")
 
 
 class CaseFact(BaseModel):

@@ -26,37 +26,51 @@ function uploadForm(onDone) {
     for (const [key, value] of [...body.entries()]) if (value === "") body.delete(key);
     const button = form.querySelector("button");
     button.disabled = true;
-    const waiting = el("p", {}, "正在读取和索引，扫描件需要逐页识别，请稍候…");
+    const waiting = el("p", {}, "正在上传…");
     clear(results).append(waiting);
-    const id = uploadId();
-    const polling = setInterval(() => showStep(id, waiting), 1000);
     try {
-      const report = await send("POST", "/api/documents", body, {}, { "X-Upload-Id": id });
-      clear(results).append(outcomes(report.files));
+      // answered at once (202); the ingest runs on the server, so no proxy timeout cuts a long scan's upload
+      const accepted = await send("POST", "/api/documents", body, {}, { Prefer: "respond-async" });
+      const ended = await uploadEnded(accepted.upload_id, waiting);
+      if (ended.state === "failed") throw new Error(ended.error.message);
+      clear(results).append(outcomes(ended.report.files));
       form.reset();
       form.querySelector(".file-input").dispatchEvent(new Event("change"));
       onDone();
     } catch (error) {
       clear(results).append(el("p", { class: "form-error" }, error.message));
     } finally {
-      clearInterval(polling);
       button.disabled = false;
     }
   });
   return form;
 }
 
-// An id for one upload, to ask how far it is (crypto.randomUUID needs https; an intranet is often plain http).
-function uploadId() {
-  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+const POLL_MS = 1000;
+const POLL_FAILURES = 5; // a network blip is waited out; a server gone for longer is said
+
+// Ask once a second how the upload is doing until it ends; a scan of thirty pages takes a minute or more, so
+// each answer says which file and page, and the wait never looks stuck.
+async function uploadEnded(id, line) {
+  line.textContent = "正在读取和索引，扫描件需要逐页识别，请稍候…";
+  for (let failures = 0; ;) {
+    await new Promise((resolve) => { setTimeout(resolve, POLL_MS); });
+    let status;
+    try {
+      status = await getJSON(`/api/uploads/${id}`);
+      failures = 0;
+    } catch (error) {
+      if (++failures < POLL_FAILURES) continue;
+      throw new Error(`无法查询上传进度（${error.message}）：文件可能仍在导入，请稍后在下方文档列表中查看`);
+    }
+    if (status.state !== "running") return status;
+    if (status.step) line.textContent = stepText(status.step);
+  }
 }
 
-// A scan of thirty pages takes a minute or more: say which file and page, so the wait never looks stuck.
-async function showStep(id, line) {
-  const step = await getJSON(`/api/uploads/${id}`).catch(() => null); // 404 before it starts and once it is done
-  if (!step || !line.isConnected) return;
+function stepText(step) {
   const which = step.files > 1 ? `（第 ${step.file}/${step.files} 个文件）` : "";
-  line.textContent = step.stage === "indexing" ? `正在索引 ${step.name}${which}：切分段落并向量化…`
+  return step.stage === "indexing" ? `正在索引 ${step.name}${which}：切分段落并向量化…`
     : step.pages_total ? `正在识别 ${step.name}${which}：第 ${step.pages_done}/${step.pages_total} 页已识别…`
     : `正在读取 ${step.name}${which}…`;
 }

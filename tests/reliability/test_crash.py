@@ -11,9 +11,12 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+import httpx
 import pytest
-from reliability_live import (KNOWN_ARTICLES, assert_consistent, assert_exactly_once, open_kb, raw_meta, run_zhiku,
-                              top_doc, zhiku_json, zhiku_ok)
+from reliability_live import (API_KEY, KNOWN_ARTICLES, assert_consistent, assert_exactly_once, open_kb, raw_meta,
+                              run_zhiku, start_server, stop_server, top_doc, zhiku_json, zhiku_ok)
+
+from bench.scans import fax_tiff, law_paragraphs
 
 CONTRACT_LAW = "laws/社会法/劳动合同法(2012-12-28).md"
 UNION_LAW = "laws/社会法/工会法(2021-12-24).md"
@@ -103,3 +106,24 @@ def test_kill_during_the_first_keyword_save(laws: Path, env: dict[str, str], tmp
     query, doc_id = KNOWN_ARTICLES[2]
     assert top_doc(zhiku_json("search", query, "--method", "bm25", "--kb", kb, env=env)) == doc_id
     assert (kb / "bm25" / "CURRENT").exists()  # rebuilt and saved, so the next process need not rebuild
+
+
+def test_a_server_told_to_stop_finishes_the_upload_it_accepted(kb_copy: Path, shared: Path, env: dict[str, str],
+                                                               tmp_path: Path) -> None:
+    """An upload answered 202 (Prefer: respond-async) runs on after its request: a server stopped (SIGTERM)
+    right after accepting one finishes it before closing the KB, and exits cleanly. The uploader was told it
+    was accepted; nothing accepted is lost."""
+    scan = fax_tiff(law_paragraphs(shared / "corpus" / UNION_LAW, "第四十三条", 6))  # three pages to recognise
+    server = start_server(kb_copy, {**env, "ZHIKU_API_KEY": API_KEY}, tmp_path / "server.log")
+    try:
+        accepted = httpx.post(f"{server.url}/api/documents", timeout=60,
+                              files=[("files", ("停机前上传.tif", scan, "image/tiff"))],
+                              headers={"Authorization": f"Bearer {API_KEY}", "Prefer": "respond-async"})
+        assert accepted.status_code == 202
+    finally:
+        stop_server(server)
+    assert server.process.returncode == -signal.SIGTERM  # uvicorn's own exit on SIGTERM: not killed at the deadline
+    assert "Application shutdown complete" in server.log.read_text()
+    listed = zhiku_json("search", "工会经费 拨缴", "--kb", kb_copy, "-k", "20", env=env)
+    assert "停机前上传.tif" in {hit["doc_id"] for hit in listed["results"]}
+    assert_usable(kb_copy, env)

@@ -182,9 +182,10 @@ def test_an_upload_in_flight_says_how_far_it_is(client: httpx.Client, auth: dict
         posted = pool.submit(httpx.post, f"{server.url}/api/documents", files=_files(("工会经费三页.tif", scan)),
                              headers={**auth, "X-Upload-Id": upload_id}, timeout=120)
         while not posted.done():
-            step = client.get(f"/api/uploads/{upload_id}", headers=auth)
-            if step.status_code == 200 and step.json():
-                seen.append(step.json())
+            status = client.get(f"/api/uploads/{upload_id}", headers=auth)
+            if status.status_code == 200 and status.json()["step"]:
+                assert status.json()["state"] == "running" and status.json()["report"] is None
+                seen.append(status.json()["step"])
                 assert_error(client.get(f"/api/uploads/{upload_id}"), 404, "upload_not_found")  # not the uploader
             time.sleep(0.05)
         report = posted.result().json()
@@ -195,4 +196,49 @@ def test_an_upload_in_flight_says_how_far_it_is(client: httpx.Client, auth: dict
     assert_error(client.get(f"/api/uploads/{upload_id}", headers=auth), 404, "upload_not_found")  # done: gone
     assert_error(client.post("/api/documents", files=_files(("x.txt", b"x")), headers={**auth, "X-Upload-Id": "a b"}),
                  422, "bad_upload_id")
+    client.delete(f"/api/documents/{report['doc_ids'][0]}", headers=auth)
+
+
+def _ended(client: httpx.Client, auth: dict[str, str], location: str) -> tuple[dict, list[dict]]:
+    """Follow a respond-async upload until it ends: its last status, and the steps seen on the way."""
+    steps = []
+    for _ in range(1200):
+        status = client.get(location, headers=auth).json()
+        if status["state"] != "running":
+            return status, steps
+        steps += [status["step"]] if status["step"] else []
+        time.sleep(0.1)
+    raise AssertionError("the upload never ended")
+
+
+def test_an_upload_answered_at_once_is_followed_to_its_outcome(client: httpx.Client, auth: dict[str, str],
+                                                              shared: Path) -> None:
+    """Prefer: respond-async: 202 at once, then GET /api/uploads/{id} says how far it is and, at the end, the
+    report the request would have answered with, or its error — no request lasts as long as a scan (a proxy
+    in front would cut it)."""
+    scan = fax_tiff(law_paragraphs(shared / "corpus/laws/社会法/工会法(2021-12-24).md", "第四十三条", 6))  # 3 pages
+    accepted = client.post("/api/documents", files=_files(("工会经费异步.tif", scan)),
+                           headers={**auth, "Prefer": "respond-async"})
+    assert accepted.status_code == 202 and accepted.headers["preference-applied"] == "respond-async"
+    body = accepted.json()
+    location = accepted.headers["location"]
+    assert location == f"/api/uploads/{body['upload_id']}" and body["state"] == "running"
+    assert_error(client.get(location), 404, "upload_not_found")  # not the uploader
+    status, steps = _ended(client, auth, location)
+    assert status["state"] == "done" and status["error"] is None
+    report = status["report"]
+    assert report["pages"] == {"工会经费异步.tif": {"done": 3, "total": 3}}
+    assert [f["status"] for f in report["files"]] == ["added"] and {s["name"] for s in steps} <= {"工会经费异步.tif"}
+    assert client.get(f"/api/documents/{report['doc_ids'][0]}", headers=auth).status_code == 200
+    assert client.get(location, headers=auth).json() == status  # kept for a while: a page reloaded finds it
+    assert_error(client.post("/api/documents", files=_files(("x.txt", "工会".encode())),
+                             headers={**auth, "Prefer": "respond-async", "X-Upload-Id": body["upload_id"]}),
+                 409, "upload_id_in_use")
+
+    broken = client.post("/api/documents", files=_files(("坏文件.pdf", b"%PDF-1.7 not really")),
+                         headers={**auth, "Prefer": "wait=5, respond-async"})
+    assert broken.status_code == 202
+    failed, _ = _ended(client, auth, broken.headers["location"])
+    assert failed["state"] == "failed" and failed["report"] is None
+    assert failed["error"]["code"] == "upload_failed" and "坏文件.pdf" in failed["error"]["message"]
     client.delete(f"/api/documents/{report['doc_ids'][0]}", headers=auth)

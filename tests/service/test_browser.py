@@ -230,6 +230,9 @@ def test_an_editor_signs_in_uploads_a_case_and_disables_it(browser, server: Serv
     expect(page.locator(".outcome-added")).to_contain_text("2024年金牌工人.txt 已新增")
     expect(page.locator(".outcome-failed")).to_contain_text("坏文件.pdf 失败：")
     visit.shot("uploaded")
+    page.locator("input[type=file]").set_input_files([str(broken)])  # nothing readable: said, in Chinese
+    page.locator(".upload button[type=submit]").click()
+    expect(page.locator(".upload-results .form-error")).to_contain_text("没有一个文件能读取：坏文件.pdf")
     scan = tmp_path / "工会法扫描件.tif"  # eight pages to recognise: the wait says which page it is on
     scan.write_bytes(fax_tiff(law_paragraphs(shared / "corpus/laws/社会法/工会法(2021-12-24).md", "第四十条", 16)))
     page.locator("input[type=file]").set_input_files([str(scan)])
