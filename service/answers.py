@@ -1,10 +1,10 @@
 """Answering one question, for every surface that answers (/api/ask, its stream, /v1/chat/completions, MCP).
 
-The steps are always the same: rewrite a follow-up with the previous question (and ask once more, led by the
-previous question's topic, when a question found nothing on its own), run the search where the surface says (the HTTP API waits for a search slot), take the extractive answer (``KnowledgeBase.ask``), then
-— when an LLM is configured and something relevant was found — let it write the answer from the same
-passages and check it. The LLM is awaited on the event loop, outside the search slot: a slow LLM holds no
-core and no thread.
+The steps are always the same: run the search where the surface says (the HTTP API waits for a search slot)
+and take the extractive answer (``KnowledgeBase.ask``) for the question read with the previous one (a
+follow-up: ``answer_in_turn``), then — when an LLM is configured and something relevant was found — let it
+write the answer from the same passages and check it. The LLM is awaited on the event loop, outside the
+search slot: a slow LLM holds no core and no thread.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 
-from index.answering.followup import rewrite, with_topic
+from index.answering.followup import answer_in_turn
 from index.answering.grounded import GroundedAnswer, Generator, extractive, with_citations
 from index.answering.llm import LlmClient
 from index.kb import KnowledgeBase
@@ -80,12 +80,8 @@ class Answerer:
         kb = self.kb_for(params.kb)
         question, k, filters = params.resolve(self.settings)
         previous = params.previous(self.settings)
-        query = rewrite(question, previous)
-        answer = await self.run(lambda: kb.ask(query, k=k, filters=filters))
-        leaning = with_topic(question, previous) if not answer.found and query == question else None
-        if leaning:  # 不交怎么办 after 工会经费按什么比例拨缴: a follow-up without 那 or 呢
-            retried = await self.run(lambda: kb.ask(leaning, k=k, filters=filters))
-            answer = retried if retried.found else answer
+        answer = await self.run(lambda: answer_in_turn(question, previous,
+                                                       lambda query: kb.ask(query, k=k, filters=filters)))
         return Retrieved(question, answer, started)
 
 

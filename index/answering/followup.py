@@ -2,15 +2,17 @@
 
 Retrieval sees only the question, so an elliptical follow-up is rewritten into a standalone one before the
 search: a word of the previous question that ends like the new subject is swapped for it (男职工 → 女职工),
-else the new subject is added to the previous question. A question without 那/呢 that finds nothing on its
-own (多久开一次 after 职工代表大会有哪些职权) is asked again led by the previous question's topic
-(:func:`with_topic`). Rules rather than an LLM call: follow-ups are short and formulaic in this domain, and
-the rewrite must also work when no LLM is configured.
+else the new subject is added to the previous question. Where that reads wrong, the answer shows it, and
+the question is asked once more led by the previous question's topic (:func:`answer_in_turn`). Rules rather
+than an LLM call: follow-ups are short and formulaic in this domain, and the rewrite must also work when no
+LLM is configured.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+from index.records import Answer
 from index.search.text import analyze_query
 
 MAX_SUBJECT_CHARS = 12  # longer questions carry their own subject: they are asked as they are
@@ -34,14 +36,43 @@ def rewrite(question: str, previous: str | None) -> str:
     return f"{previous} {subject}"
 
 
+def answer_in_turn(question: str, previous: str | None, ask: Callable[[str], Answer]) -> Answer:
+    """The answer to ``question``, read as a follow-up of ``previous`` where it is one.
+
+    The rewrite comes first. It is asked once more led by the previous question's topic when the rewrite
+    added the new subject to the previous question and the answer never names it (试用期最长多久 → 工资呢 was
+    answered 试用期最长不得超过六个月: asked again as 试用期工资), and when a question without 那 or 呢 found
+    nothing alone (多久开一次 after 职工代表大会有哪些职权 → 职工代表大会多久开一次). The second answer is
+    taken only when it finds something, and names the subject where there is one.
+    """
+    query = rewrite(question, previous)
+    answer = ask(query)
+    subject = _subject(question)
+    if query == question:
+        again = None if answer.found else with_topic(question, previous)
+    elif subject and query.endswith(f" {subject}") and not _names(answer, subject):
+        again = with_topic(subject, previous)
+    else:
+        again = None
+    if again is None:
+        return answer
+    second = ask(again)
+    return second if second.found and (subject is None or _names(second, subject)) else answer
+
+
+def _names(answer: Answer, subject: str) -> bool:
+    """Whether a quoted sentence names ``subject`` in its words or the statutes' (周末: 休息日)."""
+    terms = analyze_query(subject).terms
+    return any(term in sentence.text for sentence in answer.sentences for term in terms)
+
+
 def with_topic(question: str, previous: str | None) -> str | None:
     """``question`` led by the topic of ``previous`` (不交怎么办 → 工会经费不交怎么办), or None when there is no
     previous question or ``question`` names the topic already.
 
-    Only for a question that found nothing alone: 不交怎么办 is then read as a follow-up, while a question that
-    finds something keeps its own meaning. The topic is the previous question's longest term — the thing it
-    asked about (工会经费 in 工会经费按什么比例拨缴), not its question words — and the first of equals: a
-    Chinese question names its topic first.
+    The topic is the previous question's longest term — the thing it asked about (工会经费 in
+    工会经费按什么比例拨缴), not its question words — and the first of equals: a Chinese question names its
+    topic first.
     """
     terms = analyze_query(previous).base_terms if previous else []
     if not terms:

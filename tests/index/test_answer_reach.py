@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from index.answering.followup import answer_in_turn
 from index.kb import KnowledgeBase
 from statutes import statutes_kb
 
@@ -51,6 +52,17 @@ def test_paying_in_everyday_words_is_answered_by_the_rule_on_paying(kb: Knowledg
                                                                     opens: str) -> None:
     """交 is the statutes' 缴纳 or 拨缴 (ingest/lexicon/colloquial.tsv)."""
     assert kb.ask(question).sentences[0].text.startswith(opens)
+
+
+@pytest.mark.parametrize(("previous", "question", "query", "says"), [
+    ("试用期最长多久？", "工资呢？", "试用期工资", "试用期的工资不得低于"),  # was 试用期最长不得超过六个月
+    ("女职工产假多少天？", "那哺乳期呢？", "女职工哺乳期", "哺乳"),  # was 98天产假
+    ("产假多少天？", "难产呢？", "产假多少天 难产", "难产的，增加产假15天"),  # the rewrite names it: kept
+])
+def test_a_follow_up_whose_answer_never_names_it_is_asked_with_the_topic(kb: KnowledgeBase, previous: str,
+                                                                         question: str, query: str, says: str) -> None:
+    answer = answer_in_turn(question, previous, kb.ask)
+    assert answer.query == query and any(says in s.text for s in answer.sentences)
 
 
 def test_a_case_of_a_rule_is_quoted_with_the_rule(kb: KnowledgeBase) -> None:
