@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, library: Library | None = None)
 
 
 # FastAPI describes responses in English ("Successful Response", "Not Found" …); /docs shows them to people.
+# A route's own (Chinese) description of a response is kept: 409 on an upload is its id, not a name.
 RESPONSE_WORDS = {"200": "成功", "201": "已创建", "400": "请求无效", "401": "需要登录或 API 令牌", "403": "无权这样做",
                   "404": "不存在（或无权读取）", "409": "名称已被使用", "413": "请求体或文件过大",
                   "415": "不支持的文件类型", "422": "参数无效", "429": "请求过于频繁", "503": "暂时不可用"}
@@ -106,7 +107,8 @@ def _chinese_openapi(app: FastAPI) -> dict:
         for operations in schema["paths"].values():
             for operation in operations.values():
                 for status, response in operation.get("responses", {}).items():
-                    response["description"] = RESPONSE_WORDS.get(status, response.get("description", ""))
+                    if response.get("description", "").isascii():
+                        response["description"] = RESPONSE_WORDS.get(status, response.get("description", ""))
         app.openapi_schema = schema
     return app.openapi_schema
 

@@ -226,7 +226,8 @@ RESPOND_ASYNC = re.compile(r"(?:^|,)\s*respond-async\s*(?:[,;]|$)", re.IGNORECAS
 @writes.post("/documents", summary="上传文档（编辑、管理员）", description=UPLOAD_DESCRIPTION,
               openapi_extra=UPLOAD_OPENAPI,
              responses={202: {"model": UploadStatusOut, "description": "Prefer: respond-async：已接收，正在导入"},
-                        409: {"model": ErrorBody}, 413: {"model": ErrorBody}, 415: {"model": ErrorBody},
+                        409: {"model": ErrorBody, "description": "这个 X-Upload-Id 已有上传在用"},
+                        413: {"model": ErrorBody}, 415: {"model": ErrorBody},
                         UPLOAD_FAILED: {"model": ErrorBody}})
 def upload(target: Annotated[tuple[KbInfo, KnowledgeBase], Depends(_upload_target)],
            upload: Annotated[Upload, Depends(read_upload)], request: Request,
