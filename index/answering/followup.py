@@ -13,7 +13,8 @@ import re
 from collections.abc import Callable
 
 from index.records import Answer
-from index.search.text import analyze_query
+from index.search.ranking import question_words
+from index.search.text import analyze_query, normalize
 
 MAX_SUBJECT_CHARS = 12  # longer questions carry their own subject: they are asked as they are
 MAX_BARE_SUBJECT_CHARS = 6  # without 那/还有 only "女职工呢？" is a follow-up, not "工会经费按什么比例拨缴呢？"
@@ -39,31 +40,62 @@ def rewrite(question: str, previous: str | None) -> str:
 def answer_in_turn(question: str, previous: str | None, ask: Callable[[str], Answer]) -> Answer:
     """The answer to ``question``, read as a follow-up of ``previous`` where it is one.
 
-    The rewrite comes first. It is asked once more led by the previous question's topic when the rewrite
-    added the new subject to the previous question and the answer never names it (试用期最长多久 → 工资呢 was
-    answered 试用期最长不得超过六个月: asked again as 试用期工资), and when a question without 那 or 呢 found
-    nothing alone (多久开一次 after 职工代表大会有哪些职权 → 职工代表大会多久开一次). The second answer is
-    taken only when it finds something, and names the subject where there is one.
+    The rewrite is asked first; then, where it may have read the question wrong, the question led by the
+    previous question's topic (:func:`with_topic`): a rewrite that added the subject to the previous question
+    and was answered without it (试用期最长多久 → 工资呢 was answered 试用期最长不得超过六个月: 试用期工资); a
+    question without 那 or 呢 that found nothing alone (多久开一次 after 职工代表大会有哪些职权); one too vague
+    to stand alone (补偿多少 after 竞业限制最长几年), if the topic makes it a better match. The second answer
+    is taken only when it finds something, quotes the subject or the question's own words (职代会多久开一次
+    after 工会经费按什么比例拨缴 must not become 工会经费's 第四十三条), and opens with another sentence than
+    the topic alone would: otherwise the topic found it, not the question (最低工资标准 after 加班费怎么算, over
+    a KB without the minimum wage, found 加班费's own passage).
     """
     query = rewrite(question, previous)
     answer = ask(query)
-    subject = _subject(question)
-    if query == question:
-        again = None if answer.found else with_topic(question, previous)
-    elif subject and query.endswith(f" {subject}") and not _names(answer, subject):
-        again = with_topic(subject, previous)
-    else:
-        again = None
-    if again is None:
+    reading = _second_reading(question, query, previous, answer)
+    if reading is None:
         return answer
+    again, about, must_beat = reading
     second = ask(again)
-    return second if second.found and (subject is None or _names(second, subject)) else answer
+    if not (second.found and _names(second, about)) or (must_beat and _best(second) <= _best(answer)):
+        return answer
+    alone = ask(_topic(previous) or "")
+    return answer if alone.found and alone.sentences[0].text == second.sentences[0].text else second
 
 
-def _names(answer: Answer, subject: str) -> bool:
-    """Whether a quoted sentence names ``subject`` in its words or the statutes' (周末: 休息日)."""
-    terms = analyze_query(subject).terms
-    return any(term in sentence.text for sentence in answer.sentences for term in terms)
+def _second_reading(question: str, query: str, previous: str | None,
+                    first: Answer) -> tuple[str, str, bool] | None:
+    """Another query for ``question`` after ``previous``: the query, what its answer must name, and whether
+    it must also be a better match than ``first``; None when ``first`` stands."""
+    if query != question:  # a rewritten follow-up
+        subject = _subject(question)
+        answered = not (subject and query.endswith(f" {subject}")) or _names(first, subject)
+        again = None if answered else with_topic(subject, previous)
+        return (again, subject, False) if again else None
+    if not first.found or _vague(question):
+        again = with_topic(question, previous)
+        return (again, question, first.found) if again else None
+    return None
+
+
+def _vague(question: str) -> bool:
+    """A short question with no term longer than two characters (补偿多少, 有什么成果): after another question it
+    may well be about that one's topic."""
+    terms = analyze_query(question).base_terms
+    return len(question.strip()) <= MAX_SUBJECT_CHARS and max(map(len, terms), default=0) <= 2
+
+
+def _best(answer: Answer) -> float:
+    return max((passage.score for passage in answer.passages), default=0.0)
+
+
+def _names(answer: Answer, words: str) -> bool:
+    """Whether a quoted sentence names one of the words of ``words`` in any of their forms (周末: 休息日), one
+    of more than a character where there are such (成果 in 有什么成果, not 有)."""
+    concepts = question_words(analyze_query(words))
+    long = [forms for forms in concepts if len(forms[0]) > 1]
+    sentences = [normalize(sentence.text) for sentence in answer.sentences]
+    return any(form in text for forms in long or concepts for form in forms for text in sentences)
 
 
 def with_topic(question: str, previous: str | None) -> str | None:
@@ -74,11 +106,13 @@ def with_topic(question: str, previous: str | None) -> str | None:
     工会经费按什么比例拨缴), not its question words — and the first of equals: a Chinese question names its
     topic first.
     """
+    topic = _topic(previous)
+    return None if topic is None or topic in question else f"{topic}{question.strip()}"
+
+
+def _topic(previous: str | None) -> str | None:
     terms = analyze_query(previous).base_terms if previous else []
-    if not terms:
-        return None
-    topic = max(terms, key=len)
-    return None if topic in question else f"{topic}{question.strip()}"
+    return max(terms, key=len) if terms else None
 
 
 def _subject(question: str) -> str | None:

@@ -58,6 +58,8 @@ def test_paying_in_everyday_words_is_answered_by_the_rule_on_paying(kb: Knowledg
     ("试用期最长多久？", "工资呢？", "试用期工资", "试用期的工资不得低于"),  # was 试用期最长不得超过六个月
     ("女职工产假多少天？", "那哺乳期呢？", "女职工哺乳期", "哺乳"),  # was 98天产假
     ("产假多少天？", "难产呢？", "产假多少天 难产", "难产的，增加产假15天"),  # the rewrite names it: kept
+    ("劳动合同到期不续签？", "有补偿吗", "劳动合同有补偿吗", "应当向劳动者支付经济补偿"),  # too vague alone
+    ("工会经费按什么比例拨缴？", "产假多少天？", "产假多少天？", "98天产假"),  # a new question: asked as it is
 ])
 def test_a_follow_up_whose_answer_never_names_it_is_asked_with_the_topic(kb: KnowledgeBase, previous: str,
                                                                          question: str, query: str, says: str) -> None:
