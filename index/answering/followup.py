@@ -59,8 +59,10 @@ def answer_in_turn(question: str, previous: str | None, ask: Callable[[str], Ans
     second = ask(again)
     if not (second.found and _names(second, about)) or (must_beat and _best(second) <= _best(answer)):
         return answer
-    alone = ask(_topic(previous) or "")
-    return answer if alone.found and alone.sentences[0].text == second.sentences[0].text else second
+    topic = _topic(previous)  # there is one: ``again`` leads with it
+    alone = ask(topic) if topic else None
+    said_alone = alone is not None and alone.found and alone.sentences[0].text == second.sentences[0].text
+    return answer if said_alone else second
 
 
 def _second_reading(question: str, query: str, previous: str | None,
