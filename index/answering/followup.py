@@ -61,7 +61,7 @@ def answer_in_turn(question: str, previous: str | None, ask: Callable[[str], Ans
         return answer
     topic = _topic(previous)  # there is one: ``again`` leads with it
     alone = ask(topic) if topic else None
-    said_alone = alone is not None and alone.found and alone.sentences[0].text == second.sentences[0].text
+    said_alone = alone is not None and [s.text for s in alone.sentences[:1]] == [second.sentences[0].text]
     return answer if said_alone else second
 
 
