@@ -27,7 +27,7 @@ from index.search.ranking import (Candidate, coverage_of, facet_counts, form_fea
                            title_key)
 from index.settings import Settings
 from index.store.sqlite import ChunkRow, Store
-from index.search.text import QueryAnalysis, holds_all, is_question, normalize
+from index.search.text import QueryAnalysis, holds_all, is_function_word, is_question, normalize
 
 
 
@@ -177,10 +177,11 @@ def keyword_terms(analysis: QueryAnalysis, intent: Intent) -> list[str]:
 
 def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filters: Filters,
                method: Method) -> tuple[list[Candidate], dict[str, dict[str, int]], list[str]]:
-    """Every candidate passage with its evidence, the per-method ranks and the learned words.
+    """Every candidate passage with its evidence, the per-method ranks and the learned words to show.
 
     The learned words are the query adapter's weighted BM25 words (:mod:`index.models.expansion`) that the KB holds,
-    strongest first; only BM25 uses them, so a dense search has none.
+    strongest first; only BM25 uses them, so a dense search has none. Its conjunctions and prepositions (但是,
+    按照) count in the search, as they were learned, but a person is shown only the words that say something.
     """
     n = index.settings.candidates
     results: dict[str, list[tuple[str, float]]] = {}
@@ -216,7 +217,7 @@ def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filte
                        coverage=covered(_searchable(rows[cid])), form=form_feature(rows[cid].text, intent),
                        kind=kind_features(rows[cid], query, intent, title_query), adapted=adapted)
              for cid, score in fused if cid in rows and passes(rows[cid], filters)]
-    return local_rules_without_rival(found), ranks, list(learned)
+    return local_rules_without_rival(found), ranks, [word for word in learned if not is_function_word(word)]
 
 
 def case_fallback(found: Sequence[Candidate], ranked: Sequence[tuple[ChunkRow, float]],

@@ -193,6 +193,18 @@ class Tokenizer:
         return found
 
 
+_FUNCTION_TAGS = frozenset("cpumqrdyeof")  # jieba's tags for conjunctions, prepositions, particles, numerals …
+
+
+@lru_cache(maxsize=4096)
+def is_function_word(word: str) -> bool:
+    """Whether ``word`` is one word that only links or counts (但是, 以及, 按照, 二百), by jieba's part of speech."""
+    import jieba.posseg  # loads its model on first use: only words learned for a search ever ask
+
+    tagged = list(jieba.posseg.cut(word))
+    return len(tagged) == 1 and tagged[0].flag[:1] in _FUNCTION_TAGS
+
+
 @lru_cache(maxsize=1)
 def default_tokenizer() -> Tokenizer:
     """The process-wide tokeniser over the packaged lexicon (jieba loads once per process)."""

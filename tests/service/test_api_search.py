@@ -54,6 +54,9 @@ def test_a_question_says_which_words_the_adapter_added(client: httpx.Client) -> 
     assert client.get("/api/search", params={"q": "老板 拖欠 工资"}).json()["learned"] == []  # keywords: none
     dense = client.get("/api/search", params={"q": WAGES_QUESTION, "method": "dense"}).json()
     assert dense["learned"] == []  # no keyword search ran: nothing was added to one
+    overtime = "加班费怎么算？"  # the adapter adds 但是 to its keyword search: searched, never shown as 也检索了
+    assert "但是" in adapter.expansions(overtime, analyze_query(overtime).translatable)
+    assert client.get("/api/search", params={"q": overtime}).json()["learned"] == []
 
 
 def test_snippet_escapes_markup_from_the_query(client: httpx.Client) -> None:
