@@ -233,6 +233,9 @@ def _intent_of(query: str, this_year: int) -> Intent:
 
 _HAS_FIGURE = re.compile(r"\d|百分之|[一二两三四五六七八九十百千万]+(?:[个次期项名人天日年月倍家条级岁周元]|小时|分之|%)")
 _ORDINAL = re.compile(r"第[零〇一二两三四五六七八九十百千0-9]+")  # 第三十七条 names an article: not a figure
+# 失业保险金的标准，由省、自治区、直辖市人民政府确定: the law's answer to 多少钱 is the authority that sets the
+# figure (not 具体比例由企业和职工一方协商确定, beside the 8% it bounds)
+_SETS_FIGURE = re.compile(r"(?:标准|数额|幅度)[^。；]{0,6}由[^。；]{0,20}(?:人民政府|国务院|部门)[^。；]{0,10}(?:确定|规定|制定)")
 _HAS_DEFINITION = re.compile(r"是指|指的是|[，,]指(?![导出定挥示南标])|简称|叫做|称为|的叫|(?<![立随])即(?![行使将可时日])|所称|"
                              r"是.{2,30}的(?:制度|文件|组织|方案|意见|改革|纲领|规定|办法|机构|形式|协议|行为|活动)")
 _HAS_RULE = re.compile(r"可以|应当|不得|有权|禁止|必须|不能|无权|依法|享有|无效|视为|计入|不受|不收|不缴|不具有|"
@@ -250,7 +253,7 @@ def offers(asks: Asks, text: str, unit: re.Pattern[str] | None = None) -> bool |
     the unit the question names (:func:`unit_of`).
     """
     if asks == "figure":
-        return bool((unit or _HAS_FIGURE).search(_ORDINAL.sub("", text)))
+        return bool((unit or _HAS_FIGURE).search(_ORDINAL.sub("", text)) or _SETS_FIGURE.search(text))
     if asks == "list":
         return len(_HAS_LIST.findall(text)) >= 2
     if asks == "definition":

@@ -36,6 +36,9 @@ def kb(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> KnowledgeBase:
     ("单位里有人对女同事动手动脚，单位该不该管？", "预防和制止对女职工的性骚扰", "第十一条"),
     ("加班费怎么算？", "百分之一百五十的工资报酬", "第四十四条"),  # 劳动法 never says 加班费: 延长工作时间…工资报酬
     ("公司不签劳动合同怎么办？", "应当自用工之日起一个月内订立书面劳动合同", "第十条"),  # 签 is 订立; it quoted 第三十八条
+    # a figure the law leaves to an authority: who sets it is the answer (it quoted 第四十六条's durations)
+    ("失业保险金标准是多少？", "由省、自治区、直辖市人民政府确定", "第四十七条"),
+    ("最低工资标准是多少？", "由省、自治区、直辖市人民政府规定", "第四十八条"),
 ])
 def test_the_sentence_that_answers_is_quoted(kb: KnowledgeBase, question: str, says: str, article: str) -> None:
     sentences = kb.ask(question).sentences
