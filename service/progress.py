@@ -6,7 +6,7 @@ reverse proxy in front of zhiku (nginx waits 60 s by default) cuts a request tha
 an error while the ingest goes on. So an upload is followed by an id: the caller's own (``X-Upload-Id``) or,
 for one sent with ``Prefer: respond-async``, one the server makes up and answers at once (202). ``GET
 /api/uploads/{id}`` then says where it is and, once a respond-async upload has ended, what came of it — the
-same report or error the request would have answered with — for ``KEEP_ENDED_S``. Only the caller who
+same report or error the request would have answered with — for ``KEEP_ENDED_MINUTES``. Only the caller who
 started an upload can read it: another caller, like an unknown id, gets 404, so the names of files being
 uploaded never leak.
 """
@@ -29,7 +29,7 @@ log = logging.getLogger("zhiku.api")
 
 UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 MAX_TRACKED = 256  # uploads followed at once; beyond that a waited-for upload still runs, only without progress
-KEEP_ENDED_S = 600  # how long a respond-async upload's outcome stays readable after it ends
+KEEP_ENDED_MINUTES = 10  # how long a respond-async upload's outcome stays readable after it ends
 
 Tell = Callable[[UploadStep], None]  # hears each step of an ingest
 Ingest = Callable[[Tell | None], IngestReportOut]  # one upload's whole ingest; raises what its request would
@@ -85,7 +85,7 @@ class Uploads:
                 del self._uploads[upload_id]
 
     def start(self, upload_id: str, owner: Hashable, ingest: Ingest) -> UploadStatusOut:
-        """Run ``ingest`` on a thread of its own and answer at once; its outcome is kept for ``KEEP_ENDED_S``.
+        """Run ``ingest`` on a thread of its own and answer at once; its outcome is kept ``KEEP_ENDED_MINUTES``.
 
         The thread is not a daemon, and :meth:`wait` joins it: a server told to stop finishes the upload
         before it closes the KB, so nothing read is half-written."""
@@ -115,7 +115,8 @@ class Uploads:
             self._forget_ended()
             entry = self._uploads.get(upload_id)
             if entry is None or entry.owner != owner:
-                raise ApiError(404, "upload_not_found", "没有这个上传（编号不对、已结束超过十分钟，或不是你发起的）")
+                raise ApiError(404, "upload_not_found",
+                               f"没有这个上传（编号不对、已结束超过 {KEEP_ENDED_MINUTES} 分钟，或不是你发起的）")
             return entry.status(upload_id)
 
     def wait(self) -> None:
@@ -146,7 +147,7 @@ class Uploads:
         return tell
 
     def _forget_ended(self) -> None:
-        """Drop the outcomes kept longer than ``KEEP_ENDED_S`` (the caller holds the lock)."""
-        cutoff = time.monotonic() - KEEP_ENDED_S
+        """Drop the outcomes kept longer than ``KEEP_ENDED_MINUTES`` (the caller holds the lock)."""
+        cutoff = time.monotonic() - KEEP_ENDED_MINUTES * 60
         for upload_id in [i for i, u in self._uploads.items() if u.ended is not None and u.ended < cutoff]:
             del self._uploads[upload_id]

@@ -35,7 +35,7 @@ from service.limits import in_search_slot, rate_limit
 from service.schemas import (AnswerResponse, AskParams, CaseList, CaseOut, Deleted, DocumentDetail, DocumentList,
                              DocumentMeta, Health, IngestReportOut, SearchParams, SearchResponse, Suggestions,
                              UploadStatusOut, check_doc_type, iso_date)
-from service.progress import Tell, checked_id, new_id
+from service.progress import KEEP_ENDED_MINUTES, Tell, checked_id, new_id
 from service.uploads import UPLOAD_OPENAPI, Upload, read_upload
 
 JSON_BODY_LIMIT = 64 * 1024  # every body but an upload: a search request is a question and a few filters
@@ -80,7 +80,8 @@ UPLOAD_DESCRIPTION = (
     "added 新增、updated 更新、unchanged 未变、failed 失败（附原因）。需要编辑或管理员角色并获授权。"
     "扫描件要逐页识别，较慢：请求头 X-Upload-Id 给出自选编号后，可在上传进行中用 GET /api/uploads/{编号} 查询进度。"
     "带请求头 Prefer: respond-async 时不等导入完成，立即返回 202 和上传编号（Location 指向 GET /api/uploads/{编号}），"
-    "导入在服务器上继续，结果（与 200 的响应相同）或错误在其中保留十分钟：适合经过有超时的反向代理上传大扫描件。\n\n"
+    f"导入在服务器上继续，结果（与 200 的响应相同）或错误在其中保留 {KEEP_ENDED_MINUTES} 分钟："
+    "适合经过有超时的反向代理上传大扫描件。\n\n"
     "状态码：200 至少读取了一个文件（部分失败时逐个说明）；202 已接收，正在导入；"
     "422 upload_failed 所有文件都读取失败，原因在 message 中，"
     "bad_upload_id X-Upload-Id 格式不对；409 upload_id_in_use 同一编号已有上传在用；503 busy 正在进行的上传太多；"
@@ -276,7 +277,8 @@ def _ingest(request: Request, target: tuple[KbInfo, KnowledgeBase], upload: Uplo
 @writes.get("/uploads/{upload_id}", summary="上传进度和结果（编辑、管理员）",
             description="上传时在请求头 X-Upload-Id 给出一个自选的编号（8 到 64 个字母、数字、- 或 _），上传进行中即可用它查询"
                         "进度（step）：第几个文件、读取（扫描件逐页识别，已识别几页）还是索引。带 Prefer: respond-async "
-                        "的上传（202），结束后 state 为 done（结果在 report）或 failed（原因在 error），保留十分钟。"
+                        "的上传（202），结束后 state 为 done（结果在 report）或 failed（原因在 error），"
+                        f"保留 {KEEP_ENDED_MINUTES} 分钟。"
                         "只有发起上传的调用者能查到；等待完成的上传结束后、保留期过后、或编号不存在时返回 404。")
 def upload_progress(upload_id: Annotated[str, Path(description="上传的编号（X-Upload-Id，或 202 响应中的 upload_id）")],
                     request: Request) -> UploadStatusOut:
