@@ -75,10 +75,11 @@ h3 { font-size: 14px; margin: 12px 0 0; color: #61707f; }
   const output = el("div", { "aria-live": "polite" });
   root.append(el("div", { class: "box" }, form, status, output));
   let controller = null;
+  let previous = null; // the last question asked with 问答, sent along so a follow-up is understood
 
-  async function call(path, q, signal) {
+  async function call(path, params, signal) {
     const url = new URL(path, base);
-    url.search = new URLSearchParams({ q, ...(kb ? { kb } : {}) });
+    url.search = new URLSearchParams({ ...params, ...(kb ? { kb } : {}) });
     let response;
     try {
       response = await fetch(url, { headers: { Accept: "application/json" }, signal });
@@ -106,13 +107,17 @@ h3 { font-size: 14px; margin: 12px 0 0; color: #61707f; }
     ...related(data.related));
   }
 
+  // 那女职工呢？, 多久开一次: a follow-up is read with the question before it, and says how it was read.
+  const followed = (data) => (data.query !== data.question ? `（接着上一个问题，按“${data.query}”查找）` : "");
+
   function showAnswer(data) {
     if (!data.found) {
-      status.textContent = data.message + year(data);
+      status.textContent = data.message + followed(data) + year(data);
       output.replaceChildren(...related(data.related));
       return;
     }
-    status.textContent = (data.generated ? "答案由大模型根据下列段落撰写，每句已核对出处" : "答案摘自原文") + year(data);
+    status.textContent = (data.generated ? "答案由大模型根据下列段落撰写，每句已核对出处" : "答案摘自原文")
+      + followed(data) + year(data);
     const claims = data.claims.map((claim) => el("li", {}, claim.text,
       claim.citations.map((n) => docLink(data.passages[n - 1], `[${n}]`)),
       claim.supported ? null : el("span", { class: "flag" }, "未经资料证实")));
@@ -132,7 +137,9 @@ h3 { font-size: 14px; margin: 12px 0 0; color: #61707f; }
     status.classList.remove("error");
     status.textContent = ask ? "正在查找答案…" : "检索中…";
     try {
-      const data = await call(ask ? "/api/ask" : "/api/search", q, controller.signal);
+      const prev = ask && previous !== q ? previous : null;
+      const data = await call(ask ? "/api/ask" : "/api/search", { q, ...(prev ? { prev } : {}) }, controller.signal);
+      if (ask) previous = q;
       (ask ? showAnswer : showResults)(data);
     } catch (error) {
       if (error.name === "AbortError") return;

@@ -526,6 +526,11 @@ def test_the_widget_on_an_allowed_site(browser, host_sites: tuple[str, str], ser
     expect(cite).to_have_text("[1]")
     assert cite.get_attribute("href").startswith(server.url + "/#/doc?id=")
     visit.shot("host-ask")
+    box.fill("那女职工呢？")  # a follow-up, read with the question before it
+    with page.expect_request(lambda r: "/api/ask" in r.url and "prev=" in r.url):
+        page.locator(".zhiku-widget button[value=ask]").click()
+    expect(page.locator(".zhiku-widget .status")).to_contain_text(
+        f"接着上一个问题，按“{FUND_QUESTION} 女职工”查找")
     visit.close()
     print(f"\nwidget: first results {first_results_s:.2f} s after the host page was opened (first visit)")
 
