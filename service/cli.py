@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from index.answering.followup import answer_in_turn
 from index.answering.grounded import extractive
 from index.errors import ZhikuIndexError
 from index.eval.run import run_eval, train_adapter
@@ -110,15 +111,19 @@ def search(args: argparse.Namespace, settings: Settings) -> int:
 @command("ask", "问答：从文档中摘录答案，每句附出处", NAME_FLAG,
          arg("query", help="问题"),
          arg("-k", type=int, default=5, help="从最相关的几段中摘录答案（默认 5）"),
+         arg("--prev", metavar="QUESTION", help="上一个问题，用来理解追问（如：那女职工呢？）"),
          JSON_FLAG)
 def ask(args: argparse.Namespace, settings: Settings) -> int:
-    query, k, filters = AskParams(q=args.query, k=args.k).resolve(settings)
+    params = AskParams(q=args.query, k=args.k, prev=args.prev)
+    query, k, filters = params.resolve(settings)
     with _open(settings, args.name) as kb:
-        answer = kb.ask(query, k=k, filters=filters)
+        answer = answer_in_turn(query, params.previous(settings), lambda asked: kb.ask(asked, k=k, filters=filters))
     response = AnswerResponse.of(extractive(answer), query, answer.took_ms)
     if args.json:
         print_json(response.model_dump(mode="json"))
         return 0
+    if response.query != response.question:
+        print(f"（接着上一个问题，按“{response.query}”查找）")
     if response.message:
         print(response.message)
     for sentence in response.sentences:

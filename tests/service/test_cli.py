@@ -61,6 +61,9 @@ def test_ask_json(kbs: KBs, env: dict[str, str]) -> None:
     assert done.returncode == 0, done.stderr
     body = json.loads(done.stdout)
     assert body["found"] and any("百分之二" in s["text"] for s in body["sentences"])
+    follow_up = run_zhiku("ask", "那女职工呢？", "--prev", "男职工的产假有几天？", "--kb", str(kbs.copy), env=env)
+    assert follow_up.returncode == 0, follow_up.stderr  # read as the question before it, and said so
+    assert follow_up.stdout.startswith("（接着上一个问题，按“女职工的产假有几天”查找）\n· ")
 
 
 def test_stats_and_check(kbs: KBs, env: dict[str, str]) -> None:
