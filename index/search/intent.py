@@ -163,6 +163,13 @@ def document_year(query: str, this_year: int | None = None) -> int | None:
     return years.pop() if len(years) == 1 and not _YEARS_JOINED.search(normalized) else None
 
 
+def without_named_document(query: str) -> str:
+    """The question less the document it names by year (2018年政府工作报告关于工匠精神怎么说 → 关于工匠精神怎么
+    说): what it asks within that document."""
+    normalized = normalize(query)
+    return _LATEST_DOCUMENT.sub("", _DOCUMENT_YEAR.sub("", normalized)).strip()
+
+
 def is_document_kind(word: str) -> bool:
     """Whether a word names a kind of document (政府工作报告, 报告, 工作总结), as titles say it."""
     return re.fullmatch(_DOCUMENT, word) is not None

@@ -19,7 +19,7 @@ import numpy as np
 from index.models.adapter import QueryAdapter
 from index.models.embedders import Embedder
 from index.search.fusion import score_fusion
-from index.search.intent import CASE_CUES, Intent, intent_of, is_document_kind, names_cases
+from index.search.intent import CASE_CUES, Intent, intent_of, is_document_kind, names_cases, without_named_document
 from index.store.keywords import KeywordIndex
 from index.records import Filters, Hit, Method, Order
 from index.search.ranking import (Candidate, coverage_of, facet_counts, form_feature, grouped, kind_features,
@@ -27,7 +27,7 @@ from index.search.ranking import (Candidate, coverage_of, facet_counts, form_fea
                            title_key)
 from index.settings import Settings
 from index.store.sqlite import ChunkRow, Store
-from index.search.text import QueryAnalysis, holds_all, is_function_word, is_question, normalize
+from index.search.text import QueryAnalysis, analyze_query, holds_all, is_function_word, is_question, normalize
 
 
 
@@ -375,8 +375,9 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
     year = named_year(index, intent)
     if year and not (filters.date_from or filters.date_to):  # 2018年政府工作报告…: as if the year were chosen
         filters = dataclasses.replace(filters, date_from=f"{year}-01-01", date_to=f"{year}-12-31")
+        within = without_named_document(query)
     else:
-        year = None
+        year, within = None, ""
     found, ranks, learned = candidates(index, query, analysis, filters=filters, method=method)
     article = named_article(index, intent, filters)
     weak: list[tuple[ChunkRow, float]] = []
@@ -395,7 +396,11 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
         said = mentions(intent, everything) if chosen is None else []
         if said or (chosen is None and said_nowhere(index, intent)):
             ranked, order = said, "date"  # …提到了产业工人 over reports none of which says it: none, not the likest
-        if chosen is None and not ranked and not article and order == "relevance":
+        silent = False  # the document the question names says nothing of what it asks
+        if chosen is None and within and ranked:
+            ranked = holding_most(index, ranked, within)
+            silent = not ranked
+        if chosen is None and not ranked and not article and order == "relevance" and not silent:
             weak = related(everything, model, per_document or RELATED_K)
     else:  # one method alone, for comparison: its own order and min-max score, no cut-off
         ranked = [(c.row, c.fused) for c in found if c.fused >= (min_relevance or 0.0)]
@@ -411,6 +416,27 @@ def search(index: SearchIndex, query: str, analysis: QueryAnalysis, *, k: int, f
     return Retrieved(hits=hits, total=len(chunks_of), facets=facet_counts([row for row, _ in ranked]),
                      learned=learned, related=[make_hit(row, p, ranks, [row.chunk_id]) for row, p in weak],
                      order=order, year=year)
+
+
+_SAYING = frozenset({"说", "讲", "谈", "提", "提到", "提出", "讲到", "谈到", "怎么说"})  # 报告里讲了…, …怎么说
+
+
+def holding_most(index: SearchIndex, ranked: Sequence[tuple[ChunkRow, float]],
+                 question: str) -> list[tuple[ChunkRow, float]]:
+    """The passages of a document named by its year that hold what the question asks within it (``question``:
+    工匠精神 of 2018年政府工作报告关于工匠精神怎么说): one of its words whole (工匠精神, not only 精神; 产业工人,
+    not 产业结构's 产业), and at least half as much of it as the passage holding most. Every passage of a report
+    shares its title, which matched the question's 2018年政府工作报告 and carried passages past the cut-off that
+    say nothing of 工匠精神 (平安中国建设, 城镇化率)."""
+    words = [forms for forms in question_words(analyze_query(question))
+             if forms[0] not in _SAYING and not is_function_word(forms[0])]  # 关于, 里, 讲, 说: the frame
+    whole = [forms for forms in words if not any(forms[0] != other[0] and forms[0] in other[0] for other in words)]
+    covered = coverage_of(words, index.keywords().idf([form for forms in words for form in forms]))
+    texts = [normalize(row.text) for row, _ in ranked]
+    shares = [covered(text) for text in texts]
+    most = max(shares, default=0.0)
+    return [pair for pair, text, share in zip(ranked, texts, shares)
+            if share >= most / 2 and any(form in text for forms in whole for form in forms)]
 
 
 def related(everything: Sequence[tuple[ChunkRow, float]], model: Relevance,

@@ -121,3 +121,13 @@ def test_a_question_naming_a_years_report_is_answered_from_it(kb: KnowledgeBase)
     assert latest.year == 2018 and all(h.title.startswith("2018年") for h in latest.hits)
     current = kb.search("今年的政府工作报告关于工匠精神怎么说", k=10)  # the KB holds none of this year: its latest
     assert current.year == 2018 and current.hits and all(h.title.startswith("2018年") for h in current.hits)
+
+
+def test_within_a_named_report_only_what_says_it_is_listed(kb: KnowledgeBase) -> None:
+    """Every passage of the 2018 report holds its title, which the question names: 平安中国建设 and 城镇化率
+    were listed beside the one passage that says 工匠精神, and 2016's 产业 passages for 产业工人, said nowhere."""
+    said = kb.search("2018年政府工作报告关于工匠精神怎么说", k=10).hits
+    assert said and all("工匠精神" in hit.text for hit in said)
+    silent = kb.search("2016年政府工作报告对产业工人怎么说", k=10)
+    assert silent.year == 2016 and silent.hits == [] and silent.related == []
+    assert kb.ask("2016年政府工作报告对产业工人怎么说").found is False
