@@ -7,6 +7,7 @@ a small page of our own that renders /openapi.json.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -100,6 +101,9 @@ RESPONSE_WORDS = {"200": "成功", "201": "已创建", "400": "请求无效", "4
                   "415": "不支持的文件类型", "422": "参数无效", "429": "请求过于频繁", "503": "暂时不可用"}
 
 
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
 def _chinese_openapi(app: FastAPI) -> dict:
     """The OpenAPI document once, with every response described in Chinese."""
     if app.openapi_schema is None:
@@ -107,7 +111,7 @@ def _chinese_openapi(app: FastAPI) -> dict:
         for operations in schema["paths"].values():
             for operation in operations.values():
                 for status, response in operation.get("responses", {}).items():
-                    if response.get("description", "").isascii():
+                    if not _HAN.search(response.get("description", "")):
                         response["description"] = RESPONSE_WORDS.get(status, response.get("description", ""))
         app.openapi_schema = schema
     return app.openapi_schema
