@@ -29,7 +29,7 @@ from scipy.optimize import minimize
 from bench.common import WORK_DIR, require_shared
 from bench.domain import domain_kb, load_questions, split_of, DATA, SETS
 from index.search import retrieval
-from index.search.ranking import CLOSING, TITLED
+from index.search.ranking import CLOSING, PROHIBITS, TITLED
 from index.eval.run import corpus_kb, record_id
 from index.eval.metrics import load_qrels, load_queries, split_queries
 from index.search.intent import intent_of
@@ -39,13 +39,15 @@ from index.settings import Settings
 from index.search.text import analyze_query
 
 TOP = 20  # candidates per question (in fused order) the model is fitted on: the ones that can reach a page
-FEATURES = ("fused", "cosine", "coverage", "form", "case_wanted", "case_unwanted", "local_rule", "titled", "closing")
+FEATURES = ("fused", "cosine", "coverage", "form", "case_wanted", "case_unwanted", "local_rule", "titled", "closing",
+            "prohibits")
 # Set, not fitted: the tune questions rarely meet these situations, so a fit leaves them near zero, yet a
 # national law must answer before a local rule that restates it (the old ranking halved its fused score; in log-odds that takes −1.5 here)
 # and a trainer's case-seeking or keyword query must get the case reports first; no tune question is a
 # document's title, yet a title pasted into the box must find its document (ranking.TITLED); a case report's
-# closing paragraph is set on the domain tune thirds (ranking.CLOSING).
-FIXED = {"case_wanted": 0.8, "local_rule": -1.5, "titled": TITLED, "closing": CLOSING}
+# closing paragraph is set on the domain tune thirds (ranking.CLOSING); few tune questions ask what may not be
+# done (ranking.PROHIBITS).
+FIXED = {"case_wanted": 0.8, "local_rule": -1.5, "titled": TITLED, "closing": CLOSING, "prohibits": PROHIBITS}
 
 
 @dataclass

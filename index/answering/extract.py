@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.search.intent import Intent, intent_of, offers
+from index.search.intent import Intent, intent_of, offers, says_prohibited
 from index.records import AnswerSentence, Hit, SearchResult
 from index.search.ranking import coverage, question_words
 from index.search.text import analyze_query, holds_all, normalize
@@ -237,6 +237,8 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float], closeness: Cl
     passages = _distinct(hits)[:PASSAGES]
     if intent.example and any(hit.doc_type == "case" for hit in passages):
         passages = [hit for hit in passages if hit.doc_type == "case"]  # a policy is no enterprise's example
+    forbidding = [hit for hit in passages if intent.prohibited and says_prohibited(hit.text, intent.prohibited)]
+    passages = forbidding or passages  # 不能辞退: 第四十二条's 不得…解除, not 第四十条's 可以解除
     if result.order == "date" and intent.chronology == "every":  # 哪些年…提到了…: where each document says it
         return _mentions(hits, intent.mentioned), True
     if result.order == "date":  # 哪一年首次提出…: the earliest passage that says it is the answer

@@ -12,7 +12,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Literal
 
-from index.search.text import is_question, normalize
+from index.search.text import analyze_query, is_question, normalize
 
 Asks = Literal["figure", "list", "definition", "yesno", "howto", "other"]
 Chronology = Literal["first", "every"]  # when something was first said; every time it was
@@ -74,6 +74,7 @@ _DOCUMENT_YEAR = re.compile(rf"((?:19|20)\d{{2}}|今|去|前)年度?的?{_DOCUME
 # The latest the KB holds; 今年的政府工作报告 is the current one too, which a KB not yet given this year's lacks.
 _LATEST_DOCUMENT = re.compile(rf"(?:最新|最近一次|最近一份|最近|今年度?)的?{_DOCUMENT}")
 _YEARS_BACK = {"今": 0, "去": 1, "前": 2}  # 今年, 去年, 前年: counted from today
+_PROHIBITION = re.compile(r"(?:不得|(?<!能)不能|(?<!可)不可以|不准|禁止|不允许)([\u4e00-\u9fff]{2})")
 # 劳动法第四十四条, 《中华人民共和国工会法》第43条是什么: a law named and one of its articles by number. The run of
 # Han characters before 第…条 holds the law's name at its end (请问劳动法 …); which document it names is for the KB
 # to say (:func:`index.search.retrieval.named_article`).
@@ -93,7 +94,10 @@ class Intent:
     ``latest_document``: what it calls the latest document (最新的政府工作报告 → 政府工作报告), or this year's (今年的
     政府工作报告: the latest, when the KB holds none of this year);
     ``article``: a law's article it names by number: the words before it (normalised), and the article as
-    statutes write it (劳动法第44条 → 劳动法, 第四十四条)."""
+    statutes write it (劳动法第44条 → 劳动法, 第四十四条);
+    ``prohibited``: what a question asks may not be done, in its words and the statutes' (不得解除劳动合同 →
+    解除; 不能辞退 → 辞退, 解除劳动合同), which a passage that permits it (劳动者可以解除劳动合同) does not
+    answer, however many of its words it holds."""
 
     question: bool
     wants_case: bool
@@ -107,6 +111,7 @@ class Intent:
     document_year: int | None = None
     latest_document: str | None = None
     article: tuple[str, str] | None = None
+    prohibited: tuple[str, ...] = ()
 
 
 def asks_of(query: str) -> Asks:
@@ -235,7 +240,28 @@ def _intent_of(query: str, this_year: int) -> Intent:
                   which_enterprise=which_enterprise, example=which_enterprise or any(cue in query for cue in EXAMPLE_CUES),
                   chronology=chronology, mentioned=words,
                   document_year=document_year(query, this_year), latest_document=latest_document(query),
-                  article=article_of(query))
+                  article=article_of(query), prohibited=prohibited_of(query))
+
+
+def prohibited_of(query: str) -> tuple[str, ...]:
+    """The verb a question asks about as prohibited (不得解除, 不能安排, 禁止使用 → 解除, 安排, 使用), with the
+    statutes' words for it (辞退 → 解除劳动合同); none for the 能不能 or 可不可以 of a yes/no question."""
+    found = _PROHIBITION.search(normalize(query))
+    if found is None:
+        return ()
+    verb = found.group(1)
+    return (verb, *analyze_query(verb).expansions.get(verb, ()))
+
+
+def says_prohibited(text: str, forms: tuple[str, ...]) -> bool:
+    """Whether ``text`` prohibits what ``forms`` name (用人单位不得依照本法第四十条…解除劳动合同): a 不得 a clause
+    before it."""
+    return _prohibiting(forms).search(text) is not None
+
+
+@lru_cache(maxsize=256)
+def _prohibiting(forms: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(rf"(?:不得|不能|禁止|不准)[^。；]{{0,20}}(?:{'|'.join(map(re.escape, forms))})")
 
 
 _HAS_FIGURE = re.compile(r"\d|百分之|[一二两三四五六七八九十百千万]+(?:[个次期项名人天日年月倍家条级岁周元]|小时|分之|%)")

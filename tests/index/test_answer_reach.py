@@ -39,6 +39,9 @@ def kb(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> KnowledgeBase:
     # a figure the law leaves to an authority: who sets it is the answer (it quoted 第四十六条's durations)
     ("失业保险金标准是多少？", "由省、自治区、直辖市人民政府确定", "第四十七条"),
     ("最低工资标准是多少？", "由省、自治区、直辖市人民政府规定", "第四十八条"),
+    # what may not be done: 不得…解除, not the 可以解除 of 第三十八条 and 第四十条, which hold the same words
+    ("用人单位在什么情况下不得解除劳动合同？", "不得依照本法第四十条、第四十一条的规定解除劳动合同", "第四十二条"),
+    ("哪些情况下公司不能辞退员工？", "不得依照本法第四十条、第四十一条的规定解除劳动合同", "第四十二条"),
 ])
 def test_the_sentence_that_answers_is_quoted(kb: KnowledgeBase, question: str, says: str, article: str) -> None:
     sentences = kb.ask(question).sentences

@@ -123,30 +123,41 @@ def test_coverage_counts_a_word_in_any_of_its_lexicon_forms() -> None:
 
 
 def test_relevance_is_a_probability_that_grows_with_each_piece_of_evidence() -> None:
-    model = Relevance(fused=2.0, cosine=1.0, coverage=3.0, form=0.5, kind=(0.5, -0.5, -0.7, 2.0, -1.0), bias=-3.0, threshold=0.5,
-                      cosine_scale={False: (0.85, 0.05)})
+    model = Relevance(fused=2.0, cosine=1.0, coverage=3.0, form=0.5, kind=(0.5, -0.5, -0.7, 2.0, -1.0, 2.0), bias=-3.0,
+                      threshold=0.5, cosine_scale={False: (0.85, 0.05)})
 
-    def p(fused: float, cosine: float, cover: float, kind: tuple[float, ...] = (0, 0, 0, 0, 0)) -> float:
+    def p(fused: float, cosine: float, cover: float, kind: tuple[float, ...] = (0, 0, 0, 0, 0, 0)) -> float:
         return model.probability(Candidate(row("a", 0), fused, cosine, cover, 0.0, kind, adapted=False))
 
     assert 0 < p(0, 0.7, 0) < p(1, 0.7, 0) < p(1, 0.9, 0) < p(1, 0.9, 1) < 1
-    assert p(1, 0.9, 1, (0, 0, 1, 0, 0)) < p(1, 0.9, 1) < p(1, 0.9, 1, (1, 0, 0, 0, 0)) < p(1, 0.9, 1, (1, 0, 0, 1, 0))
-    assert p(1, 0.9, 1, (1, 0, 0, 0, 1)) < p(1, 0.9, 1, (1, 0, 0, 0, 0))
+    assert p(1, 0.9, 1, (0, 0, 1, 0, 0, 0)) < p(1, 0.9, 1) < p(1, 0.9, 1, (1, 0, 0, 0, 0, 0)) < p(1, 0.9, 1, (1, 0, 0, 1, 0, 0))
+    assert p(1, 0.9, 1, (1, 0, 0, 0, 1, 0)) < p(1, 0.9, 1, (1, 0, 0, 0, 0, 0)) < p(1, 0.9, 1, (1, 0, 0, 0, 0, 1))
 
 
 def test_kind_features_follow_the_hierarchy_of_norms_and_the_intent() -> None:
     local = row("上海市工会条例", 0, "law", jurisdiction="上海市")
-    assert kind_features(local, "工会经费怎么拨缴？", intent_of("工会经费怎么拨缴？")) == (0.0, 0.0, 1.0, 0.0, 0.0)
-    assert kind_features(local, "上海工会经费怎么拨缴？", intent_of("上海工会经费怎么拨缴？")) == (0.0, 0.0, 0.0, 0.0, 0.0)
+    assert kind_features(local, "工会经费怎么拨缴？", intent_of("工会经费怎么拨缴？")) == (0.0, 0.0, 1.0, 0.0, 0.0, 0.0)
+    assert kind_features(local, "上海工会经费怎么拨缴？", intent_of("上海工会经费怎么拨缴？")) == (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     case = row("某公司案例", 0, "case")
-    assert kind_features(case, "师带徒 案例", intent_of("师带徒 案例")) == (1.0, 0.0, 0.0, 0.0, 0.0)
-    assert kind_features(case, "加班费合法吗", intent_of("加班费合法吗")) == (0.0, 1.0, 0.0, 0.0, 0.0)
+    assert kind_features(case, "师带徒 案例", intent_of("师带徒 案例")) == (1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    assert kind_features(case, "加班费合法吗", intent_of("加班费合法吗")) == (0.0, 1.0, 0.0, 0.0, 0.0, 0.0)
     # only a case report names an enterprise: 哪家企业… wants one twice as much
-    assert kind_features(case, "哪家企业搞师带徒", intent_of("哪家企业搞师带徒")) == (2.0, 0.0, 0.0, 0.0, 0.0)
+    assert kind_features(case, "哪家企业搞师带徒", intent_of("哪家企业搞师带徒")) == (2.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     # a case report's closing paragraph (下一步将…) gives way to its practices for a query that wants cases only
     closing = dataclasses.replace(case, last=True)
-    assert kind_features(closing, "师带徒 案例", intent_of("师带徒 案例")) == (1.0, 0.0, 0.0, 0.0, 1.0)
+    assert kind_features(closing, "师带徒 案例", intent_of("师带徒 案例")) == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
     assert kind_features(closing, "江钨想把集团建成什么样的企业？", intent_of("江钨想把集团建成什么样的企业？"))[4] == 0.0
+
+
+@pytest.mark.parametrize(("query", "text", "prohibits"), [
+    ("用人单位在什么情况下不得解除劳动合同？", "用人单位不得依照本法第四十条、第四十一条的规定解除劳动合同", 1.0),
+    ("用人单位在什么情况下不得解除劳动合同？", "用人单位有下列情形之一的，劳动者可以解除劳动合同", 0.0),
+    ("女职工经期不能安排哪些劳动？", "用人单位不得安排女职工在经期从事高处作业", 1.0),
+    ("员工怀孕了，公司能不能把她辞退？", "用人单位不得因女职工怀孕降低其工资", 0.0),  # 能不能 asks yes or no
+])
+def test_a_passage_prohibiting_what_the_question_asks_may_not_be_done(query: str, text: str, prohibits: float) -> None:
+    passage = dataclasses.replace(row("劳动合同法", 0, "law"), text=text)
+    assert kind_features(passage, query, intent_of(query))[5] == prohibits
 
 
 def test_a_query_that_is_a_documents_title_names_it() -> None:
