@@ -169,8 +169,8 @@ def document_year(query: str, this_year: int | None = None) -> int | None:
 
 
 def without_named_document(query: str) -> str:
-    """The question less the document it names by year (2018年政府工作报告关于工匠精神怎么说 → 关于工匠精神怎么
-    说): what it asks within that document."""
+    """The question less the document it names by year: what it asks within that document
+    (2018年政府工作报告关于工匠精神怎么说 → 关于工匠精神怎么说)."""
     normalized = normalize(query)
     return _LATEST_DOCUMENT.sub("", _DOCUMENT_YEAR.sub("", normalized)).strip()
 
