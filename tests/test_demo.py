@@ -72,6 +72,8 @@ def test_what_staff_ask_first_use(demo: KnowledgeBase) -> None:
                                                          "大力培养高技能人才", "加强数字技能培训"]
     main_tasks = demo.ask("产改有哪些主要任务？").sentences  # its five tasks between commas, not the goals' list
     assert main_tasks and "构建产业工人技能形成体系，运用互联网促进产业工人队伍建设" in main_tasks[0].text
+    # a sentence whose head counts its items is a list to search as to 问答: listed first, not 总体要求
+    assert "从五个方面提出了25条改革举措" in demo.search("产改的主要任务有哪些", k=5).hits[0].text
     how_often = demo.ask("职工代表大会多久开一次").sentences  # how often, not the term of office (三至五年)
     assert how_often and "每年至少召开一次" in how_often[0].text
     rise = demo.ask("轨道交通集团的技能人才收入提高了多少？").sentences  # a change, not the headcount (1.2万人)

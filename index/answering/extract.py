@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.search.intent import Intent, intent_of, offers, says_prohibited
+from index.search.intent import Intent, enumerates, intent_of, offers, says_prohibited
 from index.records import AnswerSentence, Hit, SearchResult
 from index.search.ranking import coverage, question_words
 from index.search.text import analyze_query, holds_all, normalize
@@ -57,7 +57,6 @@ _FORM_MISS = {"figure": -0.2}
 # 什么情况下可以解除劳动合同 asks for the cases a statute lists (有下列情形之一的…): 问答 quotes the list. Search keeps
 # reading it as asking no form: as a list question it moved three STARD questions, one better and two worse.
 _CONDITIONS = re.compile(r"什么情况|什么情形|哪种情况|哪种情形")
-_COUNTED = re.compile(r"[一二三四五六七八九十两几\d]+(?:个方面|方面|条|项|类|种|点)[^，。：]{0,12}$")  # 从五个方面提出了25条改革举措
 
 
 @dataclass(frozen=True)
@@ -192,26 +191,9 @@ def _inline_lists(text: str, spans: Sequence[tuple[int, int]], passage: int) -> 
     return found
 
 
-def _enumerates(text: str) -> bool:
-    """A sentence that is a list by itself: a colon, then three or more short items (基本原则有四条：促进普惠均等、
-    坚持需求导向、创新体制机制、坚持统筹推进。), or items between commas after a head that counts them (从五个方面
-    提出了25条改革举措：加强和改进…，构建产业工人技能形成体系，…。). A clause ending in ； heads a longer list
-    (:func:`_inline_lists`)."""
-    if text.rstrip().endswith(("；", ";")):
-        return False
-    head, colon, rest = text.strip().rstrip("。").rpartition("：")
-    return bool(colon) and (_short_items(rest, "、", 15) or (bool(_COUNTED.search(head)) and _short_items(rest, "，", 20)))
-
-
-def _short_items(text: str, separator: str, longest: int) -> bool:
-    """Three or more non-empty items of at most ``longest`` characters between ``separator``."""
-    parts = text.split(separator)
-    return len(parts) >= 3 and all(0 < len(part.strip()) <= longest for part in parts)
-
-
 def _form(intent: Intent, unit_text: str, is_list: bool) -> float:
     asks = intent.asks
-    matched = (is_list or _enumerates(unit_text)) if asks == "list" else offers(asks, unit_text, intent.unit)
+    matched = (is_list or enumerates(unit_text)) if asks == "list" else offers(asks, unit_text, intent.unit)
     if matched is None:
         return 0.0
     return _FORM_BONUS.get(asks, 0.0) if matched else _FORM_MISS.get(asks, 0.0)
@@ -257,7 +239,7 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float], closeness: Cl
     best.sort(key=lambda t: -t[0])
     top_score, top_covered, top = best[0]
     chosen = [(top_covered, top)]
-    whole = top.is_list or (intent.asks == "list" and _enumerates(_text(passages, top)))  # a list stands alone
+    whole = top.is_list or (intent.asks == "list" and enumerates(_text(passages, top)))  # a list stands alone
     for score, covered, unit in best[1:]:
         if whole or len(chosen) == MAX_SENTENCES or score < top_score - SUPPORT_MARGIN:
             break

@@ -265,6 +265,9 @@ def _prohibiting(forms: tuple[str, ...]) -> re.Pattern[str]:
 
 
 _HAS_FIGURE = re.compile(r"\d|百分之|[一二两三四五六七八九十百千万]+(?:[个次期项名人天日年月倍家条级岁周元]|小时|分之|%)")
+# 从五个方面提出了25条改革举措: a head that counts its items (a whole number, not 第五十六条's ordinal)
+_COUNTED = re.compile(r"(?<![第一二三四五六七八九十两几\d])[一二三四五六七八九十两几\d]+(?:个方面|方面|条|项|类|种|点)[^，。：]{0,12}$")
+_SENTENCE_END = re.compile(r"(?<=。)|\n")
 _ORDINAL = re.compile(r"第[零〇一二两三四五六七八九十百千0-9]+")  # 第三十七条 names an article: not a figure
 # 失业保险金的标准，由省、自治区、直辖市人民政府确定: the law's answer to 多少钱 is the authority that sets the
 # figure (not 具体比例由企业和职工一方协商确定, beside the 8% it bounds)
@@ -288,9 +291,26 @@ def offers(asks: Asks, text: str, unit: re.Pattern[str] | None = None) -> bool |
     if asks == "figure":
         return bool((unit or _HAS_FIGURE).search(_ORDINAL.sub("", text)) or _SETS_FIGURE.search(text))
     if asks == "list":
-        return len(_HAS_LIST.findall(text)) >= 2
+        return len(_HAS_LIST.findall(text)) >= 2 or any(enumerates(s) for s in _SENTENCE_END.split(text))
     if asks == "definition":
         return bool(_HAS_DEFINITION.search(text))
     if asks == "yesno":
         return bool(_HAS_RULE.search(text))
     return None
+
+
+def enumerates(text: str) -> bool:
+    """A sentence that is a list by itself: a colon, then three or more short items (基本原则有四条：促进普惠均等、
+    坚持需求导向、创新体制机制、坚持统筹推进。), or items between commas after a head that counts them (从五个方面
+    提出了25条改革举措：加强和改进…，构建产业工人技能形成体系，…。). A clause ending in ； heads a longer list,
+    which 问答 reads with the items after it. Search reads it as a passage's form, 问答 as an answer's unit."""
+    if text.rstrip().endswith(("；", ";")):
+        return False
+    head, colon, rest = text.strip().rstrip("。").rpartition("：")
+    return bool(colon) and (_short_items(rest, "、", 15) or (bool(_COUNTED.search(head)) and _short_items(rest, "，", 20)))
+
+
+def _short_items(text: str, separator: str, longest: int) -> bool:
+    """Three or more non-empty items of at most ``longest`` characters between ``separator``."""
+    parts = text.split(separator)
+    return len(parts) >= 3 and all(0 < len(part.strip()) <= longest for part in parts)
