@@ -32,6 +32,7 @@ function uploadForm(onDone) {
       // answered at once (202); the ingest runs on the server, so no proxy timeout cuts a long scan's upload
       const accepted = await send("POST", "/api/documents", body, {}, { Prefer: "respond-async" });
       const ended = await uploadEnded(accepted.upload_id, waiting);
+      if (!ended) return; // 管理 was left: the upload goes on, and its documents are listed when it is shown again
       if (ended.state === "failed") throw new Error(ended.error.message);
       clear(results).append(outcomes(ended.report.files));
       form.reset();
@@ -49,12 +50,13 @@ function uploadForm(onDone) {
 const POLL_MS = 1000;
 const POLL_FAILURES = 5; // a network blip is waited out; a server gone for longer is said
 
-// Ask once a second how the upload is doing until it ends; a scan of thirty pages takes a minute or more, so
-// each answer says which file and page, and the wait never looks stuck.
+// Ask once a second how the upload is doing until it ends (null once the page no longer shows it); a scan of
+// thirty pages takes a minute or more, so each answer says which file and page, and the wait never looks stuck.
 async function uploadEnded(id, line) {
   line.textContent = "正在读取和索引，扫描件需要逐页识别，请稍候…";
   for (let failures = 0; ;) {
     await new Promise((resolve) => { setTimeout(resolve, POLL_MS); });
+    if (!line.isConnected) return null;
     let status;
     try {
       status = await getJSON(`/api/uploads/${id}`);
