@@ -100,7 +100,7 @@ def _event(name: str, data: dict) -> str:
 def answer_text(response: AnswerResponse, base_url: str | None = None) -> str:
     """The answer as one text for chat clients and assistants: sentences with [n] marks, then the sources
     they cite — 《title》, heading and, given the server's ``base_url``, a link into the document."""
-    followed = f"接着上一个问题，按“{response.query}”查找" if response.query != response.question else None
+    followed = how_followed(response)
     searched = f"只检索了 {response.year} 年的文档" if response.year else None  # 2018年政府工作报告…, 今年的…
     if not response.found:
         weak = "\n".join(f"· {source_line(passage, base_url)}" for passage in response.related)
@@ -111,6 +111,11 @@ def answer_text(response: AnswerResponse, base_url: str | None = None) -> str:
     cited = sorted({n for claim in response.claims for n in claim.citations})
     sources = "\n".join(f"[{n}] {source_line(response.passages[n - 1], base_url)}" for n in cited)
     return f"{notice}{with_citations(response.claims)}\n\n来源：\n{sources}"
+
+
+def how_followed(response: AnswerResponse) -> str | None:
+    """How a follow-up was read (接着上一个问题，按“女职工的产假有几天”查找), None for a question asked as it is."""
+    return f"接着上一个问题，按“{response.query}”查找" if response.query != response.question else None
 
 
 def source_line(passage: HitOut, base_url: str | None = None) -> str:

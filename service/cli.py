@@ -26,7 +26,7 @@ from index.kb import KnowledgeBase
 from index.library import DEFAULT, Library, LibraryError
 from index.settings import Settings
 from service.access import cli as _access_commands  # noqa: F401  registers kb, user, token, audit
-from service.answers import source_line
+from service.answers import how_followed, source_line
 from service.commands import (COMMAND_METAVAR, COMMANDS, JSON_FLAG, NAME_FLAG, ChineseParser, UsageError, arg, command,
                               print_json)
 from service.errors import ApiError, describe_problem
@@ -122,8 +122,8 @@ def ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print_json(response.model_dump(mode="json"))
         return 0
-    if response.query != response.question:
-        print(f"（接着上一个问题，按“{response.query}”查找）")
+    if followed := how_followed(response):
+        print(f"（{followed}）")
     if response.message:
         print(response.message)
     for sentence in response.sentences:
