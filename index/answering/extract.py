@@ -344,14 +344,20 @@ def _scored_units(passages: Sequence[Hit], intent: Intent, words: Sequence[tuple
             if covered >= min_coverage:
                 scored.append((covered + _form(intent, text, unit.is_list) - step * rank, covered, unit))
                 titled.append(f"{hit.title} {text}")
-    # …采取下列措施预防和制止对妇女的性骚扰： says only that a list follows: quoted, it is the list.
-    scored = [(score, covered, lists.get((unit.passage, unit.parts[0]), unit) if _introduces(passages, unit) else unit)
+    # …采取下列措施预防和制止对妇女的性骚扰： says only that a list follows: quoted, it is the list. One that
+    # holds the figure asked for is the answer itself (裁减人员…用人单位提前三十日向工会…说明情况…：).
+    scored = [(score, covered, lists.get((unit.passage, unit.parts[0]), unit)
+               if _introduces(passages, unit) and not _states_figure(intent, _text(passages, unit)) else unit)
               for score, covered, unit in scored]
     if closeness is None or not scored:
         return scored
     near = closeness(titled)
     nearest = float(near.max())
     return [(score + float(c) - nearest, covered, unit) for (score, covered, unit), c in zip(scored, near)]
+
+
+def _states_figure(intent: Intent, text: str) -> bool:
+    return intent.asks == "figure" and bool(offers("figure", text, intent.unit))
 
 
 def _introduces(passages: Sequence[Hit], unit: _Unit) -> bool:

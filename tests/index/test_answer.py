@@ -183,3 +183,15 @@ def test_a_closing_quote_at_a_passages_start_is_not_quoted() -> None:
     first, second = sentence_spans(text)[:2]
     assert text[first[0]:first[1]].startswith("《劳动法》") and text[first[0]:first[1]].endswith("。”")
     assert text[second[0]:second[1]] == "其后一句。"
+
+
+def test_a_sentence_that_introduces_a_list_and_holds_the_figure_asked_is_quoted_alone() -> None:
+    """裁员要提前多少天通知工会: 第四十一条's colon sentence says 提前三十日; its four cases say nothing of days,
+    and quoting them buried the answer under them."""
+    article = ("第四十一条 有下列情形之一，需要裁减人员二十人以上的，用人单位提前三十日向工会或者全体职工说明情况，"
+               "可以裁减人员：\n\n（一）依照企业破产法规定进行重整的；\n\n（二）生产经营发生严重困难的；")
+    idf = {"裁员": 3.0, "提前": 2.0, "通知": 1.0, "工会": 1.0}
+    sentences, found = extract_answer(result("裁员要提前多少天通知工会",
+                                             hit(article, "劳动合同法", ("第四十一条",))), idf)
+    assert found and [s.text[:5] for s in sentences] == ["第四十一条"]
+    assert "提前三十日" in sentences[0].text
