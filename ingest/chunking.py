@@ -5,7 +5,9 @@ Three levels, coarse to fine:
 1. **Sections** — a document is cut at its structure: Markdown ``#`` headings, 第X编/章/节 headings,
    一、 / （一） outlines and 第X条 articles.  Each section knows its heading path, e.g.
    ("中华人民共和国工会法", "第五章 工会的经费和财产", "第四十三条").  （一） lines inside an article or
-   after a line ending in a colon are list items, not sections.  A section holding only headings is
+   after a line ending in a colon are list items, not sections — until an outline line of a higher rank
+   (二、 after （一） items), which opens the next part.  附录： / 附件1： after the last article opens an
+   appendix, headed by its label and the title on the line after it.  A section holding only headings is
    merged into the section it introduces, so a chapter title travels with its first article.  A case
    report is cut at its paragraphs, which are its themes (办好工匠学院，系统开展技能培训。…), each
    headed by its lead sentence — unless the report has headings of its own (## 案例分析) and a heading's
@@ -38,7 +40,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ingest.models import Chunk, Document
 
-CHUNKING_VERSION = 3  # raise when the rules below change what a document's chunks are: KBs then re-chunk
+CHUNKING_VERSION = 4  # raise when the rules below change what a document's chunks are: KBs then re-chunk
 MIN_CHUNK_SIZE = 20
 ARTICLE_FACTOR = 1.5  # an article stays whole up to this multiple of chunk_size
 MAX_HEADING_LINE = 40  # longer lines that start like a heading are paragraphs, not headings
@@ -49,6 +51,9 @@ ARTICLE_NUMBER = rf"第{CN_NUMBER}条(?:之{CN_NUMBER})?"  # 第四十三条, �
 _MD_HEADING = re.compile(r"#{1,6}(?=[ \t])")
 _CN_HEADING = re.compile(rf"第{CN_NUMBER}([编章节])(?:\s|$)")
 _ARTICLE = re.compile(rf"({ARTICLE_NUMBER})(?:\s|$)")
+# 附录： / 附件1：… after a statute's last article: what follows is no part of that article (女职工劳动保护特别规定's
+# 女职工禁忌从事的劳动范围 was read as 第十六条 本规定自公布之日起施行, and shown under it).
+_APPENDIX = re.compile(rf"(?:附录|附件|附表)(?:{CN_NUMBER})?(?:[：:\s]|$)")
 _OUTLINE = re.compile(r"[一二三四五六七八九十百]+、|[（(][一二三四五六七八九十百]+[）)]")
 _ITEM = re.compile(r"[（(][一二三四五六七八九十百]+[）)]")  # （一）: an item of a list, not a part of a document
 _CLAUSE_END = re.compile(r"[。！？；：，!?;:,]")
@@ -140,18 +145,27 @@ def _classify(line: str, *, in_list: bool) -> _Marker | None:
     article = _ARTICLE.match(line)
     if article:
         return _Marker(article.group(1), 0, has_body=True)
-    heading_like = len(line) <= MAX_HEADING_LINE and not _SENTENCE_END.search(line)
+    heading_like = _heading_like(line)
+    if heading_like and _APPENDIX.match(line):  # beside the whole body, below only a Markdown "#"
+        return _Marker(line.rstrip("：: \t"), 1, has_body=False)
     chapter = _CN_HEADING.match(line)
     if chapter and heading_like:
         return _Marker(line, _RANK[chapter.group(1)], has_body=False)
     outline = _OUTLINE.match(line)
     if outline is None or in_list:
         return None
-    rank = 5 if line[0] not in "（(" else 6
+    rank = _outline_rank(line)
     if heading_like:
         return _Marker(line, rank, has_body=False)
     clause = _CLAUSE_END.search(line, outline.end())  # a paragraph led by its topic: label = first clause
     return _Marker(line[: clause.start() if clause else None][:MAX_LABEL], rank, has_body=True)
+
+
+def _outline_rank(line: str) -> int:
+    """5 for an outline line (一、), 6 for an item line (（一）), 0 for any other."""
+    if not _OUTLINE.match(line):
+        return 0
+    return 6 if line[0] in "（(" else 5
 
 
 def _body_start(text: str, title: str) -> int:
@@ -168,6 +182,16 @@ def _body_start(text: str, title: str) -> int:
             return line_start
         start = line_end
     return start
+
+
+def _untitled_appendix(section: _Section) -> bool:
+    """A section that is an appendix's label alone (附录：), whose title the next line gives."""
+    return not section.has_body and bool(section.path) and bool(_APPENDIX.fullmatch(section.path[-1]))
+
+
+def _heading_like(line: str) -> bool:
+    """Short and no sentence: a line that can be a heading or a title."""
+    return len(line) <= MAX_HEADING_LINE and not _SENTENCE_END.search(line)
 
 
 def _same_title(line: str, title: str) -> bool:
@@ -193,14 +217,29 @@ def _sections(text: str, title: str, *, paragraphs: bool = False) -> list[_Secti
     sections: list[_Section] = []
     current: _Section | None = None
     list_open = False  # the previous line ended with a colon, or continued such a list
+    list_rank = 0  # the outline rank of the open list's items, once its first item is read
     previous_end = -1
     for start, end in _lines(text, _body_start(text, title)):
         line = text[start:end]
         new_paragraph = previous_end >= 0 and "\n\n" in text[previous_end:start]
         previous_end = end
         in_article = current is not None and current.is_article
-        marker = _classify(line, in_list=in_article or list_open)
-        list_open = line.endswith(_LIST_INTRO) or (list_open and _OUTLINE.match(line) is not None)
+        rank = _outline_rank(line)
+        # 二、 after a list of （一） items is the next part, not another item (an appendix: 一、…：（一）…二、…：)
+        breaks = list_open and not in_article and list_rank > rank > 0
+        marker = _classify(line, in_list=in_article or (list_open and not breaks))
+        if line.endswith(_LIST_INTRO):
+            list_open, list_rank = True, 0
+        elif list_open and rank and not breaks:
+            list_rank = list_rank or rank
+        else:
+            list_open, list_rank = False, 0
+        if marker is None and current is not None and _untitled_appendix(current) and _heading_like(line) \
+                and not line.endswith(_LIST_INTRO):
+            current.path = (*current.path[:-1], f"{current.path[-1]} {line.strip()}")  # 附录： then its title
+            stack[-1] = (stack[-1][0], current.path[-1])
+            current.end = end
+            continue
         if marker is None:
             if paragraphs and (current is None or new_paragraph) and (current is None or current.has_body):
                 if current is not None:

@@ -141,6 +141,24 @@ def test_outline_items_after_a_colon_are_a_list_not_sections() -> None:
     assert [(c.heading, c.text) for c in chunks] == [(("示例条例",), text)]
 
 
+def test_an_appendix_after_the_last_article_is_its_own_part_with_its_title() -> None:
+    """女职工劳动保护特别规定 ends with 附录： and its title, then 一、…： with （一） items, 二、…： and so on: read
+    as 第十六条's text, the list of work women may not do was shown under 本规定自公布之日起施行."""
+    text = (
+        "第十六条 本规定自公布之日起施行。\n\n附录：\n\n女职工禁忌从事的劳动范围\n\n"
+        "一、女职工禁忌从事的劳动范围：\n\n(一)矿山井下作业；\n\n(二)第四级体力劳动强度的作业。\n\n"
+        "二、女职工在经期禁忌从事的劳动范围：\n\n(一)第二级冷水作业；\n\n(二)第二级低温作业。"
+    )
+    chunks = chunks_of(text, chunk_size=100)
+    assert [c.heading for c in chunks] == [
+        ("示例条例", "第十六条"),
+        ("示例条例", "附录 女职工禁忌从事的劳动范围", "一、女职工禁忌从事的劳动范围："),
+        ("示例条例", "附录 女职工禁忌从事的劳动范围", "二、女职工在经期禁忌从事的劳动范围："),
+    ]
+    assert chunks[0].text == "第十六条 本规定自公布之日起施行。"
+    assert chunks[1].text.startswith("附录：") and chunks[1].text.endswith("(二)第四级体力劳动强度的作业。")
+
+
 def test_title_heading_is_not_repeated_in_the_path() -> None:
     chunks = chunks_of("# 示例条例\n\n## 第一章 总则\n\n第一条 内容。")
     assert [c.heading for c in chunks] == [("示例条例", "第一章 总则", "第一条")]
