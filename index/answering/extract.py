@@ -193,7 +193,7 @@ def _inline_lists(text: str, spans: Sequence[tuple[int, int]], passage: int) -> 
 
 def _form(intent: Intent, unit_text: str, is_list: bool) -> float:
     asks = intent.asks
-    matched = (is_list or enumerates(unit_text)) if asks == "list" else offers(asks, unit_text, intent.unit)
+    matched = (is_list or enumerates(unit_text)) if asks == "list" else offers(asks, unit_text, intent.unit, intent.defined)
     if matched is None:
         return 0.0
     return _FORM_BONUS.get(asks, 0.0) if matched else _FORM_MISS.get(asks, 0.0)

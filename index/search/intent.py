@@ -97,7 +97,9 @@ class Intent:
     statutes write it (劳动法第44条 → 劳动法, 第四十四条);
     ``prohibited``: what a question asks may not be done, in its words and the statutes' (不得解除劳动合同 →
     解除; 不能辞退 → 辞退, 解除劳动合同), which a passage that permits it (劳动者可以解除劳动合同) does not
-    answer, however many of its words it holds."""
+    answer, however many of its words it holds;
+    ``defined``: the term a definition question asks about, with its other names (:func:`defined_of`): a
+    sentence defining another term (劳动合同是…的协议 for 什么是集体合同) is not that question's form."""
 
     question: bool
     wants_case: bool
@@ -112,6 +114,7 @@ class Intent:
     latest_document: str | None = None
     article: tuple[str, str] | None = None
     prohibited: tuple[str, ...] = ()
+    defined: tuple[str, ...] = ()
 
 
 def asks_of(query: str) -> Asks:
@@ -240,7 +243,21 @@ def _intent_of(query: str, this_year: int) -> Intent:
                   which_enterprise=which_enterprise, example=which_enterprise or any(cue in query for cue in EXAMPLE_CUES),
                   chronology=chronology, mentioned=words,
                   document_year=document_year(query, this_year), latest_document=latest_document(query),
-                  article=article_of(query), prohibited=prohibited_of(query))
+                  article=article_of(query), prohibited=prohibited_of(query),
+                  defined=defined_of(query) if asks == "definition" else ())
+
+
+def defined_of(query: str) -> tuple[str, ...]:
+    """The term a definition question asks about, with the lexicon's other names for it (什么是集体合同 → 集体合同;
+    职代会是什么 → 职代会, 职工代表大会); none when it asks what something of a term is (产改的总体要求是什么):
+    that is no definition but its content."""
+    found = _DEFINED.search(normalize(query))
+    if found is None:
+        return ()
+    term = _TERM_FRAME.sub("", found.group("after") or found.group("before") or "")
+    if not 2 <= len(term) <= MAX_DEFINED or "的" in term:
+        return ()
+    return (term, *analyze_query(term).expansions.get(term, ()))
 
 
 def prohibited_of(query: str) -> tuple[str, ...]:
@@ -268,32 +285,42 @@ _HAS_FIGURE = re.compile(r"\d|百分之|[一二两三四五六七八九十百千
 # 从五个方面提出了25条改革举措: a head that counts its items (a whole number, not 第五十六条's ordinal)
 _COUNTED = re.compile(r"(?<![第一二三四五六七八九十两几\d])[一二三四五六七八九十两几\d]+(?:个方面|方面|条|项|类|种|点)[^，。：]{0,12}$")
 _SENTENCE_END = re.compile(r"(?<=。)|\n")
+_CLAUSES = re.compile(r"[。；;\n]")
 _ORDINAL = re.compile(r"第[零〇一二两三四五六七八九十百千0-9]+")  # 第三十七条 names an article: not a figure
 # 失业保险金的标准，由省、自治区、直辖市人民政府确定: the law's answer to 多少钱 is the authority that sets the
 # figure (not 具体比例由企业和职工一方协商确定, beside the 8% it bounds)
 _SETS_FIGURE = re.compile(r"(?:标准|数额|幅度)[^。；]{0,6}由[^。；]{0,20}(?:人民政府|国务院|部门)[^。；]{0,10}(?:确定|规定|制定)")
 _HAS_DEFINITION = re.compile(r"是指|指的是|[，,]指(?![导出定挥示南标])|简称|叫做|称为|的叫|(?<![立随])即(?![行使将可时日])|所称|"
                              r"是.{2,30}的(?:制度|文件|组织|方案|意见|改革|纲领|规定|办法|机构|形式|协议|行为|活动)")
+# 什么是集体合同, 什么叫同工同酬, 劳务派遣是什么, 产改指什么, 竞业限制的含义: the term, after or before the cue
+_DEFINED = re.compile(r"(?:什么是|什么叫|啥是)(?P<after>[^？?，,。！!]+)|"
+                      r"(?P<before>[^？?，,。！!]+?)(?:是什么|指什么|是指什么|是啥|的含义|的定义|的意思|啥意思)")
+_TERM_FRAME = re.compile(r"^(?:请问|所谓|[\s“”\"'《》])*|(?:呢|啊|呀)?[\s“”\"'《》]*$")  # 请问所谓“集体合同”是什么呢
+MAX_DEFINED = 12
 _HAS_RULE = re.compile(r"可以|应当|不得|有权|禁止|必须|不能|无权|依法|享有|无效|视为|计入|不受|不收|不缴|不具有|"
                        r"(?<![许认])可(?=[按实试由在向])")
 _HAS_LIST = re.compile(r"(?:^|\n)\s*(?:[-*•·]\s|[（(][一二三四五六七八九十]+[）)]|\d{1,2}[.、．])")
 
 
-def offers(asks: Asks, text: str, unit: re.Pattern[str] | None = None) -> bool | None:
+def offers(asks: Asks, text: str, unit: re.Pattern[str] | None = None,
+           defined: tuple[str, ...] = ()) -> bool | None:
     """Whether ``text`` has the form of answer the question asks for (None: the question asks no form).
 
     A figure question wants a number, a list question an enumeration, a definition question 是指/简称/…的叫,
     a yes/no question a rule (可以/应当/不得/有权, and the statutes' other ways of saying yes or no: 不受…限制,
     不收费, 享有, 无效, 可按规定). 即 counts as "that is" but not in 即行/即使, 可 as "may" but not in 许可/可能:
     such a false form outranked the definition of 专项集体合同 (docs/domain.md). ``unit``: the figure must be in
-    the unit the question names (:func:`unit_of`).
+    the unit the question names (:func:`unit_of`); ``defined``: a definition must be of one of these names.
     """
     if asks == "figure":
         return bool((unit or _HAS_FIGURE).search(_ORDINAL.sub("", text)) or _SETS_FIGURE.search(text))
     if asks == "list":
         return len(_HAS_LIST.findall(text)) >= 2 or any(enumerates(s, series=False) for s in _SENTENCE_END.split(text))
     if asks == "definition":
-        return bool(_HAS_DEFINITION.search(text))
+        if not defined:
+            return bool(_HAS_DEFINITION.search(text))
+        return any(_HAS_DEFINITION.search(sentence) and any(form in sentence for form in defined)
+                   for sentence in _CLAUSES.split(normalize(text)))
     if asks == "yesno":
         return bool(_HAS_RULE.search(text))
     return None

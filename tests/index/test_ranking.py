@@ -7,7 +7,8 @@ from datetime import date
 import pytest
 
 from index.search.intent import asks_of, document_year, intent_of, offers
-from index.search.ranking import Candidate, Relevance, concepts, coverage, grouped, kind_features, title_key
+from index.search.ranking import (Candidate, Relevance, concepts, coverage, grouped, kind_features,
+                                  local_rules_without_rival, title_key)
 from index.store.sqlite import ChunkRow
 from index.search.text import normalize
 
@@ -240,3 +241,43 @@ def test_a_figure_is_in_the_unit_the_question_names(question: str, text: str, fi
 ])
 def test_the_form_of_an_answer_in_the_statutes_own_words(asks: str, text: str, offered: bool) -> None:
     assert offers(asks, text) is offered
+
+
+@pytest.mark.parametrize(("question", "text", "offered"), [
+    # 劳动法's 劳动合同是…的协议 defines a term, but not the one asked for
+    ("什么是集体合同？", "第十六条 劳动合同是劳动者与用人单位确立劳动关系、明确双方权利和义务的协议。", False),
+    ("什么是集体合同？", "第三条 本条例所称集体合同，是指职工一方与用人单位订立的书面协议。", True),
+    ("职代会是什么？", "职工代表大会是职工行使民主管理权力的机构。", True),  # the lexicon's other name
+    # 产改的总体要求是什么 asks for content, not a term: any definition-like sentence offers itself as before
+    ("产改的总体要求是什么", "《改革方案》是推进产改的纲领性文件。", True),
+])
+def test_a_definition_question_wants_its_own_term_defined(question: str, text: str, offered: bool) -> None:
+    intent = intent_of(question)
+    assert offers(intent.asks, text, intent.unit, intent.defined) is offered
+
+
+def test_a_local_rule_keeps_its_shift_only_while_a_national_rule_answers_as_well() -> None:
+    """什么是集体合同: no national law defines it; 劳动法's chapter on 劳动合同和集体合同 holds every word of the
+    question in its heading and defines 劳动合同. Only Beijing's and Chongqing's 条例 define 集体合同, and the
+    local-rule shift had left them below the cut-off."""
+    def candidate(doc_id: str, coverage: float, form: float, local: bool) -> Candidate:
+        return Candidate(row(doc_id, 0, "law"), 0.5, 0.2, coverage, form, (0, 0, float(local), 0, 0, 0), adapted=True)
+
+    national = candidate("劳动法", 1.0, -1.0, local=False)
+    defines = candidate("北京市集体合同条例", 1.0, 1.0, local=True)
+    restates = candidate("河南省企业集体合同条例", 1.0, -1.0, local=True)
+    kept = {c.row.doc_id: c.kind[2] for c in local_rules_without_rival([national, defines, restates])}
+    assert kept == {"劳动法": 0.0, "北京市集体合同条例": 0.0, "河南省企业集体合同条例": 1.0}
+    # a national rule that has the form too is the rival
+    rival = candidate("劳动合同法", 0.9, 1.0, local=False)
+    assert local_rules_without_rival([rival, defines])[1].kind[2] == 1.0
+    # a local rule holding far more of the question's words than any national one loses the shift, as before
+    assert local_rules_without_rival([candidate("劳动法", 0.2, 1.0, local=False),
+                                      candidate("上海市职工代表大会条例", 0.63, -1.0, local=True)])[1].kind[2] == 0.0
+
+
+def test_the_term_a_definition_question_asks_about_is_read_out_of_its_frame() -> None:
+    assert intent_of("请问所谓“集体合同”是什么呢").defined == ("集体合同",)
+    assert intent_of("什么是法律顾问").defined == ("法律顾问",)  # 问 is part of the term, not of 请问
+    assert intent_of("职代会是什么？").defined == ("职代会", "职工代表大会")
+    assert intent_of("产改的总体要求是什么").defined == ()
