@@ -44,7 +44,7 @@ from index.store.vectors import VectorStore, cosines_to
 from ingest.cases import case_profile, profile_rules
 from ingest.lexicon import load_lexicon
 from ingest.models import CaseKind, Change, Chunk, Document, Skipped, date_precision_of
-from ingest.pipeline import scan
+from ingest.pipeline import RULES, scan
 from ingest.readers import SIDECAR_SUFFIX, ReadContext
 
 
@@ -607,7 +607,8 @@ class KnowledgeBase:
             problems.append(f"关键词索引有 {keyword_rows} 行，而段落有 {len(expected)} 个")
         repaired = self.reconcile_vectors() if repair and problems else []
         return CheckReport(documents=int(counts["documents"]), chunks=len(expected), vectors=self.vectors.count(),
-                           keyword_rows=keyword_rows, problems=problems, repaired=repaired)
+                           keyword_rows=keyword_rows, problems=problems, repaired=repaired,
+                           outdated=self.store.count_read_otherwise(RULES))
 
 
 @dataclass

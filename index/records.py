@@ -127,6 +127,7 @@ class CheckReport:
     keyword_rows: int
     problems: list[str]
     repaired: list[str]
+    outdated: int = 0  # documents read under older chunking or metadata rules: consistent, but not as now
 
     @property
     def ok(self) -> bool:

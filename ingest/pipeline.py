@@ -54,11 +54,14 @@ def iter_files(folder: Path) -> Iterator[Path]:
                 yield Path(directory) / name
 
 
+RULES = f"@chunking-{CHUNKING_VERSION}@metadata-{METADATA_VERSION}"  # what every hash the index keeps ends with
+
+
 def stamped(digest: str) -> str:
     """A hash as the index keeps it: with the chunking and metadata rules' versions, so that a KB built under
     older rules sees every file as changed and reads it again on the next ingest instead of keeping stale
     passages or metadata (a passage whose text is the same keeps its vector)."""
-    return f"{digest}@chunking-{CHUNKING_VERSION}@metadata-{METADATA_VERSION}"
+    return f"{digest}{RULES}"
 
 
 def parse_source(source: SourceFile, root: Path, context: ReadContext | None = None) -> list[Document]:

@@ -201,6 +201,10 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  问题：{problem}")
         for fix in report.repaired:
             print(f"  已修复：{fix}")
+        if report.outdated:
+            uploads = settings.kb / "uploads"
+            where = f"（上传的文件在 {uploads}）" if uploads.is_dir() else ""
+            print(f"  提示：{report.outdated} 篇文档是按旧版规则读入和分段的，再运行一次 zhiku ingest 即按现在的规则更新{where}")
         print("正常" if report.ok else "发现问题：可用 zhiku check --repair 修复")
     return 0 if report.ok else 1
 

@@ -437,8 +437,10 @@ class CheckOut(BaseModel):
     keyword_rows: int
     problems: list[str]
     repaired: list[str]
+    outdated: int = Field(description="按旧版分段或元数据规则读入的文档数：一致，但与现在的规则不同；重新运行 ingest 即更新")
 
     @classmethod
     def of(cls, report: CheckReport) -> CheckOut:
         return cls(ok=report.ok, documents=report.documents, chunks=report.chunks, vectors=report.vectors,
-                   keyword_rows=report.keyword_rows, problems=report.problems, repaired=report.repaired)
+                   keyword_rows=report.keyword_rows, problems=report.problems, repaired=report.repaired,
+                   outdated=report.outdated)

@@ -223,6 +223,11 @@ class Store:
         rows = self.conn.execute("SELECT doc_id, root, source_hash, content_hash FROM documents")
         return {r[0]: KnownDoc(*r) for r in rows}
 
+    def count_read_otherwise(self, rules: str) -> int:
+        """How many documents were read under other rules than ``rules`` (their hashes end otherwise)."""
+        return self.conn.execute("SELECT COUNT(*) FROM documents WHERE substr(content_hash, -?) != ?",
+                                 (len(rules), rules)).fetchone()[0]
+
     def document(self, doc_id: str) -> Document | None:
         row = self.conn.execute(
             "SELECT doc_id, title, text, doc_type, date, source, content_hash, source_hash, root, extra "

@@ -12,6 +12,7 @@ import pytest
 from index.errors import EmbedderMismatch
 from index.kb import KnowledgeBase
 from index.records import Filters
+from ingest.pipeline import RULES
 from index.settings import Settings
 from index.store.sqlite import ChunkRow, Store
 from index.store.vectors import cosines_to
@@ -76,6 +77,23 @@ def test_check_repairs_lost_vectors(folder: Path, settings: Settings) -> None:
     repaired = kb.check(repair=True)
     assert repaired.repaired
     assert kb.check().problems == [] and kb.vectors.count() == kb.check().chunks
+    kb.close()
+
+
+def test_check_counts_documents_read_under_older_rules_until_they_are_read_again(folder: Path,
+                                                                               settings: Settings) -> None:
+    """A KB built by an older zhiku is consistent, but its passages are cut by the old rules: check says how many
+    documents the next ingest will read again."""
+    kb = KnowledgeBase.open(settings)
+    kb.ingest([folder])
+    assert kb.check().outdated == 0
+    with kb.store.conn:  # as an older version stamped its hashes
+        kb.store.conn.execute("UPDATE documents SET content_hash = replace(content_hash, :now, :old), "
+                              "source_hash = replace(source_hash, :now, :old)", {"now": RULES, "old": "@chunking-1@metadata-1"})
+    report = kb.check()
+    assert report.ok and report.outdated == report.documents > 0
+    kb.ingest([folder])
+    assert kb.check().outdated == 0
     kb.close()
 
 
