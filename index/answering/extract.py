@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.search.intent import Intent, enumerates, intent_of, offers, says_prohibited
+from index.search.intent import Intent, defining_what_is_there, enumerates, intent_of, offers, says_prohibited
 from index.records import AnswerSentence, Hit, SearchResult
 from index.search.ranking import coverage, question_words
 from index.search.text import analyze_query, holds_all, normalize
@@ -228,6 +228,7 @@ def extract_answer(result: SearchResult, idf: Mapping[str, float], closeness: Cl
     if intent.article and intent.article[1] in passages[0].heading:  # 劳动法第四十四条: the article, whole
         return _article(passages, intent.article[1], words, idf), True
     owners = owners or {}
+    intent = defining_what_is_there(intent, (normalize(hit.text) for hit in passages))
     best = _scored_units(passages, intent, words, idf, MIN_COVERAGE, closeness, owners)
     if not best and passages[0].score >= CONFIDENT:
         # A colloquial question (提前几天说就行) shares few words with the statute that answers it

@@ -6,7 +6,9 @@ Cue lists, not a model: every cue is a phrase our users type, and a query that m
 """
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -258,6 +260,14 @@ def defined_of(query: str) -> tuple[str, ...]:
     if not 2 <= len(term) <= MAX_DEFINED or "的" in term:
         return ()
     return (term, *analyze_query(term).expansions.get(term, ()))
+
+
+def defining_what_is_there(intent: Intent, texts: Iterable[str]) -> Intent:
+    """``intent``, asking for any definition when none of ``texts`` (normalised) names its term: 劳动仲裁时效是什么
+    asks what the statutes call 仲裁时效期间, and a definition of 时效 (时效是指…) is its answer."""
+    if intent.defined and not any(form in text for text in texts for form in intent.defined):
+        return dataclasses.replace(intent, defined=())
+    return intent
 
 
 def prohibited_of(query: str) -> tuple[str, ...]:

@@ -19,7 +19,8 @@ import numpy as np
 from index.models.adapter import QueryAdapter
 from index.models.embedders import Embedder
 from index.search.fusion import score_fusion
-from index.search.intent import CASE_CUES, Intent, intent_of, is_document_kind, names_cases, without_named_document
+from index.search.intent import (CASE_CUES, Intent, defining_what_is_there, intent_of, is_document_kind, names_cases,
+                                 without_named_document)
 from index.store.keywords import KeywordIndex
 from index.records import Filters, Hit, Method, Order
 from index.search.ranking import (Candidate, coverage_of, facet_counts, form_feature, grouped, kind_features,
@@ -211,6 +212,7 @@ def candidates(index: SearchIndex, query: str, analysis: QueryAnalysis, *, filte
         cosines |= index.cosines(vector, [cid for cid, _ in fused if cid not in cosines])
     words = question_words(analysis)
     covered = coverage_of(words, keywords.idf([form for forms in words for form in forms]))
+    intent = defining_what_is_there(intent, (_searchable(row) for row in rows.values()))
     adapted = index.query_adapter is not None and intent.question
     title_query = title_key(query)
     found = [Candidate(row=rows[cid], fused=score, cosine=cosines.get(cid),

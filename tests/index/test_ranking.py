@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from index.search.intent import asks_of, document_year, intent_of, offers
+from index.search.intent import asks_of, defining_what_is_there, document_year, intent_of, offers
 from index.search.ranking import (Candidate, Relevance, concepts, coverage, grouped, kind_features,
                                   local_rules_without_rival, title_key)
 from index.store.sqlite import ChunkRow
@@ -281,3 +281,14 @@ def test_the_term_a_definition_question_asks_about_is_read_out_of_its_frame() ->
     assert intent_of("什么是法律顾问").defined == ("法律顾问",)  # 问 is part of the term, not of 请问
     assert intent_of("职代会是什么？").defined == ("职代会", "职工代表大会")
     assert intent_of("产改的总体要求是什么").defined == ()
+
+
+def test_a_term_no_passage_names_asks_for_any_definition() -> None:
+    """劳动仲裁时效是什么: the statutes say 仲裁时效, never 劳动仲裁时效; a court's 时效是指… answers it."""
+    intent = intent_of("劳动仲裁时效是什么")
+    texts = [normalize("时效是指权利人不行使权利的事实状态持续经过法定期间的制度。")]
+    assert not offers(intent.asks, texts[0], defined=intent.defined)
+    generic = defining_what_is_there(intent, texts)
+    assert generic.defined == () and offers(generic.asks, texts[0], defined=generic.defined)
+    named = [normalize("本条例所称集体合同，是指职工一方与用人单位订立的书面协议。")]
+    assert defining_what_is_there(intent_of("什么是集体合同"), named).defined == ("集体合同",)
