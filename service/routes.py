@@ -31,9 +31,10 @@ from service.access.routes import record
 from service.access.schemas import EnabledIn, EnabledOut
 from service.answers import answerer
 from service.errors import ERROR_RESPONSES, ApiError, ErrorBody
+from service.examples import examples as answered_examples
 from service.limits import in_search_slot, rate_limit
 from service.schemas import (AnswerResponse, AskParams, CaseList, CaseOut, Deleted, DocumentDetail, DocumentList,
-                             DocumentMeta, Health, IngestReportOut, SearchParams, SearchResponse, Suggestions,
+                             DocumentMeta, Examples, Health, IngestReportOut, SearchParams, SearchResponse, Suggestions,
                              UploadStatusOut, check_doc_type, iso_date)
 from service.progress import KEEP_ENDED_MINUTES, Tell, checked_id, new_id
 from service.uploads import UPLOAD_OPENAPI, Upload, read_upload
@@ -147,6 +148,13 @@ def suggest(kb: KB, settings: Config, q: Annotated[str, Query(description="已�
             limit: Annotated[int, Query(ge=1, le=20, description="最多返回几条建议（1–20）")] = 8) -> Suggestions:
     prefix = q.strip()[:settings.max_query_chars]
     return Suggestions(query=prefix, suggestions=kb.suggest(prefix, limit) if prefix else [])
+
+
+@reads.get("/examples", summary="示例问题",
+           description="页面上供初次使用者点选的示例问题：取自职工和培训者常问的问题中，这个知识库能列出结果"
+                       "（检索）或答出原文（问答）的；知识库有改动后重新判断。")
+async def examples(kb: KB) -> Examples:
+    return Examples(**await run_in_threadpool(answered_examples, kb))
 
 
 # --- documents -------------------------------------------------------------------------------------

@@ -415,6 +415,11 @@ class Suggestions(BaseModel):
     suggestions: list[str]
 
 
+class Examples(BaseModel):
+    search: list[str] = Field(description="检索的示例：这个知识库能列出结果的")
+    ask: list[str] = Field(description="问答的示例：这个知识库能答出原文的")
+
+
 class Health(BaseModel):
     status: str = Field(description="服务正常时为 ok")
     version: str

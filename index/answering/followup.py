@@ -59,7 +59,7 @@ def answer_in_turn(question: str, previous: str | None, ask: Callable[[str], Ans
     second = ask(again)
     if not (second.found and _names(second, about)) or (must_beat and _best(second) <= _best(answer)):
         return answer
-    topic = _topic(previous)  # there is one: ``again`` leads with it
+    topic = topic_of(previous)  # there is one: ``again`` leads with it
     alone = ask(topic) if topic else None
     said_alone = alone is not None and [s.text for s in alone.sentences[:1]] == [second.sentences[0].text]
     return answer if said_alone else second
@@ -108,12 +108,13 @@ def with_topic(question: str, previous: str | None) -> str | None:
     工会经费按什么比例拨缴), not its question words — and the first of equals: a Chinese question names its
     topic first.
     """
-    topic = _topic(previous)
+    topic = topic_of(previous)
     return None if topic is None or topic in question else f"{topic}{question.strip()}"
 
 
-def _topic(previous: str | None) -> str | None:
-    terms = analyze_query(previous).base_terms if previous else []
+def topic_of(question: str | None) -> str | None:
+    """A question's topic: its longest term, the first of equals (工会经费 in 工会经费按什么比例拨缴)."""
+    terms = analyze_query(question).base_terms if question else []
     return max(terms, key=len) if terms else None
 
 

@@ -123,7 +123,8 @@ export async function showAsk(params, signal, setStatus) {
   clear(view);
   if (!q) {
     setStatus("输入问题，答案摘自原文并注明出处。");
-    view.append(examples("ask", ["企业年金缴费比例是多少", "职工代表大会有哪些职权", "哪家企业用师带徒培养青年技工"]));
+    const chips = await examples("ask", signal);
+    if (chips) view.append(chips);
     return;
   }
   setStatus("正在查找答案…");

@@ -71,7 +71,8 @@ export async function showSearch(params, signal, setStatus) {
   if (!q) {
     filterBox.hidden = true;
     setStatus("输入问题或关键词开始检索。");
-    view.append(examples("search", ["技术工人待遇怎么提高", "工会经费按什么比例拨缴", "师带徒 案例", "产改是什么"]));
+    const chips = await examples("search", signal);
+    if (chips) view.append(chips);
     return;
   }
   const chosen = { type: params.get("type") ?? "", year: params.get("year") ?? "", source: params.get("source") ?? "" };

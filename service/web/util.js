@@ -103,8 +103,12 @@ export function metaLine(item, caseKind = item.case_kind) {
     item.source ? el("span", {}, item.source) : null);
 }
 
-// Questions a first-time visitor can click instead of thinking one up; what staff and trainers ask.
-export function examples(view, questions) {
+// Questions a first-time visitor can click instead of thinking one up: of what staff and trainers ask, those
+// this knowledge base answers (/api/examples); null when it answers none, or the view has moved on.
+export async function examples(view, signal) {
+  const offered = await getJSON("/api/examples", {}, signal).catch(() => null);
+  const questions = offered?.[view] ?? [];
+  if (signal?.aborted || !questions.length) return null;
   return el("p", { class: "chips examples" }, "试试：",
     questions.map((q) => el("a", { class: "chip", href: `#/${view}?q=${encodeURIComponent(q)}` }, q)));
 }

@@ -99,6 +99,7 @@ def _reads(kb: str, doc_id: str) -> list[tuple[str, str, dict]]:
             ("GET", "/api/ask", {"q": "政府工作报告提出了什么目标", "kb": kb}),
             ("GET", "/api/ask/stream", {"q": "政府工作报告提出了什么目标", "kb": kb}),
             ("GET", "/api/suggest", {"q": "政府", "kb": kb}),
+            ("GET", "/api/examples", {"kb": kb}),
             ("GET", "/api/documents", {"kb": kb}),
             ("GET", f"/api/documents/{doc_id}", {"kb": kb}),
             ("GET", "/api/cases", {"kb": kb}),

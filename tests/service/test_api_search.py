@@ -205,7 +205,8 @@ def test_openapi_describes_every_endpoint(client: httpx.Client) -> None:
     for path, method in [("/api/search", "get"), ("/api/search", "post"), ("/api/ask", "get"),
                          ("/api/documents", "get"), ("/api/documents", "post"),
                          ("/api/documents/{doc_id}", "get"), ("/api/documents/{doc_id}", "delete"),
-                         ("/api/cases", "get"), ("/api/suggest", "get"), ("/api/health", "get"), ("/metrics", "get")]:
+                         ("/api/cases", "get"), ("/api/suggest", "get"), ("/api/examples", "get"), ("/api/health", "get"),
+                         ("/metrics", "get")]:
         assert method in paths[path], (path, method)
     assert "multipart/form-data" in paths["/api/documents"]["post"]["requestBody"]["content"]
 

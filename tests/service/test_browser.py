@@ -185,6 +185,17 @@ def test_a_first_visit_offers_questions_to_click(browser, demo_server: Server) -
     visit.close()
 
 
+def test_a_kb_that_answers_none_of_the_examples_offers_none(browser, bare_server: Server) -> None:
+    """An empty KB answers nothing: a question offered to click would find nothing, so none is offered."""
+    visit = Visit(browser, bare_server.url, 390, 844, "phone-no-examples")
+    page = visit.page
+    with page.expect_response(lambda response: "/api/examples" in response.url):
+        page.goto(f"{bare_server.url}/#/ask")
+    expect(page.locator("#status")).to_have_text("输入问题，答案摘自原文并注明出处。")
+    expect(page.locator("#view-ask .examples")).to_have_count(0)
+    visit.close()
+
+
 def test_weak_matches_are_offered_apart_when_nothing_passes_the_cut_off(browser, demo_server: Server) -> None:
     """遇到危险能不能停下活先撤: no passage passes the cut-off, yet 安全生产法's 紧急撤离权 is just below it. 问答
     quotes nothing, says so, and offers it apart, labelled; an off-topic question is offered nothing."""
