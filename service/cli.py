@@ -204,7 +204,8 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
         if report.outdated:
             uploads = settings.kb / "uploads"
             where = f"（上传的文件在 {uploads}）" if uploads.is_dir() else ""
-            print(f"  提示：{report.outdated} 篇文档是按旧版规则读入和分段的，再运行一次 zhiku ingest 即按现在的规则更新{where}")
+            print(f"  提示：{report.outdated} 篇文档是按旧版规则读入和分段的，"
+                  f"再运行一次 zhiku ingest 即按现在的规则更新{where}")
         print("正常" if report.ok else "发现问题：可用 zhiku check --repair 修复")
     return 0 if report.ok else 1
 

@@ -203,7 +203,8 @@ def local_rules_without_rival(found: Sequence[Candidate]) -> list[Candidate]:
     """
     national = [c for c in found if not c.kind[2] and c.row.doc_type in ("law", "policy")]
     # the most of the question's words a national rule holds with at least each form (-1, 0, 1)
-    best = {form: max((c.coverage for c in national if c.form >= form), default=-LOCAL_LEAD) for form in (-1.0, 0.0, 1.0)}
+    best = {form: max((c.coverage for c in national if c.form >= form), default=-LOCAL_LEAD)
+            for form in (-1.0, 0.0, 1.0)}
     return [dataclasses.replace(c, kind=(*c.kind[:2], 0.0, *c.kind[3:]))
             if c.kind[2] and best[c.form] + LOCAL_LEAD <= c.coverage else c
             for c in found]

@@ -89,7 +89,8 @@ def test_check_counts_documents_read_under_older_rules_until_they_are_read_again
     assert kb.check().outdated == 0
     with kb.store.conn:  # as an older version stamped its hashes
         kb.store.conn.execute("UPDATE documents SET content_hash = replace(content_hash, :now, :old), "
-                              "source_hash = replace(source_hash, :now, :old)", {"now": RULES, "old": "@chunking-1@metadata-1"})
+                              "source_hash = replace(source_hash, :now, :old)",
+                              {"now": RULES, "old": "@chunking-1@metadata-1"})
     report = kb.check()
     assert report.ok and report.outdated == report.documents > 0
     kb.ingest([folder])
