@@ -118,18 +118,29 @@ def test_only_a_sentence_longer_than_the_chunk_size_is_cut_and_then_at_commas() 
     assert all(c.text.endswith(("，", "。")) for c in inner)  # cut at commas, not inside words
 
 
-def test_outline_paragraphs_become_sections() -> None:
-    text = (
-        "一、过去五年工作回顾\n\n总体情况良好。\n\n"
-        "（一）坚持稳中求进，经济运行保持在合理区间。这些年成绩显著。\n\n"
-        "二、今年工作建议\n\n要继续努力。"
-    )
-    chunks = chunks_of(text, chunk_size=400)
-    assert [c.heading for c in chunks] == [
-        ("示例条例", "一、过去五年工作回顾"),
-        ("示例条例", "一、过去五年工作回顾", "（一）坚持稳中求进"),
-        ("示例条例", "二、今年工作建议"),
-    ]
+# 女职工劳动保护特别规定 ends with 附录： and its title, then 一、…： with （一） items, 二、…： and so on: read as
+# 第十六条's text, the list of work women may not do was shown under 本规定自公布之日起施行.
+APPENDIX = ("第十六条 本规定自公布之日起施行。\n\n附录：\n\n女职工禁忌从事的劳动范围\n\n"
+            "一、女职工禁忌从事的劳动范围：\n\n(一)矿山井下作业；\n\n(二)第四级体力劳动强度的作业。\n\n"
+            "二、女职工在经期禁忌从事的劳动范围：\n\n(一)第二级冷水作业；\n\n(二)第二级低温作业。")
+
+
+@pytest.mark.parametrize(("text", "chunk_size", "headings"), [
+    ("一、过去五年工作回顾\n\n总体情况良好。\n\n（一）坚持稳中求进，经济运行保持在合理区间。这些年成绩显著。\n\n"
+     "二、今年工作建议\n\n要继续努力。", 400,
+     [("一、过去五年工作回顾",), ("一、过去五年工作回顾", "（一）坚持稳中求进"), ("二、今年工作建议",)]),
+    (APPENDIX, 100,  # an appendix after the last article is a part of its own, headed by its label and title
+     [("第十六条",), ("附录 女职工禁忌从事的劳动范围", "一、女职工禁忌从事的劳动范围："),
+      ("附录 女职工禁忌从事的劳动范围", "二、女职工在经期禁忌从事的劳动范围：")]),
+])
+def test_outlines_and_appendices_become_sections(text: str, chunk_size: int, headings: list[tuple[str, ...]]) -> None:
+    assert [c.heading for c in chunks_of(text, chunk_size=chunk_size)] == [("示例条例", *h) for h in headings]
+
+
+def test_an_appendix_is_no_part_of_the_last_article() -> None:
+    chunks = chunks_of(APPENDIX, chunk_size=100)
+    assert chunks[0].text == "第十六条 本规定自公布之日起施行。"
+    assert chunks[1].text.startswith("附录：") and chunks[1].text.endswith("(二)第四级体力劳动强度的作业。")
 
 
 def test_outline_items_after_a_colon_are_a_list_not_sections() -> None:
@@ -139,24 +150,6 @@ def test_outline_items_after_a_colon_are_a_list_not_sections() -> None:
     )
     chunks = chunks_of(text, chunk_size=400)
     assert [(c.heading, c.text) for c in chunks] == [(("示例条例",), text)]
-
-
-def test_an_appendix_after_the_last_article_is_its_own_part_with_its_title() -> None:
-    """女职工劳动保护特别规定 ends with 附录： and its title, then 一、…： with （一） items, 二、…： and so on: read
-    as 第十六条's text, the list of work women may not do was shown under 本规定自公布之日起施行."""
-    text = (
-        "第十六条 本规定自公布之日起施行。\n\n附录：\n\n女职工禁忌从事的劳动范围\n\n"
-        "一、女职工禁忌从事的劳动范围：\n\n(一)矿山井下作业；\n\n(二)第四级体力劳动强度的作业。\n\n"
-        "二、女职工在经期禁忌从事的劳动范围：\n\n(一)第二级冷水作业；\n\n(二)第二级低温作业。"
-    )
-    chunks = chunks_of(text, chunk_size=100)
-    assert [c.heading for c in chunks] == [
-        ("示例条例", "第十六条"),
-        ("示例条例", "附录 女职工禁忌从事的劳动范围", "一、女职工禁忌从事的劳动范围："),
-        ("示例条例", "附录 女职工禁忌从事的劳动范围", "二、女职工在经期禁忌从事的劳动范围："),
-    ]
-    assert chunks[0].text == "第十六条 本规定自公布之日起施行。"
-    assert chunks[1].text.startswith("附录：") and chunks[1].text.endswith("(二)第四级体力劳动强度的作业。")
 
 
 def test_title_heading_is_not_repeated_in_the_path() -> None:
