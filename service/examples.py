@@ -2,8 +2,8 @@
 
 Fixed examples fit one corpus: over a union's own KB without case reports, 师带徒 案例 listed a 职业教育条例,
 and a visitor's first click showed something that looked broken. Each KB offers the examples it answers —
-a search example when it lists a passage (a case report first for one that asks for cases), a 问答 example
-when it quotes an answer — worked out once per write to the KB.
+a search example when its first passage is about the question's topic (and a case report, for one that asks
+for cases), a 问答 example when it quotes sentences from such a passage — worked out once per write to the KB.
 """
 from __future__ import annotations
 
