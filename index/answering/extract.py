@@ -4,7 +4,7 @@ The passages are the search's hits, already cut at the relevance threshold, best
 units — its sentences, its lists (（一）（二）…, - …, 1. …, labelled paragraphs) as one unit each, and each
 list item with the rule it is a case of — and every unit is scored by how much of the question it covers (the
 IDF-weighted share of the question's words in the unit and its headings) and by whether it has the *form* the
-question asks for (:mod:`index.search.intent`): a figure for 比例是多少, a list for 有哪些, a definition for
+question asks for (:mod:`index.search.intent`): a figure for 比例是多少, a list for 有哪些, a definition of its term for
 是什么, a rule (应当/可以/不得) for a yes/no question. The best passage is preferred: a unit of a later passage
 must be clearly better to be quoted first. Among the units that cover the question, the one the embedding
 model puts closest to it gains a little (``closeness``): coverage counts the question's words, not
