@@ -86,6 +86,16 @@ def test_what_staff_ask_first_use(demo: KnowledgeBase) -> None:
     assert weather.hits == [] and weather.related == [] and not weather_answer.found and weather_answer.related == []
 
 
+def test_a_how_to_question_gets_the_steps_a_list_gives_and_the_one_item_that_answers(demo: KnowledgeBase) -> None:
+    """集体协商怎么开展: 第四章 集体协商程序's two steps, each whole, the first first (read as sentences, the answer
+    began with the second step's preparations). 职代会闭会期间有急事怎么处理 is one item of a list of rules: that
+    item alone."""
+    steps = demo.ask("集体协商怎么开展？").sentences
+    assert [s.text[:8] for s in steps] == ["任何一方可以书面", "协商前要熟悉相关"]
+    urgent = demo.ask("职代会闭会期间有急事怎么处理？").sentences
+    assert len(urgent) == 1 and "联席会议" in urgent[0].text
+
+
 def test_a_trainer_asking_what_a_named_enterprise_did_gets_its_practices(demo: KnowledgeBase) -> None:
     """Its report's thematic paragraphs, by their lead sentences, in order, each cited to its place. The
     sentence words and closeness picked was the report's opening: 现有职工3600余人 says who, not what."""

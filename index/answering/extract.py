@@ -335,7 +335,9 @@ def _scored_units(passages: Sequence[Hit], intent: Intent, words: Sequence[tuple
         context = normalize(" ".join([owners.get(hit.doc_id, ""), *(h for h in hit.heading if h != hit.title)]))
         lead = hit.heading[-1] if hit.heading else ""
         for unit in units(hit.text, rank):
-            if unit.is_list and intent.asks != "list":  # a figure or a rule is one sentence of a list, not all of it
+            # a figure or a rule is one sentence of a list, not all of it; the steps a how-to question asks for
+            # may be a whole list (集体协商怎么开展: 第四章 集体协商程序's two steps), by its words, not its form
+            if unit.is_list and intent.asks not in ("list", "howto"):
                 lists[(rank, unit.parts[0])] = unit
                 continue
             text = _text(passages, unit)
