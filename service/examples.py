@@ -16,7 +16,7 @@ from index.answering.followup import topic_of
 from index.kb import KnowledgeBase
 from index.records import Hit
 from index.search.intent import names_cases
-from index.search.text import analyze_query, normalize
+from index.search.text import normalize, with_other_names
 
 # What staff and trainers ask, in the order offered; the first of each are the shipped corpus's examples.
 SEARCH = ("技术工人待遇怎么提高", "工会经费按什么比例拨缴", "师带徒 案例", "产改是什么", "加班费怎么算",
@@ -61,7 +61,7 @@ def _about(hit: Hit, question: str) -> bool:
     """Whether the first passage is about the question's topic (师带徒 in 哪家企业用师带徒培养青年技工: a case report
     without it was quoted for it), and is a case report where the question asks for cases."""
     topic = topic_of(question)
-    forms = [topic, *analyze_query(topic).expansions.get(topic, ())] if topic else []
+    forms = with_other_names(topic) if topic else ()
     text = normalize(" ".join((hit.title, *hit.heading, hit.text)))
     holds_topic = not forms or any(normalize(form) in text for form in forms)
     return holds_topic and (not names_cases(question) or hit.doc_type == "case")

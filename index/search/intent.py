@@ -14,7 +14,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Literal
 
-from index.search.text import analyze_query, is_question, normalize
+from index.search.text import is_question, normalize, with_other_names
 
 Asks = Literal["figure", "list", "definition", "yesno", "howto", "other"]
 Chronology = Literal["first", "every"]  # when something was first said; every time it was
@@ -259,7 +259,7 @@ def defined_of(query: str) -> tuple[str, ...]:
     term = _TERM_FRAME.sub("", found.group("after") or found.group("before") or "")
     if not 2 <= len(term) <= MAX_DEFINED or "的" in term:
         return ()
-    return (term, *analyze_query(term).expansions.get(term, ()))
+    return with_other_names(term)
 
 
 def defining_what_is_there(intent: Intent, texts: Iterable[str]) -> Intent:
@@ -276,8 +276,7 @@ def prohibited_of(query: str) -> tuple[str, ...]:
     found = _PROHIBITION.search(normalize(query))
     if found is None:
         return ()
-    verb = found.group(1)
-    return (verb, *analyze_query(verb).expansions.get(verb, ()))
+    return with_other_names(found.group(1))
 
 
 def says_prohibited(text: str, forms: tuple[str, ...]) -> bool:

@@ -219,6 +219,11 @@ def analyze_query(query: str) -> QueryAnalysis:
     return default_tokenizer().analyze_query(query)
 
 
+def with_other_names(word: str) -> tuple[str, ...]:
+    """``word`` and the lexicon's other names for it (职代会 → 职代会, 职工代表大会; 辞退 → 辞退, 解除劳动合同)."""
+    return (word, *analyze_query(word).expansions.get(word, ()))
+
+
 @lru_cache(maxsize=4096)
 def _shadow(text: str) -> str:
     """A normalised copy of ``text`` with the same length, so match offsets map back to the raw text.
